@@ -1,0 +1,114 @@
+//! CIFAR ResNets: ResNet-20 (He et al. 2016, 3 stages of 16/32/64 channels) and ResNet-18
+//! (the kuangliu variant the reference uses: 3x3 stem, no max-pool, 4 stages of 64..512).
+//!
+//! Both use BasicBlocks with a 1x1 conv + BN projection shortcut when the shape changes
+//! ("option B"); ResNet-20 in the original paper used a parameter-free zero-padding shortcut,
+//! but a projection keeps every residual join an explicit, prunable channel group.
+
+use super::layer::{LayerInfo, conv_out};
+use super::vgg::ConvBn;
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    pub conv1: ConvBn,
+    pub conv2: ConvBn,
+    pub shortcut: Option<ConvBn>,
+}
+
+impl BasicBlock {
+    fn new(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Self {
+        Self {
+            conv1: ConvBn::new(c_in, c_out, 3, stride, device),
+            conv2: ConvBn::new(c_out, c_out, 3, 1, device),
+            shortcut: (stride != 1 || c_in != c_out).then(|| ConvBn::new(c_in, c_out, 1, stride, device)),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.conv1.forward(x.clone()));
+        let out = self.conv2.forward(out);
+        let skip = match &self.shortcut {
+            Some(s) => s.forward(x),
+            None => x,
+        };
+        relu(out + skip)
+    }
+}
+
+/// Stage widths, blocks per stage and first-stage stride of a CIFAR ResNet.
+#[derive(Debug, Clone, Copy)]
+pub struct ResNetShape {
+    pub widths: &'static [usize],
+    pub blocks: &'static [usize],
+}
+
+pub const RESNET20: ResNetShape = ResNetShape {
+    widths: &[16, 32, 64],
+    blocks: &[3, 3, 3],
+};
+pub const RESNET18: ResNetShape = ResNetShape {
+    widths: &[64, 128, 256, 512],
+    blocks: &[2, 2, 2, 2],
+};
+
+#[derive(Module, Debug)]
+pub struct ResNet {
+    pub stem: ConvBn,
+    pub blocks: Vec<BasicBlock>,
+    pub fc: Linear,
+}
+
+impl ResNet {
+    pub fn new(shape: ResNetShape, input: [usize; 3], classes: usize, device: &Device) -> Self {
+        let mut blocks = Vec::new();
+        let mut c = shape.widths[0];
+        for (stage, (&w, &n)) in shape.widths.iter().zip(shape.blocks).enumerate() {
+            for b in 0..n {
+                let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                blocks.push(BasicBlock::new(c, w, stride, device));
+                c = w;
+            }
+        }
+        Self {
+            stem: ConvBn::new(input[0], shape.widths[0], 3, 1, device),
+            blocks,
+            fc: LinearConfig::new(c, classes).init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.stem.forward(x));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let [n, c, _, _] = x.dims();
+        let x = burn::tensor::module::adaptive_avg_pool2d(x, [1, 1]).reshape([n, c]);
+        self.fc.forward(x)
+    }
+
+    pub fn layers(shape: ResNetShape, input: [usize; 3], classes: usize) -> Vec<LayerInfo> {
+        let mut hw = [input[1], input[2]];
+        let mut out = vec![LayerInfo::conv("stem.conv", input[0], shape.widths[0], 3, hw, false)];
+        let mut c = shape.widths[0];
+        let mut i = 0;
+        for (stage, (&w, &n)) in shape.widths.iter().zip(shape.blocks).enumerate() {
+            for b in 0..n {
+                let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                let next = [conv_out(hw[0], 3, stride, 1), conv_out(hw[1], 3, stride, 1)];
+                out.push(LayerInfo::conv(format!("blocks.{i}.conv1.conv"), c, w, 3, next, false));
+                out.push(LayerInfo::conv(format!("blocks.{i}.conv2.conv"), w, w, 3, next, false));
+                if stride != 1 || c != w {
+                    out.push(LayerInfo::conv(format!("blocks.{i}.shortcut.conv"), c, w, 1, next, false));
+                }
+                hw = next;
+                c = w;
+                i += 1;
+            }
+        }
+        out.push(LayerInfo::linear("fc", c, classes, true));
+        out
+    }
+}
