@@ -1,1 +1,45 @@
-fn main() {}
+//! `shears`: one-shot vs iterative pruning, measured. A thin command layer over the library
+//! crates; every subcommand lives in `cmd/`.
+
+mod cmd;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "shears",
+    version,
+    about = "Neural-network pruning toolkit and benchmark: one-shot vs iterative, measured"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a dense model and save a checkpoint.
+    Train(cmd::train::TrainArgs),
+    /// Evaluate a checkpoint on a dataset's test split.
+    Eval(cmd::eval::EvalArgs),
+    /// Print a pruning schedule: per-step fractions and cumulative sparsity.
+    Schedule(cmd::schedule::ScheduleArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => cmd::train::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Schedule(a) => cmd::schedule::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -110,12 +110,7 @@ impl Prepared {
     }
 
     pub fn train_batches(&self, batch_size: usize, seed: u64) -> BatchConfig {
-        BatchConfig::train(
-            batch_size,
-            seed,
-            self.normalization.clone(),
-            self.augment.clone(),
-        )
+        BatchConfig::train(batch_size, seed, self.normalization.clone(), self.augment)
     }
 
     pub fn eval_batches(&self) -> BatchConfig {
@@ -164,7 +159,14 @@ pub fn fit(
     let mut history = Vec::with_capacity(recipe.epochs);
     let mut seconds = 0.0;
     for epoch in 0..recipe.epochs {
-        let (m, EpochStats { train_loss, seconds: s, .. }) = train_epoch(
+        let (
+            m,
+            EpochStats {
+                train_loss,
+                seconds: s,
+                ..
+            },
+        ) = train_epoch(
             model,
             &mut optim,
             &data.train,

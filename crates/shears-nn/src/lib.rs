@@ -1,9 +1,11 @@
 //! Models, training and checkpoints for shears, on Burn.
 
+pub mod checkpoint;
 pub mod fit;
 pub mod metrics;
 pub mod models;
 pub mod optim;
+pub mod params;
 pub mod train;
 
 pub use burn::tensor::Device;

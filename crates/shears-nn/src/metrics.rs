@@ -80,7 +80,12 @@ mod tests {
         let a = [5.0, 1.0, 0.0, 0.0, 0.0, 0.0];
         let b = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0];
         let expected = (ce(&a, 0) + ce(&b, 0) + ce(&b, 1)) / 3.0;
-        assert!((r.loss - expected).abs() < 1e-9, "{} vs {}", r.loss, expected);
+        assert!(
+            (r.loss - expected).abs() < 1e-9,
+            "{} vs {}",
+            r.loss,
+            expected
+        );
     }
 
     #[test]

@@ -17,8 +17,14 @@ use std::time::Instant;
 /// Failures of a training run that the caller must see rather than a silently bad model.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("training diverged: loss is {loss} at epoch {epoch}, batch {batch} (lower the learning rate?)")]
-    Diverged { epoch: usize, batch: usize, loss: f32 },
+    #[error(
+        "training diverged: loss is {loss} at epoch {epoch}, batch {batch} (lower the learning rate?)"
+    )]
+    Diverged {
+        epoch: usize,
+        batch: usize,
+        loss: f32,
+    },
     #[error(transparent)]
     Data(#[from] DataError),
     #[error("{0}")]
@@ -95,8 +101,13 @@ pub struct LrClock {
 
 impl LrClock {
     pub fn lr(&self, epoch: usize, iter: usize, iters_per_epoch: usize) -> f64 {
-        self.policy
-            .lr_at(self.base_lr, epoch, iter, iters_per_epoch, self.total_epochs)
+        self.policy.lr_at(
+            self.base_lr,
+            epoch,
+            iter,
+            iters_per_epoch,
+            self.total_epochs,
+        )
     }
 }
 

@@ -79,7 +79,10 @@ impl FromStr for ModelKind {
             .find(|k| k.name() == alias)
             .ok_or_else(|| {
                 let names: Vec<_> = ModelKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown model '{s}' (expected one of: {})", names.join(", "))
+                format!(
+                    "unknown model '{s}' (expected one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -98,17 +101,26 @@ impl ModelSpec {
     pub fn validate(&self) -> Result<(), String> {
         let [c, h, w] = self.input;
         if c == 0 || h == 0 || w == 0 {
-            return Err(format!("{}: input shape {c}x{h}x{w} has a zero dimension", self.kind));
+            return Err(format!(
+                "{}: input shape {c}x{h}x{w} has a zero dimension",
+                self.kind
+            ));
         }
         if self.classes < 2 {
-            return Err(format!("{}: needs at least 2 classes, got {}", self.kind, self.classes));
+            return Err(format!(
+                "{}: needs at least 2 classes, got {}",
+                self.kind, self.classes
+            ));
         }
         let min = match self.kind {
             ModelKind::LeNet5 | ModelKind::LeNetCifar => LeNet::MIN_SIDE,
             _ => 1,
         };
         if h < min || w < min {
-            return Err(format!("{}: input {h}x{w} is smaller than the minimum {min}x{min}", self.kind));
+            return Err(format!(
+                "{}: input {h}x{w} is smaller than the minimum {min}x{min}",
+                self.kind
+            ));
         }
         Ok(())
     }
@@ -145,6 +157,9 @@ impl ModelSpec {
 }
 
 /// Any shears network; images `[n, c, h, w]` in, logits `[n, classes]` out.
+// Variants differ in size (LeNet holds pooling modules inline); a network is built once per
+// run and moved, never stored in bulk, so boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network {
     Mlp(Mlp),

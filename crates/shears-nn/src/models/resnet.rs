@@ -23,7 +23,8 @@ impl BasicBlock {
         Self {
             conv1: ConvBn::new(c_in, c_out, 3, stride, device),
             conv2: ConvBn::new(c_out, c_out, 3, 1, device),
-            shortcut: (stride != 1 || c_in != c_out).then(|| ConvBn::new(c_in, c_out, 1, stride, device)),
+            shortcut: (stride != 1 || c_in != c_out)
+                .then(|| ConvBn::new(c_in, c_out, 1, stride, device)),
         }
     }
 
@@ -91,17 +92,45 @@ impl ResNet {
 
     pub fn layers(shape: ResNetShape, input: [usize; 3], classes: usize) -> Vec<LayerInfo> {
         let mut hw = [input[1], input[2]];
-        let mut out = vec![LayerInfo::conv("stem.conv", input[0], shape.widths[0], 3, hw, false)];
+        let mut out = vec![LayerInfo::conv(
+            "stem.conv",
+            input[0],
+            shape.widths[0],
+            3,
+            hw,
+            false,
+        )];
         let mut c = shape.widths[0];
         let mut i = 0;
         for (stage, (&w, &n)) in shape.widths.iter().zip(shape.blocks).enumerate() {
             for b in 0..n {
                 let stride = if stage > 0 && b == 0 { 2 } else { 1 };
                 let next = [conv_out(hw[0], 3, stride, 1), conv_out(hw[1], 3, stride, 1)];
-                out.push(LayerInfo::conv(format!("blocks.{i}.conv1.conv"), c, w, 3, next, false));
-                out.push(LayerInfo::conv(format!("blocks.{i}.conv2.conv"), w, w, 3, next, false));
+                out.push(LayerInfo::conv(
+                    format!("blocks.{i}.conv1.conv"),
+                    c,
+                    w,
+                    3,
+                    next,
+                    false,
+                ));
+                out.push(LayerInfo::conv(
+                    format!("blocks.{i}.conv2.conv"),
+                    w,
+                    w,
+                    3,
+                    next,
+                    false,
+                ));
                 if stride != 1 || c != w {
-                    out.push(LayerInfo::conv(format!("blocks.{i}.shortcut.conv"), c, w, 1, next, false));
+                    out.push(LayerInfo::conv(
+                        format!("blocks.{i}.shortcut.conv"),
+                        c,
+                        w,
+                        1,
+                        next,
+                        false,
+                    ));
                 }
                 hw = next;
                 c = w;

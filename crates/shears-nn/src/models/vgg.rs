@@ -61,8 +61,11 @@ pub struct Vgg {
     pub classifier: Linear,
 }
 
+/// `(c_in, c_out, input [h, w])` of one convolution.
+type ConvPlan = (usize, usize, [usize; 2]);
+
 /// Walks the config once, so construction, forward and FLOP counting agree on the pools.
-fn plan(input: [usize; 3]) -> (Vec<(usize, usize, [usize; 2])>, Vec<usize>) {
+fn plan(input: [usize; 3]) -> (Vec<ConvPlan>, Vec<usize>) {
     let mut convs = Vec::new();
     let mut pools = Vec::new();
     let (mut c, mut hw) = (input[0], [input[1], input[2]]);

@@ -1,0 +1,67 @@
+//! `shears eval`: evaluate a checkpoint on the test split of its dataset.
+
+use super::common::{DeviceArgs, print_json};
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use shears_data::DatasetId;
+use shears_nn::checkpoint;
+use shears_nn::fit::Prepared;
+use shears_nn::train::evaluate;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Checkpoint written by `shears train` (or a pruning command).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Dataset to evaluate on (default: the one recorded in the checkpoint).
+    #[arg(long)]
+    pub data: Option<DatasetId>,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    let devices = a.device.devices()?;
+    let (model, meta) = checkpoint::load(&a.checkpoint, None, &devices.base)?;
+    let dataset = match a.data {
+        Some(d) => d,
+        None => meta.dataset.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "{}: recorded dataset: {e}; pass --data",
+                a.checkpoint.display()
+            )
+        })?,
+    };
+    let splits = shears_data::load(dataset, a.data_dir.as_deref())
+        .with_context(|| format!("loading dataset '{dataset}'"))?;
+    let data = Prepared::new(dataset, splits, 0.0, 0, false)?;
+    if data.input() != meta.model.input || data.classes() != meta.model.classes {
+        anyhow::bail!(
+            "{}: model expects {:?} inputs and {} classes, dataset '{dataset}' has {:?} and {}",
+            a.checkpoint.display(),
+            meta.model.input,
+            meta.model.classes,
+            data.input(),
+            data.classes()
+        );
+    }
+    let t = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)?;
+    if a.json {
+        print_json(&json!({
+            "test_top1": t.top1, "test_top5": t.top5, "test_loss": t.loss, "epochs": meta.epoch,
+            "model": meta.model.kind, "dataset": dataset.to_string(), "samples": t.n,
+        }))
+    } else {
+        println!(
+            "{} on {dataset}: test_top1 {:.4}  test_top5 {:.4}  test_loss {:.4}  ({} samples, {} epochs trained)",
+            meta.model.kind, t.top1, t.top5, t.loss, t.n, meta.epoch
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand; shared argument groups in [`common`].
+
+pub mod common;
+pub mod eval;
+pub mod schedule;
+pub mod train;

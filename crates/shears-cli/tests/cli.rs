@@ -1,0 +1,190 @@
+//! The `shears` binary end to end: JSON contracts, reference schedules, and clear failures.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn shears(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shears"))
+        .args(args)
+        .output()
+        .expect("run shears")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object on stdout: {stdout}"
+    );
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shears-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn train_then_eval_reports_the_same_test_metrics() {
+    let ckpt = tmp("dense.ckpt");
+    let c = ckpt.to_str().unwrap();
+    let t = json(&shears(&[
+        "train", "--model", "lenet300", "--epochs", "2", "--seed", "3", "--out", c, "--json",
+    ]));
+    for key in ["test_top1", "test_top5", "test_loss"] {
+        let v = t[key].as_f64().unwrap();
+        assert!(v.is_finite() && v >= 0.0, "{key} = {v}");
+    }
+    assert!((0.0..=1.0).contains(&t["test_top1"].as_f64().unwrap()));
+    assert_eq!(t["epochs"], 2);
+    let e = json(&shears(&["eval", "--checkpoint", c, "--json"]));
+    assert_eq!(e["test_top1"], t["test_top1"]);
+    assert_eq!(e["test_loss"], t["test_loss"]);
+}
+
+#[test]
+fn reference_schedules_reproduce_the_digest_examples() {
+    // (args, expected steps) from the paper digest §7.3.
+    let cases: &[(&[&str], &[f64])] = &[
+        (
+            &["constant", "--target", "0.9", "--step", "0.2"],
+            &[0.2, 0.2, 0.2, 0.2],
+        ),
+        (
+            &["logarithmic", "--target", "0.9", "--step", "0.2"],
+            &[0.395, 0.249, 0.157, 0.099],
+        ),
+        (
+            &[
+                "hybrid", "--start", "0.5", "--target", "0.9", "--step", "0.1",
+            ],
+            &[0.5, 0.1, 0.09, 0.081, 0.0729, 0.06561],
+        ),
+        (
+            &[
+                "hybrid", "--start", "0.8", "--target", "0.99", "--step", "0.1",
+            ],
+            &[0.8, 0.1, 0.09],
+        ),
+        (&["one-shot", "--target", "0.9", "--step", "0.1"], &[0.9]),
+    ];
+    for (args, expected) in cases {
+        let mut a = vec!["schedule"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--compat", "reference", "--json"]);
+        let v = json(&shears(&a));
+        let steps = floats(&v["steps"]);
+        assert_eq!(steps.len(), expected.len(), "{args:?}: {steps:?}");
+        for (s, e) in steps.iter().zip(expected.iter()) {
+            assert!((s - e).abs() < 1e-6, "{args:?}: {steps:?}");
+        }
+        let total: f64 = expected.iter().sum();
+        assert!((v["total"].as_f64().unwrap() - total).abs() < 1e-6);
+        assert_eq!(floats(&v["cumulative"]).len(), expected.len());
+    }
+    let v = json(&shears(&[
+        "schedule",
+        "geometric",
+        "--target",
+        "0.9",
+        "--step",
+        "0.2",
+        "--compat",
+        "reference",
+        "--json",
+    ]));
+    assert_eq!(floats(&v["steps"]).len(), 11);
+    assert!((v["total"].as_f64().unwrap() - 0.914101).abs() < 1e-6);
+}
+
+#[test]
+fn exact_schedules_hit_the_target() {
+    let v = json(&shears(&[
+        "schedule",
+        "geometric",
+        "--target",
+        "0.9",
+        "--steps",
+        "5",
+        "--json",
+    ]));
+    let c = floats(&v["cumulative"]);
+    assert_eq!(c.len(), 5);
+    assert!((c[4] - 0.9).abs() < 1e-9);
+    assert!(c.windows(2).all(|w| w[1] > w[0]));
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let out = shears(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks '{needle}': {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    fails_with(
+        &["schedule", "geometric", "--target", "1.2", "--steps", "3"],
+        "target",
+    );
+    fails_with(
+        &["schedule", "constant", "--target", "0.9", "--step", "-0.1"],
+        "step",
+    );
+    fails_with(
+        &["schedule", "hybrid", "--target", "0.9", "--steps", "3"],
+        "start",
+    );
+    fails_with(&["schedule", "zigzag", "--target", "0.9"], "zigzag");
+    fails_with(&["train", "--model", "resnet-19"], "resnet-19");
+    fails_with(
+        &[
+            "train",
+            "--epochs",
+            "0",
+            "--out",
+            tmp("x.ckpt").to_str().unwrap(),
+        ],
+        "epochs",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "cifar10",
+            "--data-dir",
+            "/nonexistent/dir",
+        ],
+        "/nonexistent/dir",
+    );
+    fails_with(
+        &["eval", "--checkpoint", "/nonexistent/model.ckpt"],
+        "/nonexistent/model.ckpt",
+    );
+    let garbage = tmp("garbage.ckpt");
+    std::fs::write(&garbage, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}").unwrap();
+    fails_with(
+        &["eval", "--checkpoint", garbage.to_str().unwrap()],
+        garbage.to_str().unwrap(),
+    );
+}

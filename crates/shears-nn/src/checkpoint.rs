@@ -1,0 +1,193 @@
+//! Checkpoints: a safetensors file (readable from Python with `safetensors.safe_open`) whose
+//! `__metadata__` carries a `shears` JSON header describing what the weights are.
+//!
+//! The header is read and checked *before* any weight is loaded, so a checkpoint of another
+//! architecture, input shape or class count is a clear error instead of a shape panic. Writes
+//! are atomic (temp file, fsync, rename): a crash never leaves a half-written checkpoint.
+
+use crate::metrics::Metrics;
+use crate::models::{ModelSpec, Network};
+use burn::prelude::*;
+use burn_store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Version of the metadata header; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+const META_KEY: &str = "shears";
+
+/// What a checkpoint holds, stored in the file's safetensors metadata as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub format_version: u32,
+    pub model: ModelSpec,
+    pub dataset: String,
+    pub seed: u64,
+    pub epoch: usize,
+    /// Test metrics of these weights, when known.
+    pub test: Option<Metrics>,
+    /// Fraction of prunable weights that are zero (0 for a dense model).
+    #[serde(default)]
+    pub sparsity: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a shears checkpoint: {detail}")]
+    Format { path: PathBuf, detail: String },
+    #[error(
+        "{path}: written by a newer shears (checkpoint format {found}, this build reads up to {FORMAT_VERSION})"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("{path}: checkpoint is for {found:?}, but {expected:?} was requested")]
+    Mismatch {
+        path: PathBuf,
+        found: Box<ModelSpec>,
+        expected: Box<ModelSpec>,
+    },
+    #[error("{path}: weights do not fit {model}: {detail}")]
+    Weights {
+        path: PathBuf,
+        model: String,
+        detail: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a sibling temp file is written, synced and renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = dir {
+            // Persist the rename itself; best effort on platforms without directory fsync.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Serialises `model` with `meta` into safetensors bytes.
+pub fn to_bytes(model: &Network, meta: &CheckpointMeta) -> Result<Vec<u8>, String> {
+    let json = serde_json::to_string(meta).map_err(|e| e.to_string())?;
+    let mut store = SafetensorsStore::from_bytes(None)
+        .skip_enum_variants(true)
+        .metadata(META_KEY, json);
+    model
+        .valid()
+        .save_into(&mut store)
+        .map_err(|e| e.to_string())?;
+    store.get_bytes().map_err(|e| e.to_string())
+}
+
+pub fn save(path: &Path, model: &Network, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+    let bytes = to_bytes(model, meta).map_err(|detail| CheckpointError::Format {
+        path: path.to_path_buf(),
+        detail,
+    })?;
+    write_atomic(path, &bytes).map_err(io(path))
+}
+
+/// Reads and checks only the metadata header.
+pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
+    let format = |detail: String| CheckpointError::Format {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| format(format!("unreadable safetensors header ({e})")))?;
+    let map: HashMap<String, String> = header.metadata().clone().unwrap_or_default();
+    let json = map
+        .get(META_KEY)
+        .ok_or_else(|| format("no 'shears' metadata entry".into()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format(format!("metadata is not JSON ({e})")))?;
+    let version = value
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| format("metadata has no format_version".into()))?;
+    if version > FORMAT_VERSION as u64 {
+        return Err(CheckpointError::TooNew {
+            path: path.to_path_buf(),
+            found: version as u32,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| format(format!("bad metadata ({e})")))
+}
+
+/// Loads a checkpoint into a freshly built model of the architecture it declares, on `device`.
+/// With `expected`, a checkpoint for a different model/input/classes is refused.
+pub fn load(
+    path: &Path,
+    expected: Option<&ModelSpec>,
+    device: &Device,
+) -> Result<(Network, CheckpointMeta), CheckpointError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let meta = read_meta(path, &bytes)?;
+    if let Some(expected) = expected
+        && *expected != meta.model
+    {
+        return Err(CheckpointError::Mismatch {
+            path: path.to_path_buf(),
+            found: Box::new(meta.model),
+            expected: Box::new(*expected),
+        });
+    }
+    meta.model
+        .validate()
+        .map_err(|detail| CheckpointError::Format {
+            path: path.to_path_buf(),
+            detail,
+        })?;
+    let weights = |detail: String| CheckpointError::Weights {
+        path: path.to_path_buf(),
+        model: meta.model.kind.to_string(),
+        detail,
+    };
+    // Full parse first: a truncated or corrupted tensor section is caught here.
+    safetensors::SafeTensors::deserialize(&bytes).map_err(|e| weights(e.to_string()))?;
+    let mut model = meta.model.init(device);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| weights(e.to_string()))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(weights(format!(
+            "{} errors, missing {:?}, unexpected {:?}",
+            result.errors.len(),
+            result.missing.iter().map(|m| &m.0).collect::<Vec<_>>(),
+            result.unused
+        )));
+    }
+    Ok((model, meta))
+}
