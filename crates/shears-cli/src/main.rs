@@ -26,6 +26,10 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Print a pruning schedule: per-step fractions and cumulative sparsity.
     Schedule(cmd::schedule::ScheduleArgs),
+    /// Prune a checkpoint once (no fine-tuning) and print per-layer sparsity, parameters, FLOPs.
+    PruneOnce(cmd::prune_once::PruneOnceArgs),
+    /// Print per-layer sparsity, parameters and FLOPs of any checkpoint.
+    Inspect(cmd::prune_once::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Schedule(a) => cmd::schedule::run(a),
+        Command::PruneOnce(a) => cmd::prune_once::run(a),
+        Command::Inspect(a) => cmd::prune_once::inspect(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

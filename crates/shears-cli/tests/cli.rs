@@ -188,3 +188,56 @@ fn bad_input_is_a_clear_error() {
         garbage.to_str().unwrap(),
     );
 }
+
+#[test]
+fn prune_once_leaves_the_planned_zeros_and_inspect_agrees() {
+    let dense = tmp("pd.ckpt");
+    let pruned = tmp("pp.ckpt");
+    let (d, p) = (dense.to_str().unwrap(), pruned.to_str().unwrap());
+    json(&shears(&["train", "--epochs", "1", "--out", d, "--json"]));
+    let v = json(&shears(&[
+        "prune-once",
+        "--checkpoint",
+        d,
+        "--sparsity",
+        "0.8",
+        "--out",
+        p,
+        "--json",
+    ]));
+    let n = v["prunable"].as_u64().unwrap();
+    assert_eq!(n, 266_610);
+    assert_eq!(
+        n - v["kept"].as_u64().unwrap(),
+        (n as f64 * 0.8).floor() as u64
+    );
+    assert!(v["flops_effective"].as_u64().unwrap() < v["flops_dense"].as_u64().unwrap());
+    let i = json(&shears(&["inspect", "--checkpoint", p, "--json"]));
+    assert_eq!(i["kept"], v["kept"]);
+    assert_eq!(i["layers"].as_array().unwrap().len(), 3);
+    // Pruning to a sparsity the checkpoint already has is refused.
+    fails_with(
+        &[
+            "prune-once",
+            "--checkpoint",
+            p,
+            "--sparsity",
+            "0.5",
+            "--out",
+            p,
+        ],
+        "already",
+    );
+    fails_with(
+        &[
+            "prune-once",
+            "--checkpoint",
+            d,
+            "--sparsity",
+            "1.0",
+            "--out",
+            p,
+        ],
+        "--sparsity",
+    );
+}

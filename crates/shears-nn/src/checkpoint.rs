@@ -35,11 +35,9 @@ pub struct CheckpointMeta {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    // The io error is part of the message, not a chained source, so it prints once.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{path}: not a shears checkpoint: {detail}")]
     Format { path: PathBuf, detail: String },
     #[error(
@@ -61,9 +59,9 @@ pub enum CheckpointError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io {
+    move |err| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 

@@ -6,6 +6,8 @@ pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod params;
+pub mod prune;
+pub mod structured;
 pub mod train;
 
 pub use burn::tensor::Device;

@@ -2,5 +2,6 @@
 
 pub mod common;
 pub mod eval;
+pub mod prune_once;
 pub mod schedule;
 pub mod train;

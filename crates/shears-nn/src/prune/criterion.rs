@@ -1,0 +1,208 @@
+//! Importance criteria on a Burn model: gradients are gathered here, the arithmetic is
+//! `shears_core::score`. Scores are recomputed at every pruning step — the point of iterative
+//! pruning is that importance changes as the network adapts.
+
+use super::Prunable;
+use crate::models::Network;
+use crate::train::{Devices, TrainError, cross_entropy, to_tensors};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use shears_core::score::{self, FisherAccumulator, TaylorAccumulator};
+use shears_data::{Batch, BatchConfig, Batches, Dataset};
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How entries are ranked (higher score = kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Criterion {
+    /// |w| — the paper's criterion.
+    Magnitude,
+    /// Seeded uniform scores: the baseline any criterion must beat.
+    Random,
+    /// First-order Taylor |w · Σ_b g_b| over the scoring batches.
+    Taylor,
+    /// Diagonal second order (OBD with the empirical Fisher): ½ · w² · Σ_b g_b².
+    Hessian,
+}
+
+impl Criterion {
+    pub const ALL: [Criterion; 4] = [
+        Criterion::Magnitude,
+        Criterion::Random,
+        Criterion::Taylor,
+        Criterion::Hessian,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Magnitude => "magnitude",
+            Criterion::Random => "random",
+            Criterion::Taylor => "taylor",
+            Criterion::Hessian => "hessian",
+        }
+    }
+
+    pub fn needs_gradients(self) -> bool {
+        matches!(self, Criterion::Taylor | Criterion::Hessian)
+    }
+}
+
+impl fmt::Display for Criterion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Criterion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        let s = match s.as_str() {
+            "l1" | "abs" => "magnitude",
+            "obd" | "fisher" => "hessian",
+            other => other,
+        };
+        Criterion::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!("unknown criterion '{s}' (expected magnitude, random, taylor or hessian)")
+            })
+    }
+}
+
+/// Per-tensor gradient sums over the scoring batches, in prunable order.
+#[derive(Debug, Clone)]
+pub struct GradientStats {
+    pub taylor: Vec<TaylorAccumulator>,
+    pub fisher: Vec<FisherAccumulator>,
+    pub batches: usize,
+}
+
+/// Accumulates gradients of the training loss over the first `batches` batches of `data`
+/// (in dataset order, no augmentation: scoring is deterministic). Each batch's gradient is
+/// the mean-loss gradient, as a training step would see it.
+pub fn gradient_stats(
+    model: &Network,
+    params: &[Prunable],
+    values: &[Vec<f32>],
+    data: &Dataset,
+    config: &BatchConfig,
+    batches: usize,
+    devices: &Devices,
+) -> Result<GradientStats, TrainError> {
+    let model = model.clone().train();
+    let mut taylor: Vec<_> = params
+        .iter()
+        .map(|p| TaylorAccumulator::new(p.len()))
+        .collect();
+    let mut fisher: Vec<_> = params
+        .iter()
+        .map(|p| FisherAccumulator::new(p.len()))
+        .collect();
+    let index: HashMap<&str, usize> = params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.path.as_str(), i))
+        .collect();
+    let mut it = Batches::new(data, config, 0)?;
+    let mut batch = Batch::default();
+    let mut seen = 0;
+    while seen < batches && it.next_into(&mut batch) {
+        let (x, y) = to_tensors(&batch, &devices.train);
+        let loss = cross_entropy(model.forward(x), y);
+        let grads = loss.backward();
+        let mut v = GradVisitor {
+            stack: Vec::new(),
+            grads: &grads,
+            index: &index,
+            out: vec![None; params.len()],
+        };
+        model.visit(&mut v);
+        for (i, g) in v.out.into_iter().enumerate() {
+            let g = g.ok_or_else(|| {
+                TrainError::Invalid(format!("no gradient for '{}'", params[i].path))
+            })?;
+            let bad = |e: score::ScoreError| TrainError::Invalid(e.to_string());
+            taylor[i].add_batch(&values[i], &g).map_err(bad)?;
+            fisher[i].add_batch(&g).map_err(bad)?;
+        }
+        seen += 1;
+    }
+    if seen == 0 {
+        return Err(TrainError::Invalid(
+            "no batches to score gradients on".into(),
+        ));
+    }
+    Ok(GradientStats {
+        taylor,
+        fisher,
+        batches: seen,
+    })
+}
+
+struct GradVisitor<'a> {
+    stack: Vec<String>,
+    grads: &'a burn::tensor::Gradients,
+    index: &'a HashMap<&'a str, usize>,
+    out: Vec<Option<Vec<f32>>>,
+}
+
+impl ModuleVisitor for GradVisitor<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.stack.push(name.to_string());
+        }
+    }
+
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.stack.pop();
+        }
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let path = self.stack.join(".");
+        if let Some(&i) = self.index.get(path.as_str())
+            && let Some(g) = param.val().grad(self.grads)
+        {
+            self.out[i] = g.into_data().convert::<f32>().try_to_vec::<f32>().ok();
+        }
+    }
+}
+
+/// Scores for every prunable tensor. `seed`/`step` make random scores reproducible and
+/// different at each step.
+pub fn scores(
+    criterion: Criterion,
+    values: &[Vec<f32>],
+    grads: Option<&GradientStats>,
+    seed: u64,
+    step: u64,
+) -> Result<Vec<Vec<f32>>, String> {
+    let need = || format!("criterion '{criterion}' needs gradient statistics");
+    match criterion {
+        Criterion::Magnitude => Ok(values.iter().map(|v| score::magnitude(v)).collect()),
+        Criterion::Random => Ok(values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| score::random(v.len(), seed ^ step.wrapping_mul(0x9E37_79B9), i as u64))
+            .collect()),
+        Criterion::Taylor => Ok(grads
+            .ok_or_else(need)?
+            .taylor
+            .iter()
+            .map(|t| t.scores())
+            .collect()),
+        Criterion::Hessian => grads
+            .ok_or_else(need)?
+            .fisher
+            .iter()
+            .zip(values)
+            .map(|(f, w)| f.scores(w).map_err(|e| e.to_string()))
+            .collect(),
+    }
+}
