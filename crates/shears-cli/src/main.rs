@@ -30,6 +30,11 @@ enum Command {
     PruneOnce(cmd::prune_once::PruneOnceArgs),
     /// Print per-layer sparsity, parameters and FLOPs of any checkpoint.
     Inspect(cmd::prune_once::InspectArgs),
+    /// Run a prune -> fine-tune experiment from a TOML config (resumable; prints its directory last).
+    Prune(cmd::prune::PruneArgs),
+    /// Inspect the results store.
+    #[command(subcommand)]
+    Runs(cmd::prune::RunsCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
         Command::Schedule(a) => cmd::schedule::run(a),
         Command::PruneOnce(a) => cmd::prune_once::run(a),
         Command::Inspect(a) => cmd::prune_once::inspect(a),
+        Command::Prune(a) => cmd::prune::run(a),
+        Command::Runs(c) => cmd::prune::runs(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

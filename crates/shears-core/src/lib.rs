@@ -6,7 +6,9 @@
 
 pub mod budget;
 pub mod lr;
+pub mod results;
 pub mod schedule;
 pub mod score;
 pub mod select;
+pub mod stats;
 pub mod stopping;

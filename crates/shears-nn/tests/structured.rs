@@ -64,7 +64,7 @@ fn logits(net: &Network, x: &Tensor<4>) -> Vec<f32> {
         .forward(x.clone())
         .into_data()
         .convert::<f32>()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap()
 }
 

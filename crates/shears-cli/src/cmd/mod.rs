@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod eval;
+pub mod prune;
 pub mod prune_once;
 pub mod schedule;
 pub mod train;

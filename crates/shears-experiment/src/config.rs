@@ -1,0 +1,435 @@
+//! Experiment configuration: a TOML file with every field defaulted and documented, dotted
+//! command-line overrides (`-s finetune.patience=10`), validation that names the key, and the
+//! canonical form whose hash names the run.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use shears_core::budget::SplitPolicy;
+use shears_core::lr::LrPolicy;
+use shears_core::schedule::{Compat, ScheduleKind, ScheduleSpec};
+use shears_core::stopping::Monitor;
+use shears_data::DatasetId;
+use shears_nn::fit::TrainRecipe;
+use shears_nn::models::ModelKind;
+use shears_nn::optim::OptimizerConfig;
+use shears_nn::prune::Criterion;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {detail}")]
+    Read { path: PathBuf, detail: String },
+    #[error("override '{0}': expected key=value (e.g. finetune.patience=10)")]
+    OverrideSyntax(String),
+    #[error("override '{key}': {detail}")]
+    Override { key: String, detail: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One experiment: a dense model, a pruning schedule and how each step is fine-tuned,
+/// repeated over `seeds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentConfig {
+    /// Seeds to repeat the experiment with; each seed has its own dense model, shared by every
+    /// experiment using the same model, data, dense recipe and seed (so comparisons are paired).
+    pub seeds: Vec<u64>,
+    pub model: ModelSection,
+    pub data: DataSection,
+    pub dense: DenseSection,
+    pub prune: PruneSection,
+    pub schedule: ScheduleSpec,
+    pub finetune: FinetuneSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSection {
+    /// lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18.
+    pub kind: ModelKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSection {
+    /// fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100.
+    pub dataset: DatasetId,
+    /// Directory of the dataset files; empty = auto-detect.
+    pub dir: String,
+    /// Fraction of the training set held out for validation (early stopping, best epoch).
+    pub val_fraction: f64,
+}
+
+/// The dense model: trained with `recipe`, or loaded from `checkpoint`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DenseSection {
+    /// Start from this checkpoint instead of training (empty = train).
+    pub checkpoint: String,
+    pub epochs: usize,
+    pub lr: f64,
+    pub batch_size: usize,
+    pub lr_policy: LrPolicy,
+    pub optimizer: OptimizerConfig,
+    /// Random crop + flip; default follows the dataset (on for CIFAR).
+    pub augment: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PruneSection {
+    /// magnitude, random, taylor, hessian.
+    pub criterion: Criterion,
+    /// global (one threshold over all tensors) or layer-wise (same fraction per tensor).
+    pub scope: ScopeName,
+    /// Global scope: keep at least this fraction of every tensor (0 = the reference).
+    pub min_density: f64,
+    /// Prune Conv/Linear biases too (the reference does).
+    pub include_bias: bool,
+    /// Training batches the taylor/hessian criteria accumulate gradients over at each step.
+    pub score_batches: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScopeName {
+    Global,
+    LayerWise,
+}
+
+/// How each step is fine-tuned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinetuneMode {
+    /// `epochs` epochs at every step.
+    Epochs,
+    /// Until the monitored validation metric has not improved by more than `min_delta` for
+    /// `patience[min(i, len-1)]` epochs, at most `max_epochs` per step.
+    Patience,
+    /// `budget` epochs in total, split across steps (`split`): equal compute for every regime.
+    Budget,
+}
+
+/// Which weights a step hands to the next: the best validation epoch's (a real copy; the
+/// reference aliased them and silently kept the last) or the last epoch's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Carry {
+    Best,
+    Last,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneSection {
+    pub mode: FinetuneMode,
+    /// Epochs per step in `epochs` mode.
+    pub epochs: usize,
+    /// Patience per step (step i uses element min(i, len-1)); a hybrid gives its first step a
+    /// long patience and the rest a short one. A single number means the same for every step.
+    #[serde(deserialize_with = "one_or_many")]
+    pub patience: Vec<usize>,
+    pub min_delta: f64,
+    /// accuracy (validation top-1, maximised) or loss (validation loss, minimised).
+    pub monitor: Monitor,
+    /// Epoch cap per step in `patience` mode.
+    pub max_epochs: usize,
+    /// Total fine-tuning epochs in `budget` mode.
+    pub budget: usize,
+    /// even or proportional (to the fraction removed) budget split.
+    pub split: SplitPolicy,
+    pub carry: Carry,
+    pub lr: f64,
+    pub batch_size: usize,
+    /// Constant by default (the reference); schedulable per step.
+    pub lr_policy: LrPolicy,
+    /// Rebuilt at every step (momentum reset), as in the reference.
+    pub optimizer: OptimizerConfig,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self {
+            seeds: vec![0],
+            model: ModelSection::default(),
+            data: DataSection::default(),
+            dense: DenseSection::default(),
+            prune: PruneSection::default(),
+            schedule: ScheduleSpec::new(ScheduleKind::OneShot, 0.8),
+            finetune: FinetuneSection::default(),
+        }
+    }
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self { kind: ModelKind::LeNet300 }
+    }
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetId::FashionMnistMini,
+            dir: String::new(),
+            val_fraction: shears_data::DEFAULT_VALIDATION_FRACTION,
+        }
+    }
+}
+
+impl Default for DenseSection {
+    fn default() -> Self {
+        let r = TrainRecipe::default();
+        Self {
+            checkpoint: String::new(),
+            epochs: r.epochs,
+            lr: r.lr,
+            batch_size: r.batch_size,
+            lr_policy: r.lr_policy,
+            optimizer: r.optimizer,
+            augment: None,
+        }
+    }
+}
+
+impl Default for PruneSection {
+    fn default() -> Self {
+        Self {
+            criterion: Criterion::Magnitude,
+            scope: ScopeName::Global,
+            min_density: 0.0,
+            include_bias: true,
+            score_batches: 10,
+        }
+    }
+}
+
+impl Default for FinetuneSection {
+    fn default() -> Self {
+        Self {
+            mode: FinetuneMode::Patience,
+            epochs: 5,
+            patience: vec![3],
+            min_delta: 0.0,
+            monitor: Monitor::Accuracy,
+            max_epochs: 30,
+            budget: 20,
+            split: SplitPolicy::Even,
+            carry: Carry::Best,
+            lr: 0.01,
+            batch_size: 128,
+            lr_policy: LrPolicy::default(),
+            optimizer: OptimizerConfig::default(),
+        }
+    }
+}
+
+/// Accepts `3` as well as `[20, 2]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(usize),
+        Many(Vec<usize>),
+    }
+    match OneOrMany::deserialize(d) {
+        Ok(OneOrMany::One(v)) => Ok(vec![v]),
+        Ok(OneOrMany::Many(v)) => Ok(v),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a non-negative integer or a list of them",
+        )),
+    }
+}
+
+/// Parses `key=value`; the value is read as a TOML value (`10`, `[20, 2]`, `0.9`, `true`,
+/// `"x"`) and otherwise taken as a bare string (`geometric`).
+pub fn parse_override(s: &str) -> Result<(String, toml::Value), ConfigError> {
+    let (key, raw) = s
+        .split_once('=')
+        .ok_or_else(|| ConfigError::OverrideSyntax(s.to_string()))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(ConfigError::OverrideSyntax(s.to_string()));
+    }
+    let raw = raw.trim();
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    Ok((key.to_string(), value))
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), ConfigError> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().expect("non-empty key");
+    let mut t = table;
+    for p in parts {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry.as_table_mut().ok_or_else(|| ConfigError::Override {
+            key: key.to_string(),
+            detail: format!("'{p}' is not a section"),
+        })?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+impl ExperimentConfig {
+    /// Reads a TOML file, applies overrides in order, and validates.
+    pub fn load(path: Option<&std::path::Path>, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+                path: p.to_path_buf(),
+                detail: e.to_string(),
+            })?,
+            None => String::new(),
+        };
+        let name = path.map(|p| p.display().to_string()).unwrap_or_else(|| "<defaults>".into());
+        Self::from_toml(&text, &name, overrides)
+    }
+
+    pub fn from_toml(text: &str, name: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Read {
+            path: name.into(),
+            detail: e.to_string(),
+        })?;
+        for o in overrides {
+            let (key, value) = parse_override(o)?;
+            set_path(&mut table, &key, value)?;
+        }
+        let config: Self = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| ConfigError::Read {
+                path: name.into(),
+                detail: format!("{}: {}", e.path(), e.inner().message()),
+            },
+        )?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Range checks, each naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.seeds.is_empty() {
+            return bad("seeds: the seed list is empty".into());
+        }
+        let mut sorted = self.seeds.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.seeds.len() {
+            return bad(format!("seeds: {:?} repeats a seed", self.seeds));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction == 0.0 {
+            return bad(format!("data.val_fraction = {} must be in (0, 1)", self.data.val_fraction));
+        }
+        self.schedule
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("schedule: {e}")))?;
+        self.schedule
+            .plan()
+            .map_err(|e| ConfigError::Invalid(format!("schedule: {e}")))?;
+        if !(0.0..1.0).contains(&self.prune.min_density) {
+            return bad(format!("prune.min_density = {} must be in [0, 1)", self.prune.min_density));
+        }
+        if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {
+            return bad("prune.score_batches must be at least 1 for taylor/hessian".into());
+        }
+        let f = &self.finetune;
+        match f.mode {
+            FinetuneMode::Epochs if f.epochs == 0 => {
+                return bad("finetune.epochs must be at least 1 in epochs mode".into());
+            }
+            FinetuneMode::Patience if f.max_epochs == 0 => {
+                return bad("finetune.max_epochs must be at least 1".into());
+            }
+            FinetuneMode::Budget if f.budget == 0 => {
+                return bad("finetune.budget must be at least 1".into());
+            }
+            _ => {}
+        }
+        if f.patience.is_empty() {
+            return bad("finetune.patience: the list is empty".into());
+        }
+        if !(f.min_delta.is_finite() && f.min_delta >= 0.0) {
+            return bad(format!("finetune.min_delta = {} must be >= 0", f.min_delta));
+        }
+        if !(f.lr.is_finite() && f.lr > 0.0) {
+            return bad(format!("finetune.lr = {} must be positive", f.lr));
+        }
+        if f.batch_size == 0 {
+            return bad("finetune.batch_size must be at least 1".into());
+        }
+        f.optimizer
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("finetune.{e}")))?;
+        f.lr_policy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("finetune.lr_policy: {e}")))?;
+        self.dense_recipe(0)
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("dense: {}", e.replace("train.", ""))))?;
+        Ok(())
+    }
+
+    /// The dense training recipe for one seed.
+    pub fn dense_recipe(&self, seed: u64) -> TrainRecipe {
+        TrainRecipe {
+            epochs: self.dense.epochs,
+            batch_size: self.dense.batch_size,
+            lr: self.dense.lr,
+            lr_policy: self.dense.lr_policy.clone(),
+            optimizer: self.dense.optimizer.clone(),
+            seed,
+            augment: self
+                .dense
+                .augment
+                .unwrap_or_else(|| self.data.dataset.default_augment().is_some()),
+            val_fraction: self.data.val_fraction,
+        }
+    }
+
+    /// Parses a stored `config.toml` without validating it (a listing must show any
+    /// experiment, including one whose seeds are recorded elsewhere).
+    pub fn parse_stored(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The resolved config as TOML (every default written out).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+
+    /// Experiment id: a hash of the resolved config without the seed list, so two spellings
+    /// of the same experiment are one run and adding seeds reuses the finished ones.
+    pub fn id(&self) -> String {
+        let mut c = self.clone();
+        c.seeds.clear();
+        short_hash(&serde_json::to_string(&c).expect("config serialises"))
+    }
+
+    /// Key of the dense model of `seed`: model, data and dense recipe (or checkpoint path).
+    pub fn dense_key(&self, seed: u64) -> String {
+        let key = serde_json::json!({
+            "model": self.model, "data": self.data, "dense": self.dense, "seed": seed,
+        });
+        short_hash(&key.to_string())
+    }
+
+    /// Regime name used in results (the schedule kind).
+    pub fn regime(&self) -> &'static str {
+        self.schedule.kind.name()
+    }
+
+    pub fn compat(&self) -> Compat {
+        self.schedule.compat
+    }
+}
+
+/// First 16 hex digits of SHA-256.
+pub fn short_hash(s: &str) -> String {
+    let digest = Sha256::digest(s.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,512 @@
+//! Runs an experiment: for every seed, the shared dense model, then per schedule step
+//! score → prune → fresh optimizer → fine-tune → record, committing each step to the store
+//! so a killed run resumes where it stopped and produces the same rows.
+
+use crate::config::{ExperimentConfig, FinetuneMode, ScopeName};
+use crate::finetune::{StepLength, finetune};
+use crate::store::{Lock, RunDir, RunState, StoreError, write};
+use shears_core::budget::split_budget;
+use shears_core::results::{SCHEMA_VERSION, StepRow};
+use shears_core::schedule::Compat;
+use shears_core::select::{Mask, Scope, StepAmount, removal_count};
+use shears_data::{Splits, epoch_seed};
+use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use shears_nn::fit::{Prepared, fit};
+use shears_nn::metrics::Metrics;
+use shears_nn::models::{ModelSpec, Network};
+use shears_nn::prune::{self, MaskSet, SparsityTable};
+use shears_nn::train::{Devices, TrainError, evaluate};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Progress events for a caller's display.
+#[derive(Debug, Clone)]
+pub enum Event {
+    DenseTraining { seed: u64, epochs: usize },
+    DenseReused { seed: u64, path: PathBuf },
+    Resumed { seed: u64, step: usize },
+    Epoch { seed: u64, step: usize, epoch: usize, val_top1: f64 },
+    Step(Box<StepRow>),
+    SeedDone { seed: u64, cached: bool },
+}
+
+/// Outcome of [`run_experiment`].
+#[derive(Debug, Clone)]
+pub struct ExperimentResult {
+    pub id: String,
+    pub dir: PathBuf,
+    pub rows: Vec<StepRow>,
+}
+
+/// Runs (or resumes, or returns the stored result of) `config` under `out`.
+pub fn run_experiment(
+    config: &ExperimentConfig,
+    out: &Path,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<ExperimentResult, RunError> {
+    config.validate().map_err(|e| RunError::Invalid(e.to_string()))?;
+    let id = config.id();
+    let dir = out.join(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::Io {
+        path: dir.clone(),
+        detail: e.to_string(),
+    })?;
+    // The stored config lists every seed ever run under this id (the id excludes seeds).
+    let mut resolved = config.clone();
+    if let Ok(text) = std::fs::read_to_string(dir.join("config.toml"))
+        && let Ok(old) = ExperimentConfig::parse_stored(&text)
+    {
+        for s in old.seeds {
+            if !resolved.seeds.contains(&s) {
+                resolved.seeds.push(s);
+            }
+        }
+    }
+    resolved.seeds.sort_unstable();
+    write(&dir.join("config.toml"), resolved.to_toml().as_bytes())?;
+
+    let mut splits: Option<Splits> = None;
+    let mut rows = Vec::new();
+    for (repeat, &seed) in config.seeds.iter().enumerate() {
+        let run = RunDir::new(&dir, seed);
+        if let Some(state) = run.read_state()?
+            && state.finished
+        {
+            rows.extend(run.read_rows(state.completed_step)?);
+            on_event(Event::SeedDone { seed, cached: true });
+            continue;
+        }
+        let _lock = Lock::acquire(&run.dir)?;
+        if splits.is_none() {
+            let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
+            splits = Some(
+                shears_data::load(config.data.dataset, dir.as_deref())
+                    .map_err(TrainError::from)?,
+            );
+        }
+        let data = Prepared::new(
+            config.data.dataset,
+            splits.clone().expect("loaded above"),
+            config.data.val_fraction,
+            seed,
+            config.dense_recipe(seed).augment,
+        )?;
+        let seed_rows = run_seed(config, &id, repeat, seed, &data, out, &run, devices, on_event)?;
+        on_event(Event::SeedDone { seed, cached: false });
+        rows.extend(seed_rows);
+    }
+    Ok(ExperimentResult { id, dir, rows })
+}
+
+/// The dense model of `seed`: loaded from `dense.checkpoint`, reused from the store, or
+/// trained and stored for every other experiment with the same model, data and recipe.
+fn dense_model(
+    config: &ExperimentConfig,
+    spec: &ModelSpec,
+    seed: u64,
+    data: &Prepared,
+    out: &Path,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Network, RunError> {
+    if !config.dense.checkpoint.is_empty() {
+        let path = PathBuf::from(&config.dense.checkpoint);
+        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
+        return Ok(model);
+    }
+    let dir = out.join("dense").join(config.dense_key(seed));
+    let path = dir.join("model.ckpt");
+    if path.exists() {
+        on_event(Event::DenseReused { seed, path: path.clone() });
+        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
+        return Ok(model);
+    }
+    let _lock = Lock::acquire(&dir)?;
+    if path.exists() {
+        // Another process trained it while we waited for the lock.
+        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
+        return Ok(model);
+    }
+    let recipe = config.dense_recipe(seed);
+    on_event(Event::DenseTraining { seed, epochs: recipe.epochs });
+    let (model, report) = fit(spec, data, &recipe, devices, &mut |_| {})?;
+    let meta = CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        model: *spec,
+        dataset: config.data.dataset.to_string(),
+        seed,
+        epoch: recipe.epochs,
+        test: Some(report.test),
+        sparsity: 0.0,
+    };
+    checkpoint::save(&path, &model, &meta)?;
+    write(
+        &dir.join("report.json"),
+        serde_json::to_string_pretty(&report).expect("report serialises").as_bytes(),
+    )?;
+    Ok(model)
+}
+
+/// Per-step shuffling seed: distinct for every (run seed, step), fixed across resumes.
+fn step_seed(seed: u64, step: usize) -> u64 {
+    epoch_seed(seed, 1_000_000 + step as u64)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_seed(
+    config: &ExperimentConfig,
+    id: &str,
+    repeat: usize,
+    seed: u64,
+    data: &Prepared,
+    out: &Path,
+    run: &RunDir,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Vec<StepRow>, RunError> {
+    let spec = ModelSpec {
+        kind: config.model.kind,
+        input: data.input(),
+        classes: data.classes(),
+    };
+    spec.validate().map_err(RunError::Invalid)?;
+    let params = prune::prunable(&spec, config.prune.include_bias);
+    let n_prunable: u64 = params.iter().map(|p| p.len() as u64).sum();
+    let plan = config
+        .schedule
+        .plan()
+        .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
+    plan.check_resolvable(n_prunable)
+        .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
+    let cumulative = plan.cumulative();
+    let budget = match config.finetune.mode {
+        FinetuneMode::Budget => Some(
+            split_budget(config.finetune.budget, &plan.steps, config.finetune.split)
+                .map_err(|e| RunError::Invalid(format!("finetune.budget: {e}")))?,
+        ),
+        _ => None,
+    };
+    let scope = match config.prune.scope {
+        ScopeName::Global => Scope::Global {
+            min_density: config.prune.min_density,
+        },
+        ScopeName::LayerWise => Scope::LayerWise,
+    };
+    let sizes: Vec<usize> = params.iter().map(|p| p.len()).collect();
+    // Entries each step removes. Exact schedules under global scope convert the cumulative
+    // sparsity, so the run ends at exactly floor(N·target) zeros; the reference converts each
+    // step independently (floor(N·v) per step, losing up to one entry per step), and so does
+    // layer-wise scope, per tensor.
+    let global_counts: Vec<u64> = match config.compat() {
+        Compat::Exact => plan.cumulative_counts(n_prunable),
+        Compat::Reference => plan.step_counts(n_prunable),
+    };
+
+    let (mut model, mut masks, mut rows, start) = match resume(run, &spec, &params, devices)? {
+        Some((m, k, r, step)) => {
+            on_event(Event::Resumed { seed, step });
+            (m, k, r, step + 1)
+        }
+        None => {
+            let model = dense_model(config, &spec, seed, data, out, devices, on_event)?;
+            let masks = MaskSet::dense(params.clone());
+            let base = baseline_row(config, id, repeat, seed, &model, &masks, &spec, data, devices)?;
+            let rows = vec![base];
+            commit(run, 0, plan.len(), &model, &masks, &rows, &spec, config, seed)?;
+            (model, masks, rows, 1)
+        }
+    };
+    for step in start..=plan.len() {
+        let t0 = Instant::now();
+        let v = plan.steps[step - 1];
+        // As a fraction, v_eff = (count + 1/2)/N makes floor(N·v_eff) = count exactly.
+        let amount = match config.prune.scope {
+            ScopeName::Global => {
+                StepAmount::Uniform((global_counts[step - 1] as f64 + 0.5) / n_prunable as f64)
+            }
+            ScopeName::LayerWise => StepAmount::Uniform(v),
+        };
+        let grads = if config.prune.criterion.needs_gradients() {
+            let values = prune::read(&model, &masks.params).map_err(RunError::Invalid)?;
+            Some(prune::gradient_stats(
+                &model,
+                &masks.params,
+                &values,
+                &data.train,
+                &data.train_batches(config.finetune.batch_size, step_seed(seed, step)),
+                config.prune.score_batches,
+                devices,
+            )?)
+        } else {
+            None
+        };
+        model = prune::prune_step(
+            model,
+            &mut masks,
+            config.prune.criterion,
+            grads.as_ref(),
+            &amount,
+            &scope,
+            seed,
+            step as u64,
+        )
+        .map_err(|e| RunError::Invalid(format!("step {step}: {e}")))?;
+        let zeros = masks.report().pruned();
+        let planned = match config.prune.scope {
+            ScopeName::Global => global_counts[..step].iter().sum::<u64>() as usize,
+            ScopeName::LayerWise => planned_zeros_layerwise(&plan.steps[..step], &sizes),
+        };
+        if zeros != planned {
+            let worst = masks
+                .params
+                .iter()
+                .zip(&masks.masks)
+                .map(|(p, m)| format!("{} {}/{}", p.path, m.pruned(), m.len()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(RunError::Invalid(format!(
+                "step {step}: realised {zeros} zeros, planned {planned} ({worst})"
+            )));
+        }
+        let length = StepLength::for_step(&config.finetune, step, budget.as_deref());
+        let tuned = finetune(
+            model,
+            &mut masks,
+            &config.finetune,
+            length,
+            data,
+            step_seed(seed, step),
+            devices,
+            &mut |epoch, val| {
+                on_event(Event::Epoch {
+                    seed,
+                    step,
+                    epoch,
+                    val_top1: val.top1,
+                })
+            },
+        )?;
+        model = tuned.model;
+        prune::verify_applied(&model, &masks).map_err(RunError::Invalid)?;
+        let test = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)?;
+        let table = SparsityTable::new(&spec, &masks, prune::total_params(&model));
+        let prev = rows.last().expect("baseline row").clone();
+        let wall = t0.elapsed().as_secs_f64();
+        let row = StepRow {
+            step,
+            fraction_removed: v,
+            planned_sparsity: cumulative[step - 1],
+            sparsity: table.sparsity,
+            model_sparsity: table.model_sparsity,
+            remaining_params: table.model_params - (table.prunable - table.kept),
+            flops_effective: table.flops_effective,
+            epochs: tuned.epochs,
+            cum_epochs: prev.cum_epochs + tuned.epochs,
+            best_epoch: tuned.best_epoch,
+            cum_train_flops: prev.cum_train_flops
+                + 3.0 * table.flops_effective as f64 * tuned.samples as f64,
+            wall_s: wall,
+            cum_wall_s: prev.cum_wall_s + wall,
+            ..metrics_row(prev, &tuned.val, &test)
+        };
+        on_event(Event::Step(Box::new(row.clone())));
+        rows.push(row);
+        commit(run, step, plan.len(), &model, &masks, &rows, &spec, config, seed)?;
+    }
+    Ok(rows)
+}
+
+fn planned_zeros_layerwise(steps: &[f64], sizes: &[usize]) -> usize {
+    steps
+        .iter()
+        .map(|&v| sizes.iter().map(|&n| removal_count(n, v)).sum::<usize>())
+        .sum()
+}
+
+fn metrics_row(prev: StepRow, val: &Metrics, test: &Metrics) -> StepRow {
+    StepRow {
+        val_top1: val.top1,
+        val_top5: val.top5,
+        val_loss: val.loss,
+        test_top1: test.top1,
+        test_top5: test.top5,
+        test_loss: test.loss,
+        ..prev
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn baseline_row(
+    config: &ExperimentConfig,
+    id: &str,
+    repeat: usize,
+    seed: u64,
+    model: &Network,
+    masks: &MaskSet,
+    spec: &ModelSpec,
+    data: &Prepared,
+    devices: &Devices,
+) -> Result<StepRow, RunError> {
+    let eval = data.eval_batches();
+    let val = evaluate(model, &data.val, &eval, &devices.base)?;
+    let test = evaluate(model, &data.test, &eval, &devices.base)?;
+    let table = SparsityTable::new(spec, masks, prune::total_params(model));
+    let row = StepRow {
+        experiment: id.to_string(),
+        regime: config.regime().to_string(),
+        target: config.schedule.target,
+        repeat,
+        seed,
+        step: 0,
+        fraction_removed: 0.0,
+        planned_sparsity: 0.0,
+        sparsity: table.sparsity,
+        model_sparsity: table.model_sparsity,
+        remaining_params: table.model_params,
+        flops_dense: table.flops_dense,
+        flops_effective: table.flops_effective,
+        epochs: 0,
+        cum_epochs: 0,
+        best_epoch: 0,
+        cum_train_flops: 0.0,
+        wall_s: 0.0,
+        cum_wall_s: 0.0,
+        val_top1: 0.0,
+        val_top5: 0.0,
+        val_loss: 0.0,
+        test_top1: 0.0,
+        test_top5: 0.0,
+        test_loss: 0.0,
+    };
+    Ok(metrics_row(row, &val, &test))
+}
+
+/// Writes step `step`'s weights, masks and rows, then the state that makes them current.
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    run: &RunDir,
+    step: usize,
+    total: usize,
+    model: &Network,
+    masks: &MaskSet,
+    rows: &[StepRow],
+    spec: &ModelSpec,
+    config: &ExperimentConfig,
+    seed: u64,
+) -> Result<(), RunError> {
+    let last = rows.last().expect("rows");
+    let meta = CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        model: *spec,
+        dataset: config.data.dataset.to_string(),
+        seed,
+        epoch: last.cum_epochs,
+        test: Some(Metrics {
+            top1: last.test_top1,
+            top5: last.test_top5,
+            loss: last.test_loss,
+            n: 0,
+        }),
+        sparsity: last.sparsity,
+    };
+    checkpoint::save(&run.checkpoint(step), model, &meta)?;
+    let masks_json = serde_json::to_string(&masks.masks).expect("masks serialise");
+    write(&run.masks(step), masks_json.as_bytes())?;
+    run.write_rows(rows)?;
+    run.write_state(&RunState {
+        schema_version: SCHEMA_VERSION,
+        completed_step: step,
+        total_steps: total,
+        finished: step == total,
+    })?;
+    // Keep the previous step so a corrupted newest checkpoint can be recovered from.
+    run.prune_old(step.saturating_sub(1));
+    Ok(())
+}
+
+/// Loads the newest committed step; if its files are unreadable, falls back to the one
+/// before (whose files are kept for exactly this), never to garbage.
+#[allow(clippy::type_complexity)]
+fn resume(
+    run: &RunDir,
+    spec: &ModelSpec,
+    params: &[prune::Prunable],
+    devices: &Devices,
+) -> Result<Option<(Network, MaskSet, Vec<StepRow>, usize)>, RunError> {
+    let Some(state) = run.read_state()? else {
+        return Ok(None);
+    };
+    let mut first_error = None;
+    for step in [state.completed_step, state.completed_step.wrapping_sub(1)] {
+        if step > state.completed_step {
+            break;
+        }
+        match load_step(run, spec, params, devices, step) {
+            Ok((model, masks)) => {
+                let rows = run.read_rows(step)?;
+                if rows.len() != step + 1 {
+                    return Err(RunError::Invalid(format!(
+                        "{}: has {} rows for committed step {step}",
+                        run.rows_path().display(),
+                        rows.len()
+                    )));
+                }
+                if step != state.completed_step {
+                    eprintln!(
+                        "warning: {}: step {} is unreadable ({}); resuming from step {step}",
+                        run.dir.display(),
+                        state.completed_step,
+                        first_error.as_ref().map(|e: &RunError| e.to_string()).unwrap_or_default()
+                    );
+                }
+                return Ok(Some((model, masks, rows, step)));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.expect("at least one attempt"))
+}
+
+fn load_step(
+    run: &RunDir,
+    spec: &ModelSpec,
+    params: &[prune::Prunable],
+    devices: &Devices,
+    step: usize,
+) -> Result<(Network, MaskSet), RunError> {
+    let (model, _) = checkpoint::load(&run.checkpoint(step), Some(spec), &devices.train)?;
+    let path = run.masks(step);
+    let text = std::fs::read_to_string(&path).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    let masks: Vec<Mask> = serde_json::from_str(&text).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        detail: format!("corrupted masks: {e}"),
+    })?;
+    if masks.len() != params.len() || masks.iter().zip(params).any(|(m, p)| m.len() != p.len()) {
+        return Err(RunError::Invalid(format!(
+            "{}: masks do not match the model's prunable tensors",
+            path.display()
+        )));
+    }
+    let set = MaskSet::new(params.to_vec(), masks);
+    prune::verify_applied(&model, &set)
+        .map_err(|e| RunError::Invalid(format!("{}: {e}", run.checkpoint(step).display())))?;
+    Ok((model, set))
+}
