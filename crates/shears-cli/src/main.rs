@@ -15,11 +15,18 @@ use std::process::ExitCode;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// One-shot vs iterative vs hybrid on your model and targets, over seeds, with a report
+    /// (the default runs the built-in comparison on the embedded data).
+    Compare(cmd::compare::CompareArgs),
+    /// Run a grid of experiments from a sweep TOML (skips runs already stored).
+    Sweep(cmd::compare::SweepArgs),
+    /// Regenerate the report of a compare/sweep directory from its stored results.
+    Report(cmd::compare::ReportArgs),
     /// Train a dense model and save a checkpoint.
     Train(cmd::train::TrainArgs),
     /// Evaluate a checkpoint on a dataset's test split.
@@ -39,7 +46,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // No subcommand: the main job, the built-in one-shot vs iterative comparison.
+    let command =
+        cli.command
+            .unwrap_or_else(|| match Cli::parse_from(["shears", "compare"]).command {
+                Some(c) => c,
+                None => unreachable!("parsed a subcommand"),
+            });
+    let result = match command {
+        Command::Compare(a) => cmd::compare::compare(a),
+        Command::Sweep(a) => cmd::compare::sweep(a),
+        Command::Report(a) => cmd::compare::report(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Schedule(a) => cmd::schedule::run(a),

@@ -164,7 +164,17 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].split(',').count(), StepRow::COLUMNS.len());
-        for col in ["repeat", "seed", "step", "sparsity", "test_top1", "val_top1", "cum_epochs", "cum_train_flops", "wall_s"] {
+        for col in [
+            "repeat",
+            "seed",
+            "step",
+            "sparsity",
+            "test_top1",
+            "val_top1",
+            "cum_epochs",
+            "cum_train_flops",
+            "wall_s",
+        ] {
             assert!(StepRow::COLUMNS.contains(&col), "{col}");
         }
         // Field order of the JSON form equals the CSV header.

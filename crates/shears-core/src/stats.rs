@@ -50,7 +50,7 @@ pub fn sample_std(xs: &[f64]) -> Option<f64> {
 /// Quantile `p` of Student's t with `df` degrees of freedom; `None` when `df ≤ 0`, `df` is not
 /// finite, or `p` is outside (0, 1).
 pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
-    if !(p > 0.0 && p < 1.0) || !(df > 0.0 && df.is_finite()) {
+    if !(p > 0.0 && p < 1.0 && df > 0.0 && df.is_finite()) {
         return None;
     }
     let t = StudentsT::new(0.0, 1.0, df).ok()?;
@@ -69,7 +69,7 @@ pub fn t_cdf(x: f64, df: f64) -> Option<f64> {
 
 /// Two-sided p-value of a t statistic with `df` degrees of freedom: 2·P(T ≥ |t|).
 pub fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
-    if !t.is_finite() || !(df > 0.0 && df.is_finite()) {
+    if !(t.is_finite() && df > 0.0 && df.is_finite()) {
         return None;
     }
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
@@ -243,7 +243,12 @@ pub struct DiffPoint {
 impl DiffPoint {
     /// A point with a symmetric CI half-width (`None` → no band).
     pub fn with_half_width(x: f64, d: f64, half_width: Option<f64>) -> Self {
-        Self { x, d, lo: half_width.map(|h| d - h), hi: half_width.map(|h| d + h) }
+        Self {
+            x,
+            d,
+            lo: half_width.map(|h| d - h),
+            hi: half_width.map(|h| d + h),
+        }
     }
 }
 
@@ -296,7 +301,15 @@ fn band_contains_zero(p: &DiffPoint, q: &DiffPoint) -> Option<Option<(f64, f64)>
         (Some((a0, a1)), Some((b0, b1))) => {
             let (t0, t1) = (a0.max(b0), a1.min(b1));
             // Endpoints map exactly onto the measured x values so segments chain exactly.
-            let at = |t: f64| if t <= 0.0 { p.x } else if t >= 1.0 { q.x } else { p.x + t * (q.x - p.x) };
+            let at = |t: f64| {
+                if t <= 0.0 {
+                    p.x
+                } else if t >= 1.0 {
+                    q.x
+                } else {
+                    p.x + t * (q.x - p.x)
+                }
+            };
             (t0 <= t1).then(|| (at(t0), at(t1)))
         }
         _ => None,
@@ -309,7 +322,11 @@ fn band_contains_zero(p: &DiffPoint, q: &DiffPoint) -> Option<Option<(f64, f64)>
 /// is the zero of the linear interpolation; see [`Crossing::interval`] for the uncertainty.
 /// Points with a non-finite `x` or `d` are ignored. An empty result means no sign change.
 pub fn crossings(points: &[DiffPoint]) -> Vec<Crossing> {
-    let mut pts: Vec<DiffPoint> = points.iter().copied().filter(|p| p.x.is_finite() && p.d.is_finite()).collect();
+    let mut pts: Vec<DiffPoint> = points
+        .iter()
+        .copied()
+        .filter(|p| p.x.is_finite() && p.d.is_finite())
+        .collect();
     pts.sort_by(|a, b| a.x.total_cmp(&b.x));
     let mut out = Vec::new();
     for k in 0..pts.len().saturating_sub(1) {
@@ -319,12 +336,23 @@ pub fn crossings(points: &[DiffPoint]) -> Vec<Crossing> {
             (true, false) => CrossDirection::Down,
             _ => continue,
         };
-        let estimate = if p.d == q.d { p.x } else { p.x + (0.0 - p.d) / (q.d - p.d) * (q.x - p.x) };
+        let estimate = if p.d == q.d {
+            p.x
+        } else {
+            p.x + (0.0 - p.d) / (q.d - p.d) * (q.x - p.x)
+        };
         let (interval, lower_open, upper_open) = match crossing_interval(&pts, k, estimate) {
             Some((lo, hi)) => (Some([lo, hi]), lo <= pts[0].x, hi >= pts[pts.len() - 1].x),
             None => (None, false, false),
         };
-        out.push(Crossing { direction, estimate, between: [p.x, q.x], interval, lower_open, upper_open });
+        out.push(Crossing {
+            direction,
+            estimate,
+            between: [p.x, q.x],
+            interval,
+            lower_open,
+            upper_open,
+        });
     }
     out
 }
@@ -371,7 +399,11 @@ mod tests {
         assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
         // Data 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sum of squared deviations 32, sample var 32/7.
         let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
-        assert!(close(sample_std(&xs).unwrap(), (32.0f64 / 7.0).sqrt(), 1e-12));
+        assert!(close(
+            sample_std(&xs).unwrap(),
+            (32.0f64 / 7.0).sqrt(),
+            1e-12
+        ));
         assert_eq!(sample_std(&[3.0]), None);
         assert_eq!(sample_std(&[3.0, 3.0]), Some(0.0));
         assert_eq!(mean(&[1.0, f64::NAN]), None);
@@ -396,16 +428,28 @@ mod tests {
             assert!(close(b, q80, 1e-4), "df {df}: {b} vs {q80}");
         }
         // Closed forms: df = 1 is Cauchy, tan(π(p − ½)); df = 2: (2p−1)/√(2p(1−p)).
-        assert!(close(t_quantile(0.8, 1.0).unwrap(), (std::f64::consts::PI * 0.3).tan(), 1e-9));
+        assert!(close(
+            t_quantile(0.8, 1.0).unwrap(),
+            (std::f64::consts::PI * 0.3).tan(),
+            1e-9
+        ));
         let p: f64 = 0.9;
-        assert!(close(t_quantile(p, 2.0).unwrap(), (2.0 * p - 1.0) / (2.0 * p * (1.0 - p)).sqrt(), 1e-9));
+        assert!(close(
+            t_quantile(p, 2.0).unwrap(),
+            (2.0 * p - 1.0) / (2.0 * p * (1.0 - p)).sqrt(),
+            1e-9
+        ));
         assert!(close(t_quantile(0.025, 4.0).unwrap(), -2.7764, 1e-4));
         assert_eq!(t_quantile(0.5, 5.0), Some(0.0));
         assert_eq!(t_quantile(1.0, 5.0), None);
         assert_eq!(t_quantile(0.9, 0.0), None);
         // CDF: df = 2 closed form ½ + t / (2√(2 + t²)).
         let t: f64 = 1.3;
-        assert!(close(t_cdf(t, 2.0).unwrap(), 0.5 + t / (2.0 * (2.0 + t * t).sqrt()), 1e-12));
+        assert!(close(
+            t_cdf(t, 2.0).unwrap(),
+            0.5 + t / (2.0 * (2.0 + t * t).sqrt()),
+            1e-12
+        ));
     }
 
     #[test]
@@ -442,7 +486,14 @@ mod tests {
         assert!(!r.significant(ALPHA));
         // MDD = (t_{.975,2} + t_{.8,2}) · s_d / √3 = (4.302653 + 1.060660) · 0.0152753 / √3.
         let mdd = r.min_detectable_difference.unwrap();
-        assert!(close(mdd, (4.302_652_7 + 1.060_660_2) * (0.0014f64 / 6.0).sqrt() / 3f64.sqrt(), 1e-7), "{mdd}");
+        assert!(
+            close(
+                mdd,
+                (4.302_652_7 + 1.060_660_2) * (0.0014f64 / 6.0).sqrt() / 3f64.sqrt(),
+                1e-7
+            ),
+            "{mdd}"
+        );
         assert!(close(mdd, 0.047_300, 1e-5));
         // Swapping the samples flips the sign only.
         let s = paired_t_test(&b, &a).unwrap();
@@ -455,7 +506,11 @@ mod tests {
         // n = 2, df = 1: p = 1 − (2/π)·atan|t|. d = 0.1, 0.3 → mean 0.2, s = √0.02, t = 0.2/(s/√2) = 2.
         let r = paired_t_test(&[0.6, 0.8], &[0.5, 0.5]).unwrap();
         assert!(close(r.t.unwrap(), 2.0, 1e-9));
-        assert!(close(r.p_value.unwrap(), 1.0 - 2.0 / std::f64::consts::PI * 2f64.atan(), 1e-9));
+        assert!(close(
+            r.p_value.unwrap(),
+            1.0 - 2.0 / std::f64::consts::PI * 2f64.atan(),
+            1e-9
+        ));
         // A large, consistent difference is significant.
         let r = paired_t_test(&[0.80, 0.81, 0.79, 0.80], &[0.70, 0.70, 0.70, 0.71]).unwrap();
         assert!(r.significant(ALPHA), "{r:?}");
@@ -466,26 +521,49 @@ mod tests {
     fn paired_t_test_degenerate_cases_give_none_not_nan() {
         let one = paired_t_test(&[0.8], &[0.7]).unwrap();
         assert!(close(one.mean_diff, 0.1, 1e-12));
-        assert_eq!((one.std_diff, one.ci95, one.t, one.p_value, one.min_detectable_difference), (None, None, None, None, None));
+        assert_eq!(
+            (
+                one.std_diff,
+                one.ci95,
+                one.t,
+                one.p_value,
+                one.min_detectable_difference
+            ),
+            (None, None, None, None, None)
+        );
         assert!(one.note.is_some());
         assert!(!one.significant(ALPHA));
 
         let same = paired_t_test(&[0.5, 0.5, 0.5], &[0.5, 0.5, 0.5]).unwrap();
         assert_eq!(same.std_diff, Some(0.0));
         assert_eq!(same.ci95, Some(0.0));
-        assert_eq!((same.t, same.p_value, same.min_detectable_difference), (None, None, None));
+        assert_eq!(
+            (same.t, same.p_value, same.min_detectable_difference),
+            (None, None, None)
+        );
         let json = serde_json::to_string(&same).unwrap();
-        assert!(!json.contains("NaN") && json.contains("\"p_value\":null"), "{json}");
+        assert!(
+            !json.contains("NaN") && json.contains("\"p_value\":null"),
+            "{json}"
+        );
 
-        assert_eq!(paired_t_test(&[1.0], &[1.0, 2.0]), Err(StatsError::LengthMismatch(1, 2)));
+        assert_eq!(
+            paired_t_test(&[1.0], &[1.0, 2.0]),
+            Err(StatsError::LengthMismatch(1, 2))
+        );
         assert_eq!(paired_t_test(&[], &[]), Err(StatsError::Empty));
-        assert_eq!(paired_t_test(&[f64::NAN], &[1.0]), Err(StatsError::NonFinite));
+        assert_eq!(
+            paired_t_test(&[f64::NAN], &[1.0]),
+            Err(StatsError::NonFinite)
+        );
         assert_eq!(min_detectable_difference(0.01, 1, ALPHA, POWER), None);
         assert_eq!(min_detectable_difference(0.0, 5, ALPHA, POWER), None);
     }
 
     fn curve(ds: &[(f64, f64)], h: Option<f64>) -> Vec<DiffPoint> {
-        ds.iter().map(|&(x, d)| DiffPoint::with_half_width(x, d, h)).collect()
+        ds.iter()
+            .map(|&(x, d)| DiffPoint::with_half_width(x, d, h))
+            .collect()
     }
 
     #[test]
@@ -512,7 +590,10 @@ mod tests {
         assert!(close(x[0].estimate, 0.8, 1e-12));
         assert_eq!(x[0].between, [0.7, 0.9]);
         let [lo, hi] = x[0].interval.unwrap();
-        assert!(close(lo, 0.75, 1e-12) && close(hi, 0.85, 1e-12), "{lo} {hi}");
+        assert!(
+            close(lo, 0.75, 1e-12) && close(hi, 0.85, 1e-12),
+            "{lo} {hi}"
+        );
         assert!(!x[0].lower_open && !x[0].upper_open);
         // Without CIs there is an estimate but no interval.
         let x = crossings(&curve(&[(0.7, -0.02), (0.9, 0.02)], None));
@@ -525,7 +606,16 @@ mod tests {
         // Wide band: the band contains 0 from 0.5 through 0.8 (lo(0.8) = 0.01 − 0.03 < 0, and
         // lo reaches 0 at 0.9 where d − h = 0.04 − 0.03 > 0 → between 0.8 and 0.9:
         // lo goes −0.02 → 0.01 so zero at 0.8 + 0.1·(2/3)).
-        let c = curve(&[(0.5, -0.02), (0.6, -0.01), (0.7, -0.005), (0.8, 0.01), (0.9, 0.04)], Some(0.03));
+        let c = curve(
+            &[
+                (0.5, -0.02),
+                (0.6, -0.01),
+                (0.7, -0.005),
+                (0.8, 0.01),
+                (0.9, 0.04),
+            ],
+            Some(0.03),
+        );
         let x = crossings(&c);
         assert_eq!(x.len(), 1);
         assert!(close(x[0].estimate, 0.7 + 0.1 * (0.005 / 0.015), 1e-12));
@@ -538,14 +628,34 @@ mod tests {
     #[test]
     fn several_crossings() {
         // + → − → + → −: three sign changes, down at 0.55, up at 0.75, down at 0.925.
-        let c = curve(&[(0.5, 0.01), (0.6, -0.01), (0.7, -0.01), (0.8, 0.01), (0.9, 0.01), (0.95, -0.01)], Some(0.001));
+        let c = curve(
+            &[
+                (0.5, 0.01),
+                (0.6, -0.01),
+                (0.7, -0.01),
+                (0.8, 0.01),
+                (0.9, 0.01),
+                (0.95, -0.01),
+            ],
+            Some(0.001),
+        );
         let x = crossings(&c);
         let dirs: Vec<CrossDirection> = x.iter().map(|c| c.direction).collect();
-        assert_eq!(dirs, vec![CrossDirection::Down, CrossDirection::Up, CrossDirection::Down]);
+        assert_eq!(
+            dirs,
+            vec![
+                CrossDirection::Down,
+                CrossDirection::Up,
+                CrossDirection::Down
+            ]
+        );
         for (c, e) in x.iter().zip([0.55, 0.75, 0.925]) {
             assert!(close(c.estimate, e, 1e-12), "{} vs {e}", c.estimate);
             let [lo, hi] = c.interval.unwrap();
-            assert!(lo <= c.estimate && c.estimate <= hi && hi - lo < 0.02, "{lo} {hi}");
+            assert!(
+                lo <= c.estimate && c.estimate <= hi && hi - lo < 0.02,
+                "{lo} {hi}"
+            );
         }
         // Exactly zero at a measured point between positive neighbours: down then up there.
         let x = crossings(&curve(&[(0.5, 0.01), (0.6, 0.0), (0.7, 0.01)], None));

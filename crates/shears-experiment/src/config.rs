@@ -164,7 +164,9 @@ impl Default for ExperimentConfig {
 
 impl Default for ModelSection {
     fn default() -> Self {
-        Self { kind: ModelKind::LeNet300 }
+        Self {
+            kind: ModelKind::LeNet300,
+        }
     }
 }
 
@@ -287,7 +289,9 @@ impl ExperimentConfig {
             })?,
             None => String::new(),
         };
-        let name = path.map(|p| p.display().to_string()).unwrap_or_else(|| "<defaults>".into());
+        let name = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<defaults>".into());
         Self::from_toml(&text, &name, overrides)
     }
 
@@ -323,7 +327,10 @@ impl ExperimentConfig {
             return bad(format!("seeds: {:?} repeats a seed", self.seeds));
         }
         if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction == 0.0 {
-            return bad(format!("data.val_fraction = {} must be in (0, 1)", self.data.val_fraction));
+            return bad(format!(
+                "data.val_fraction = {} must be in (0, 1)",
+                self.data.val_fraction
+            ));
         }
         self.schedule
             .validate()
@@ -332,7 +339,10 @@ impl ExperimentConfig {
             .plan()
             .map_err(|e| ConfigError::Invalid(format!("schedule: {e}")))?;
         if !(0.0..1.0).contains(&self.prune.min_density) {
-            return bad(format!("prune.min_density = {} must be in [0, 1)", self.prune.min_density));
+            return bad(format!(
+                "prune.min_density = {} must be in [0, 1)",
+                self.prune.min_density
+            ));
         }
         if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {
             return bad("prune.score_batches must be at least 1 for taylor/hessian".into());

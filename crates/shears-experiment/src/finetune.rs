@@ -57,7 +57,10 @@ pub fn finetune(
 ) -> Result<Tuned, TrainError> {
     let (cap, mut stopper) = match length {
         StepLength::Fixed(n) => (n, None),
-        StepLength::Patience { patience, max_epochs } => (
+        StepLength::Patience {
+            patience,
+            max_epochs,
+        } => (
             max_epochs,
             Some(
                 EarlyStopper::new(patience, f.min_delta, f.monitor)
@@ -78,7 +81,16 @@ pub fn finetune(
     let mut last: Option<Metrics> = None;
     let (mut epochs, mut samples) = (0, 0u64);
     for epoch in 0..cap {
-        let (m, stats) = train_epoch(model, &mut optim, &data.train, &batches, epoch, &clock, devices, masks)?;
+        let (m, stats) = train_epoch(
+            model,
+            &mut optim,
+            &data.train,
+            &batches,
+            epoch,
+            &clock,
+            devices,
+            masks,
+        )?;
         model = m;
         epochs += 1;
         samples += stats.samples;

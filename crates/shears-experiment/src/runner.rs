@@ -34,12 +34,29 @@ pub enum RunError {
 /// Progress events for a caller's display.
 #[derive(Debug, Clone)]
 pub enum Event {
-    DenseTraining { seed: u64, epochs: usize },
-    DenseReused { seed: u64, path: PathBuf },
-    Resumed { seed: u64, step: usize },
-    Epoch { seed: u64, step: usize, epoch: usize, val_top1: f64 },
+    DenseTraining {
+        seed: u64,
+        epochs: usize,
+    },
+    DenseReused {
+        seed: u64,
+        path: PathBuf,
+    },
+    Resumed {
+        seed: u64,
+        step: usize,
+    },
+    Epoch {
+        seed: u64,
+        step: usize,
+        epoch: usize,
+        val_top1: f64,
+    },
     Step(Box<StepRow>),
-    SeedDone { seed: u64, cached: bool },
+    SeedDone {
+        seed: u64,
+        cached: bool,
+    },
 }
 
 /// Outcome of [`run_experiment`].
@@ -57,7 +74,9 @@ pub fn run_experiment(
     devices: &Devices,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<ExperimentResult, RunError> {
-    config.validate().map_err(|e| RunError::Invalid(e.to_string()))?;
+    config
+        .validate()
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
     let id = config.id();
     let dir = out.join(&id);
     std::fs::create_dir_all(&dir).map_err(|e| StoreError::Io {
@@ -93,8 +112,7 @@ pub fn run_experiment(
         if splits.is_none() {
             let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
             splits = Some(
-                shears_data::load(config.data.dataset, dir.as_deref())
-                    .map_err(TrainError::from)?,
+                shears_data::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?,
             );
         }
         let data = Prepared::new(
@@ -104,8 +122,13 @@ pub fn run_experiment(
             seed,
             config.dense_recipe(seed).augment,
         )?;
-        let seed_rows = run_seed(config, &id, repeat, seed, &data, out, &run, devices, on_event)?;
-        on_event(Event::SeedDone { seed, cached: false });
+        let seed_rows = run_seed(
+            config, &id, repeat, seed, &data, out, &run, devices, on_event,
+        )?;
+        on_event(Event::SeedDone {
+            seed,
+            cached: false,
+        });
         rows.extend(seed_rows);
     }
     Ok(ExperimentResult { id, dir, rows })
@@ -130,7 +153,10 @@ fn dense_model(
     let dir = out.join("dense").join(config.dense_key(seed));
     let path = dir.join("model.ckpt");
     if path.exists() {
-        on_event(Event::DenseReused { seed, path: path.clone() });
+        on_event(Event::DenseReused {
+            seed,
+            path: path.clone(),
+        });
         let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
         return Ok(model);
     }
@@ -141,7 +167,10 @@ fn dense_model(
         return Ok(model);
     }
     let recipe = config.dense_recipe(seed);
-    on_event(Event::DenseTraining { seed, epochs: recipe.epochs });
+    on_event(Event::DenseTraining {
+        seed,
+        epochs: recipe.epochs,
+    });
     let (model, report) = fit(spec, data, &recipe, devices, &mut |_| {})?;
     let meta = CheckpointMeta {
         format_version: FORMAT_VERSION,
@@ -155,7 +184,9 @@ fn dense_model(
     checkpoint::save(&path, &model, &meta)?;
     write(
         &dir.join("report.json"),
-        serde_json::to_string_pretty(&report).expect("report serialises").as_bytes(),
+        serde_json::to_string_pretty(&report)
+            .expect("report serialises")
+            .as_bytes(),
     )?;
     Ok(model)
 }
@@ -223,9 +254,21 @@ fn run_seed(
         None => {
             let model = dense_model(config, &spec, seed, data, out, devices, on_event)?;
             let masks = MaskSet::dense(params.clone());
-            let base = baseline_row(config, id, repeat, seed, &model, &masks, &spec, data, devices)?;
+            let base = baseline_row(
+                config, id, repeat, seed, &model, &masks, &spec, data, devices,
+            )?;
             let rows = vec![base];
-            commit(run, 0, plan.len(), &model, &masks, &rows, &spec, config, seed)?;
+            commit(
+                run,
+                0,
+                plan.len(),
+                &model,
+                &masks,
+                &rows,
+                &spec,
+                config,
+                seed,
+            )?;
             (model, masks, rows, 1)
         }
     };
@@ -324,7 +367,17 @@ fn run_seed(
         };
         on_event(Event::Step(Box::new(row.clone())));
         rows.push(row);
-        commit(run, step, plan.len(), &model, &masks, &rows, &spec, config, seed)?;
+        commit(
+            run,
+            step,
+            plan.len(),
+            &model,
+            &masks,
+            &rows,
+            &spec,
+            config,
+            seed,
+        )?;
     }
     Ok(rows)
 }
@@ -469,7 +522,10 @@ fn resume(
                         "warning: {}: step {} is unreadable ({}); resuming from step {step}",
                         run.dir.display(),
                         state.completed_step,
-                        first_error.as_ref().map(|e: &RunError| e.to_string()).unwrap_or_default()
+                        first_error
+                            .as_ref()
+                            .map(|e: &RunError| e.to_string())
+                            .unwrap_or_default()
                     );
                 }
                 return Ok(Some((model, masks, rows, step)));

@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 pub enum StoreError {
     #[error("{path}: {detail}")]
     Io { path: PathBuf, detail: String },
-    #[error("{path}: written by a newer shears (results schema {found}, this build reads up to {SCHEMA_VERSION}); use a newer shears or another --out")]
+    #[error(
+        "{path}: written by a newer shears (results schema {found}, this build reads up to {SCHEMA_VERSION}); use a newer shears or another --out"
+    )]
     TooNew { path: PathBuf, found: u32 },
-    #[error("{path}: locked by running process {pid}; wait for it or stop it (a stale lock of a dead process is taken over automatically)")]
+    #[error(
+        "{path}: locked by running process {pid}; wait for it or stop it (a stale lock of a dead process is taken over automatically)"
+    )]
     Locked { path: PathBuf, pid: u32 },
 }
 
@@ -83,9 +87,14 @@ impl RunDir {
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as u32;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path, found: version });
+            return Err(StoreError::TooNew {
+                path,
+                found: version,
+            });
         }
-        serde_json::from_value(value).map(Some).map_err(|e| io(&path, e))
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| io(&path, e))
     }
 
     pub fn write_state(&self, state: &RunState) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use shears_core::results::StepRow;
-use shears_core::stats::{self, Crossing, DiffPoint, PairedTest, Describe};
+use shears_core::stats::{self, Crossing, Describe, DiffPoint, PairedTest};
 
 /// Version of the `summary.json` schema written by this crate.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -253,6 +253,9 @@ pub(crate) fn pval(p: Option<f64>) -> String {
     }
 }
 
+/// Regime → experiment id → runs, at one target.
+type ByRegime<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a Run<'a>>>>;
+
 struct Run<'a> {
     experiment: &'a str,
     regime: &'a str,
@@ -263,8 +266,11 @@ struct Run<'a> {
 
 fn paired(a: &CellSummary, b: &CellSummary) -> Option<PairedTest> {
     let bm: BTreeMap<u64, f64> = b.seeds.iter().map(|s| (s.seed, s.test_top1)).collect();
-    let (xa, xb): (Vec<f64>, Vec<f64>) =
-        a.seeds.iter().filter_map(|s| bm.get(&s.seed).map(|&v| (s.test_top1, v))).unzip();
+    let (xa, xb): (Vec<f64>, Vec<f64>) = a
+        .seeds
+        .iter()
+        .filter_map(|s| bm.get(&s.seed).map(|&v| (s.test_top1, v)))
+        .unzip();
     stats::paired_t_test(&xa, &xb).ok()
 }
 
@@ -280,48 +286,82 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     // Runs: (experiment, seed) → rows sorted by step.
     let mut by_run: BTreeMap<(&str, u64), Vec<&StepRow>> = BTreeMap::new();
     for r in rows {
-        by_run.entry((r.experiment.as_str(), r.seed)).or_default().push(r);
+        by_run
+            .entry((r.experiment.as_str(), r.seed))
+            .or_default()
+            .push(r);
     }
     let mut runs = Vec::new();
     for ((experiment, seed), mut steps) in by_run {
         steps.sort_by_key(|r| r.step);
         let last = *steps.last().expect("non-empty group");
-        if steps.iter().any(|r| r.regime != last.regime || target_key(r.target) != target_key(last.target)) {
+        if steps
+            .iter()
+            .any(|r| r.regime != last.regime || target_key(r.target) != target_key(last.target))
+        {
             warnings.push(format!("run {experiment}/seed {seed}: rows disagree on regime or target; the last step's are used"));
         }
         if last.step == 0 {
-            warnings.push(format!("run {experiment}/seed {seed}: only the dense step 0 is present; run ignored"));
+            warnings.push(format!(
+                "run {experiment}/seed {seed}: only the dense step 0 is present; run ignored"
+            ));
             continue;
         }
         if !last.test_top1.is_finite() || !last.val_top1.is_finite() {
-            warnings.push(format!("run {experiment}/seed {seed}: non-finite final accuracy; run ignored"));
+            warnings.push(format!(
+                "run {experiment}/seed {seed}: non-finite final accuracy; run ignored"
+            ));
             continue;
         }
-        runs.push(Run { experiment, regime: &last.regime, target: last.target, seed, last });
+        runs.push(Run {
+            experiment,
+            regime: &last.regime,
+            target: last.target,
+            seed,
+            last,
+        });
     }
     let n_runs = runs.len();
 
     // Dense baseline: step-0 test top-1, averaged per seed then over seeds.
     let mut dense_by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.step == 0 && r.test_top1.is_finite()) {
+    for r in rows
+        .iter()
+        .filter(|r| r.step == 0 && r.test_top1.is_finite())
+    {
         dense_by_seed.entry(r.seed).or_default().push(r.test_top1);
     }
     let mut dense_vals = Vec::new();
     for (seed, v) in &mut dense_by_seed {
         v.sort_by(f64::total_cmp);
-        let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
         if hi - lo > 1e-9 {
             warnings.push(format!("seed {seed}: step-0 (dense) test accuracy differs across experiments ({} to {}); their mean is used", pct(lo), pct(hi)));
         }
         dense_vals.push(mean_of(v.iter().copied()));
     }
-    let dense = stats::describe(&dense_vals).map(|Describe { n, mean, std, ci95 }| DenseSummary { n, mean, std, ci95 });
+    let dense = stats::describe(&dense_vals).map(|Describe { n, mean, std, ci95 }| DenseSummary {
+        n,
+        mean,
+        std,
+        ci95,
+    });
 
     // (target, regime) → experiment → runs.
-    let mut cells_raw: BTreeMap<i64, (f64, BTreeMap<&str, BTreeMap<&str, Vec<&Run>>>)> = BTreeMap::new();
+    let mut cells_raw: BTreeMap<i64, (f64, ByRegime)> = BTreeMap::new();
     for run in &runs {
-        let e = cells_raw.entry(target_key(run.target)).or_insert((run.target, BTreeMap::new()));
-        e.1.entry(run.regime).or_default().entry(run.experiment).or_default().push(run);
+        let e = cells_raw
+            .entry(target_key(run.target))
+            .or_insert((run.target, BTreeMap::new()));
+        e.1.entry(run.regime)
+            .or_default()
+            .entry(run.experiment)
+            .or_default()
+            .push(run);
     }
 
     let mut targets = Vec::new();
@@ -359,7 +399,13 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
                 })
                 .collect();
             // Best selection metric; ties → more seeds, then smaller experiment id (already sorted).
-            let metric = |c: &ConfigSummary| if opts.select_on_validation { c.val_mean } else { c.test_mean };
+            let metric = |c: &ConfigSummary| {
+                if opts.select_on_validation {
+                    c.val_mean
+                } else {
+                    c.test_mean
+                }
+            };
             let mut best = 0;
             for i in 1..summaries.len() {
                 let (a, b) = (&summaries[i].0, &summaries[best].0);
@@ -394,8 +440,10 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     }
 
     let crossover = crossover(&targets, opts);
-    let recommendations_by_target: Vec<Recommendation> =
-        targets.iter().map(|t| recommend(&targets, t.target, opts.epoch_budget)).collect();
+    let recommendations_by_target: Vec<Recommendation> = targets
+        .iter()
+        .map(|t| recommend(&targets, t.target, opts.epoch_budget))
+        .collect();
     let recommendation = match opts.recommend_target {
         Some(t) => {
             let mut r = recommend(&targets, t, opts.epoch_budget);
@@ -427,9 +475,17 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     }
 }
 
-fn compare_target(target: f64, cells: BTreeMap<String, CellSummary>, warnings: &mut Vec<String>) -> TargetSummary {
+fn compare_target(
+    target: f64,
+    cells: BTreeMap<String, CellSummary>,
+    warnings: &mut Vec<String>,
+) -> TargetSummary {
     let mut order: Vec<&CellSummary> = cells.values().collect();
-    order.sort_by(|a, b| b.mean.total_cmp(&a.mean).then_with(|| a.regime.cmp(&b.regime)));
+    order.sort_by(|a, b| {
+        b.mean
+            .total_cmp(&a.mean)
+            .then_with(|| a.regime.cmp(&b.regime))
+    });
     let best = order[0];
     let comparisons: Vec<Comparison> = order[1..]
         .iter()
@@ -476,7 +532,12 @@ fn compare_target(target: f64, cells: BTreeMap<String, CellSummary>, warnings: &
     }
     let cheapest = *tied
         .iter()
-        .min_by(|a, b| a.epochs.total_cmp(&b.epochs).then_with(|| b.mean.total_cmp(&a.mean)).then_with(|| a.regime.cmp(&b.regime)))
+        .min_by(|a, b| {
+            a.epochs
+                .total_cmp(&b.epochs)
+                .then_with(|| b.mean.total_cmp(&a.mean))
+                .then_with(|| a.regime.cmp(&b.regime))
+        })
         .expect("non-empty");
     let epochs_ratio = (cheapest.epochs > 0.0).then(|| best.epochs / cheapest.epochs);
 
@@ -484,7 +545,10 @@ fn compare_target(target: f64, cells: BTreeMap<String, CellSummary>, warnings: &
     let significant = first.is_some_and(|c| c.significant);
     let winner = significant.then(|| best.regime.clone());
     let statement = match first {
-        None => format!("only {} was measured at this target: nothing to compare", best.regime),
+        None => format!(
+            "only {} was measured at this target: nothing to compare",
+            best.regime
+        ),
         Some(c) if c.significant => format!(
             "{} wins: {} over {} ({} mean {} vs {}; {}, {}, n = {})",
             best.regime,
@@ -503,19 +567,30 @@ fn compare_target(target: f64, cells: BTreeMap<String, CellSummary>, warnings: &
                     "{}, n = {}{}",
                     pval(c.p_value),
                     c.n_pairs,
-                    c.min_detectable_difference.map(|m| format!(", smallest detectable difference {}", pp(m).trim_start_matches('+'))).unwrap_or_default()
+                    c.min_detectable_difference
+                        .map(|m| format!(
+                            ", smallest detectable difference {}",
+                            pp(m).trim_start_matches('+')
+                        ))
+                        .unwrap_or_default()
                 ),
                 None => format!("no test possible: {}", c.note.clone().unwrap_or_default()),
             };
             let cost = if cheapest.regime == best.regime {
-                format!("{} has the best mean and is also the cheapest of the tied regimes", best.regime)
+                format!(
+                    "{} has the best mean and is also the cheapest of the tied regimes",
+                    best.regime
+                )
             } else {
                 match epochs_ratio {
                     Some(r) => format!(
                         "the cheaper regime {} needs {:.1}× fewer epochs ({:.1} vs {:.1})",
                         cheapest.regime, r, cheapest.epochs, best.epochs
                     ),
-                    None => format!("the cheaper regime {} needs no fine-tuning epochs", cheapest.regime),
+                    None => format!(
+                        "the cheaper regime {} needs no fine-tuning epochs",
+                        cheapest.regime
+                    ),
                 }
             };
             format!(
@@ -558,19 +633,39 @@ fn crossover(targets: &[TargetSummary], opts: &AnalysisOptions) -> CrossoverSumm
         if let (Some(a), Some(b)) = (t.regimes.get(it), t.regimes.get(os))
             && let Some(p) = paired(a, b)
         {
-            points.push(CrossoverPoint { target: t.target, difference: p.mean_diff, ci95: p.ci95, n_pairs: p.n, p_value: p.p_value });
+            points.push(CrossoverPoint {
+                target: t.target,
+                difference: p.mean_diff,
+                ci95: p.ci95,
+                n_pairs: p.n,
+                p_value: p.p_value,
+            });
         }
     }
-    let diff: Vec<DiffPoint> = points.iter().map(|p| DiffPoint::with_half_width(p.target, p.difference, p.ci95)).collect();
+    let diff: Vec<DiffPoint> = points
+        .iter()
+        .map(|p| DiffPoint::with_half_width(p.target, p.difference, p.ci95))
+        .collect();
     let crossings = stats::crossings(&diff);
     let statement = if points.len() < 2 {
-        format!("crossover not assessable: {it} and {os} share seeds at {} target(s); at least 2 are needed", points.len())
+        format!(
+            "crossover not assessable: {it} and {os} share seeds at {} target(s); at least 2 are needed",
+            points.len()
+        )
     } else if crossings.is_empty() {
         let (lo, hi) = (points[0].target, points[points.len() - 1].target);
         if points.iter().all(|p| p.difference > 0.0) {
-            format!("no crossover between {} and {}: {it} has the higher mean at every measured target", pct(lo), pct(hi))
+            format!(
+                "no crossover between {} and {}: {it} has the higher mean at every measured target",
+                pct(lo),
+                pct(hi)
+            )
         } else {
-            format!("no crossover between {} and {}: {os} has the higher (or equal) mean at every measured target", pct(lo), pct(hi))
+            format!(
+                "no crossover between {} and {}: {os} has the higher (or equal) mean at every measured target",
+                pct(lo),
+                pct(hi)
+            )
         }
     } else {
         let parts: Vec<String> = crossings
@@ -590,7 +685,12 @@ fn crossover(targets: &[TargetSummary], opts: &AnalysisOptions) -> CrossoverSumm
                     ),
                     None => " (no interval: some CI is undefined)".into(),
                 };
-                format!("{who} at ≈ {} sparsity{interval}, between measured targets {} and {}", pct(c.estimate), pct(c.between[0]), pct(c.between[1]))
+                format!(
+                    "{who} at ≈ {} sparsity{interval}, between measured targets {} and {}",
+                    pct(c.estimate),
+                    pct(c.between[0]),
+                    pct(c.between[1])
+                )
             })
             .collect();
         parts.join("; ")
@@ -612,11 +712,17 @@ fn crossover(targets: &[TargetSummary], opts: &AnalysisOptions) -> CrossoverSumm
     }
 }
 
-fn evidence(cells: &BTreeMap<String, CellSummary>, rec: Option<&CellSummary>, budget: Option<f64>) -> Vec<Evidence> {
+fn evidence(
+    cells: &BTreeMap<String, CellSummary>,
+    rec: Option<&CellSummary>,
+    budget: Option<f64>,
+) -> Vec<Evidence> {
     cells
         .values()
         .map(|c| {
-            let vs = rec.filter(|r| r.regime != c.regime).and_then(|r| paired(r, c));
+            let vs = rec
+                .filter(|r| r.regime != c.regime)
+                .and_then(|r| paired(r, c));
             Evidence {
                 regime: c.regime.clone(),
                 experiment: c.experiment.clone(),
@@ -641,25 +747,42 @@ fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> 
         regime: None,
         experiment: None,
         basis: "no_data".into(),
-        text: "no measurements".into(),
+        text: "No measurements".into(),
         evidence: vec![],
     };
     // Nearest measured target; ties go to the higher (more conservative) one.
     let Some(t) = targets.iter().min_by(|a, b| {
-        (a.target - requested).abs().total_cmp(&(b.target - requested).abs()).then_with(|| b.target.total_cmp(&a.target))
+        (a.target - requested)
+            .abs()
+            .total_cmp(&(b.target - requested).abs())
+            .then_with(|| b.target.total_cmp(&a.target))
     }) else {
         return rec;
     };
     rec.measured_target = Some(t.target);
     let at = if target_key(t.target) == target_key(requested) {
-        format!("at {} sparsity", pct(t.target))
+        format!("At {} sparsity", pct(t.target))
     } else {
-        format!("at {} sparsity (nearest measured target to the requested {}; no interpolation)", pct(t.target), pct(requested))
+        format!(
+            "At {} sparsity (nearest measured target to the requested {}; no interpolation)",
+            pct(t.target),
+            pct(requested)
+        )
     };
-    let budget_txt = budget.map(|b| format!(" within {b:.0} epochs")).unwrap_or_default();
-    let feasible: Vec<&CellSummary> = t.regimes.values().filter(|c| budget.is_none_or(|b| c.epochs <= b)).collect();
+    let budget_txt = budget
+        .map(|b| format!(" within {b:.0} epochs"))
+        .unwrap_or_default();
+    let feasible: Vec<&CellSummary> = t
+        .regimes
+        .values()
+        .filter(|c| budget.is_none_or(|b| c.epochs <= b))
+        .collect();
     if feasible.is_empty() {
-        let cheapest = t.regimes.values().min_by(|a, b| a.epochs.total_cmp(&b.epochs)).expect("non-empty target");
+        let cheapest = t
+            .regimes
+            .values()
+            .min_by(|a, b| a.epochs.total_cmp(&b.epochs))
+            .expect("non-empty target");
         rec.basis = "none_within_budget".into();
         rec.text = format!(
             "{at}: no measured regime fits{budget_txt}; the cheapest is {} with {:.1} epochs ({} test top-1)",
@@ -671,11 +794,21 @@ fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> 
         return rec;
     }
     let mut order = feasible.clone();
-    order.sort_by(|a, b| b.mean.total_cmp(&a.mean).then_with(|| a.regime.cmp(&b.regime)));
+    order.sort_by(|a, b| {
+        b.mean
+            .total_cmp(&a.mean)
+            .then_with(|| a.regime.cmp(&b.regime))
+    });
     let best = order[0];
-    let tests: Vec<(&CellSummary, Option<PairedTest>)> = order[1..].iter().map(|c| (*c, paired(best, c))).collect();
+    let tests: Vec<(&CellSummary, Option<PairedTest>)> =
+        order[1..].iter().map(|c| (*c, paired(best, c))).collect();
     let mut tied = vec![best];
-    tied.extend(tests.iter().filter(|(_, t)| !t.as_ref().is_some_and(|t| t.significant(ALPHA))).map(|(c, _)| *c));
+    tied.extend(
+        tests
+            .iter()
+            .filter(|(_, t)| !t.as_ref().is_some_and(|t| t.significant(ALPHA)))
+            .map(|(c, _)| *c),
+    );
     let fmt_cell = |c: &CellSummary| {
         format!(
             "{} {}{} (n = {}), {:.1} epochs, {:.3e} training FLOPs",
@@ -689,10 +822,17 @@ fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> 
     };
     let chosen = if order.len() == 1 {
         rec.basis = "only_candidate".into();
-        rec.text = format!("{at}{budget_txt}: {} is the only measured candidate: {}", best.regime, fmt_cell(best));
+        rec.text = format!(
+            "{at}{budget_txt}: {} is the only measured candidate: {}",
+            best.regime,
+            fmt_cell(best)
+        );
         best
     } else if tied.len() == 1 {
-        let worst_p = tests.iter().filter_map(|(_, t)| t.as_ref().and_then(|t| t.p_value)).fold(0.0, f64::max);
+        let worst_p = tests
+            .iter()
+            .filter_map(|(_, t)| t.as_ref().and_then(|t| t.p_value))
+            .fold(0.0, f64::max);
         rec.basis = "significantly_best".into();
         rec.text = format!(
             "{at}{budget_txt}: use {}: it is significantly better than every other candidate ({}, largest p = {:.3}); {}",
@@ -705,10 +845,19 @@ fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> 
     } else {
         let cheapest = *tied
             .iter()
-            .min_by(|a, b| a.epochs.total_cmp(&b.epochs).then_with(|| b.mean.total_cmp(&a.mean)).then_with(|| a.regime.cmp(&b.regime)))
+            .min_by(|a, b| {
+                a.epochs
+                    .total_cmp(&b.epochs)
+                    .then_with(|| b.mean.total_cmp(&a.mean))
+                    .then_with(|| a.regime.cmp(&b.regime))
+            })
             .expect("non-empty");
         rec.basis = "tied_cheapest".into();
-        let others: Vec<&str> = tied.iter().filter(|c| c.regime != cheapest.regime).map(|c| c.regime.as_str()).collect();
+        let others: Vec<&str> = tied
+            .iter()
+            .filter(|c| c.regime != cheapest.regime)
+            .map(|c| c.regime.as_str())
+            .collect();
         rec.text = format!(
             "{at}{budget_txt}: use {}: no significant difference from {} ({}), and it is the cheapest of them; {}; best mean {}",
             cheapest.regime,
@@ -728,9 +877,18 @@ fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> 
 fn general_recommendation(by_target: &[Recommendation], budget: Option<f64>) -> Recommendation {
     let parts: Vec<String> = by_target
         .iter()
-        .map(|r| format!("{} → {}", r.measured_target.map(pct).unwrap_or_default(), r.regime.as_deref().unwrap_or("none")))
+        .map(|r| {
+            format!(
+                "{} → {}",
+                r.measured_target.map(pct).unwrap_or_default(),
+                r.regime.as_deref().unwrap_or("none")
+            )
+        })
         .collect();
-    let regimes: BTreeSet<&str> = by_target.iter().filter_map(|r| r.regime.as_deref()).collect();
+    let regimes: BTreeSet<&str> = by_target
+        .iter()
+        .filter_map(|r| r.regime.as_deref())
+        .collect();
     Recommendation {
         requested_target: None,
         epoch_budget: budget,
@@ -739,10 +897,10 @@ fn general_recommendation(by_target: &[Recommendation], budget: Option<f64>) -> 
         experiment: None,
         basis: "no_target_requested".into(),
         text: if parts.is_empty() {
-            "no measurements".into()
+            "No measurements".into()
         } else {
             format!(
-                "no target requested; per measured target (significant winner, else the cheapest regime tied with the best mean): {} ({} distinct)",
+                "No target requested; per measured target (significant winner, else the cheapest regime tied with the best mean): {} ({} distinct)",
                 parts.join(", "),
                 regimes.len()
             )

@@ -69,8 +69,9 @@ mod plots;
 mod render;
 
 pub use analysis::{
-    ALPHA, AnalysisOptions, CellSummary, Comparison, ConfigSummary, CrossoverPoint, CrossoverSummary, DenseSummary,
-    Evidence, POWER, Recommendation, SUMMARY_SCHEMA_VERSION, SeedValue, Summary, TEST_NAME, TargetSummary, analyze,
+    ALPHA, AnalysisOptions, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
+    CrossoverSummary, DenseSummary, Evidence, POWER, Recommendation, SUMMARY_SCHEMA_VERSION,
+    SeedValue, Summary, TEST_NAME, TargetSummary, analyze,
 };
 pub use plots::FIG_SIZE;
 pub use render::{CSV_COLUMNS, report_html, report_md, results_csv, write_report};

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use shears_core::results::StepRow;
 use shears_core::stats;
 
@@ -32,10 +33,10 @@ pub(crate) fn register_font() {
 /// Size of the single-panel figures.
 pub const FIG_SIZE: (u32, u32) = (800, 500);
 
-const FONT_TITLE: u32 = 20;
-const FONT_AXIS: u32 = 16;
-const FONT_TICK: u32 = 13;
-const FONT_LEGEND: u32 = 14;
+const FONT_TITLE: u32 = 21;
+const FONT_AXIS: u32 = 17;
+const FONT_TICK: u32 = 15;
+const FONT_LEGEND: u32 = 15;
 
 #[derive(Clone, Copy)]
 enum Marker {
@@ -60,14 +61,23 @@ fn regime_style(regime: &str, index: usize) -> (RGBColor, Marker) {
                 RGBColor(100, 100, 100),
                 RGBColor(23, 160, 180),
             ];
-            let m = [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond];
+            let m = [
+                Marker::Circle,
+                Marker::Triangle,
+                Marker::Square,
+                Marker::Diamond,
+            ];
             (OTHER[index % OTHER.len()], m[index % m.len()])
         }
     }
 }
 
 fn regime_styles(summary: &Summary) -> BTreeMap<String, (RGBColor, Marker)> {
-    let mut names: Vec<String> = summary.targets.iter().flat_map(|t| t.regimes.keys().cloned()).collect();
+    let mut names: Vec<String> = summary
+        .targets
+        .iter()
+        .flat_map(|t| t.regimes.keys().cloned())
+        .collect();
     names.sort();
     names.dedup();
     let mut k = 0;
@@ -89,13 +99,37 @@ fn marker_element<DB: DrawingBackend>(
     size: i32,
     style: ShapeStyle,
 ) -> DynElement<'static, DB, (i32, i32)> {
+    // plotters' TriangleMarker and Polygon always fill; outlines are drawn as closed paths.
+    let polygon = |pts: Vec<(i32, i32)>| {
+        if style.filled {
+            Polygon::new(pts, style).into_dyn()
+        } else {
+            let mut closed = pts.clone();
+            closed.push(pts[0]);
+            PathElement::new(closed, style).into_dyn()
+        }
+    };
     match m {
         Marker::Circle => Circle::new(c, size, style).into_dyn(),
-        Marker::Triangle => TriangleMarker::new(c, size + 1, style).into_dyn(),
-        Marker::Square => Rectangle::new([(c.0 - size, c.1 - size), (c.0 + size, c.1 + size)], style).into_dyn(),
+        Marker::Triangle => {
+            let s = size + 2;
+            polygon(vec![
+                (c.0, c.1 - s),
+                (c.0 + s, c.1 + s * 3 / 4),
+                (c.0 - s, c.1 + s * 3 / 4),
+            ])
+        }
+        Marker::Square => {
+            Rectangle::new([(c.0 - size, c.1 - size), (c.0 + size, c.1 + size)], style).into_dyn()
+        }
         Marker::Diamond => {
-            let s = size + 1;
-            Polygon::new(vec![(c.0, c.1 - s), (c.0 + s, c.1), (c.0, c.1 + s), (c.0 - s, c.1)], style).into_dyn()
+            let s = size + 2;
+            polygon(vec![
+                (c.0, c.1 - s),
+                (c.0 + s, c.1),
+                (c.0, c.1 + s),
+                (c.0 - s, c.1),
+            ])
         }
     }
 }
@@ -122,10 +156,17 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 }
 
 fn padded(lo: f64, hi: f64, frac: f64, min_span: f64) -> (f64, f64) {
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
     let span = (hi - lo).max(min_span);
     let mid = (lo + hi) / 2.0;
-    (mid - span / 2.0 - span * frac, mid + span / 2.0 + span * frac)
+    (
+        mid - span / 2.0 - span * frac,
+        mid + span / 2.0 + span * frac,
+    )
 }
 
 struct Panel<'a> {
@@ -140,7 +181,12 @@ struct Panel<'a> {
 }
 
 fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<()> {
-    let (mut xlo, mut xhi, mut ylo, mut yhi) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut xlo, mut xhi, mut ylo, mut yhi) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for s in &p.series {
         for q in &s.pts {
             xlo = xlo.min(q.x);
@@ -170,7 +216,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
         .y_desc(p.y_desc)
         .axis_desc_style(("sans-serif", FONT_AXIS))
         .label_style(("sans-serif", FONT_TICK))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(244, 244, 244))
         .bold_line_style(RGBColor(215, 215, 215))
         .x_labels(8)
         .y_labels(8)
@@ -182,7 +228,12 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
     if let Some((v, label)) = &p.reference {
         let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(2);
         chart
-            .draw_series(DashedLineSeries::new(vec![(xlo, *v), (xhi, *v)], 8, 5, style))
+            .draw_series(DashedLineSeries::new(
+                vec![(xlo, *v), (xhi, *v)],
+                8,
+                5,
+                style,
+            ))
             .map_err(err)?
             .label(label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], style));
@@ -192,24 +243,51 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
         let color = s.color;
         let line_style = ShapeStyle::from(&color).stroke_width(2);
         let bar_style = ShapeStyle::from(&color.mix(0.85)).stroke_width(2);
-        chart
-            .draw_series(s.pts.iter().filter_map(|q| q.ci.map(|h| ErrorBar::new_vertical(q.x, q.y - h, q.y, q.y + h, bar_style, 10))))
-            .map_err(err)?;
+        // Error bars: a vertical segment with 10-pixel caps (plotters' ErrorBar adds a circle).
+        for q in &s.pts {
+            let Some(h) = q.ci else { continue };
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(q.x, q.y - h), (q.x, q.y + h)],
+                    bar_style,
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series([q.y - h, q.y + h].map(|y| {
+                    EmptyElement::at((q.x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], bar_style)
+                }))
+                .map_err(err)?;
+        }
         if s.line && s.pts.len() > 1 {
-            chart.draw_series(LineSeries::new(s.pts.iter().map(|q| (q.x, q.y)), line_style)).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(
+                    s.pts.iter().map(|q| (q.x, q.y)),
+                    line_style,
+                ))
+                .map_err(err)?;
         }
         let marker = s.marker;
-        let fill = if s.filled { ShapeStyle::from(&color).filled() } else { ShapeStyle::from(&WHITE).filled() };
+        let fill = if s.filled {
+            ShapeStyle::from(&color).filled()
+        } else {
+            ShapeStyle::from(&WHITE).filled()
+        };
         let outline = ShapeStyle::from(&color).stroke_width(2);
         let anno = chart
             .draw_series(s.pts.iter().map(|q| {
-                EmptyElement::at((q.x, q.y)) + marker_element::<DB>((0, 0), marker, 5, fill) + marker_element::<DB>((0, 0), marker, 5, outline)
+                EmptyElement::at((q.x, q.y))
+                    + marker_element::<DB>((0, 0), marker, 5, fill)
+                    + marker_element::<DB>((0, 0), marker, 5, outline)
             }))
             .map_err(err)?;
         if !s.label.is_empty() {
             let line = s.line;
             anno.label(s.label.clone()).legend(move |(x, y)| {
-                let path = if line { line_style } else { ShapeStyle::from(&TRANSPARENT) };
+                let path = if line {
+                    line_style
+                } else {
+                    ShapeStyle::from(&TRANSPARENT)
+                };
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(-8, 0), (18, 0)], path)
                     + marker_element::<DB>((5, 0), marker, 5, fill)
@@ -255,13 +333,20 @@ fn svg_and_png(
         let root = BitMapBackend::new(&png_path, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         draw_png(&root)?;
-        root.present().map_err(err).with_context(|| format!("writing {}", png_path.display()))?;
+        root.present()
+            .map_err(err)
+            .with_context(|| format!("writing {}", png_path.display()))?;
     }
     Ok(vec![svg_path, png_path])
 }
 
 fn dense_reference(summary: &Summary) -> Option<(f64, String)> {
-    summary.dense.as_ref().map(|d| (100.0 * d.mean, format!("dense baseline ({:.2}%)", 100.0 * d.mean)))
+    summary.dense.as_ref().map(|d| {
+        (
+            100.0 * d.mean,
+            format!("dense baseline ({:.2}%)", 100.0 * d.mean),
+        )
+    })
 }
 
 /// Fig. 2: mean test top-1 vs realised sparsity per regime, 95% CI bars, dense reference line.
@@ -274,9 +359,20 @@ fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
                 .targets
                 .iter()
                 .filter_map(|t| t.regimes.get(regime))
-                .map(|c| Pt { x: 100.0 * c.sparsity, y: 100.0 * c.mean, ci: c.ci95.map(|h| 100.0 * h) })
+                .map(|c| Pt {
+                    x: 100.0 * c.sparsity,
+                    y: 100.0 * c.mean,
+                    ci: c.ci95.map(|h| 100.0 * h),
+                })
                 .collect();
-            Series { label: regime.clone(), color, marker, filled: true, line: true, pts }
+            Series {
+                label: regime.clone(),
+                color,
+                marker,
+                filled: true,
+                line: true,
+                pts,
+            }
         })
         .collect();
     Panel {
@@ -299,20 +395,52 @@ fn accuracy_vs_epochs(summary: &Summary) -> Vec<Panel<'static>> {
         .iter()
         .map(|t| {
             let mut series = Vec::new();
-            let max_epochs = t.regimes.values().flat_map(|c| c.configurations.iter().map(|k| k.epochs)).fold(0.0, f64::max);
+            let max_epochs = t
+                .regimes
+                .values()
+                .flat_map(|c| c.configurations.iter().map(|k| k.epochs))
+                .fold(0.0, f64::max);
             for (regime, cell) in &t.regimes {
                 let (color, marker) = styles[regime];
                 let mut cfgs = cell.configurations.clone();
-                cfgs.sort_by(|a, b| a.epochs.total_cmp(&b.epochs).then_with(|| a.experiment.cmp(&b.experiment)));
-                let pts: Vec<Pt> =
-                    cfgs.iter().map(|c| Pt { x: c.epochs, y: 100.0 * c.test_mean, ci: c.test_ci95.map(|h| 100.0 * h) }).collect();
-                series.push(Series { label: regime.clone(), color, marker, filled: false, line: true, pts });
+                cfgs.sort_by(|a, b| {
+                    a.epochs
+                        .total_cmp(&b.epochs)
+                        .then_with(|| a.experiment.cmp(&b.experiment))
+                });
+                let pts: Vec<Pt> = cfgs
+                    .iter()
+                    .map(|c| Pt {
+                        x: c.epochs,
+                        y: 100.0 * c.test_mean,
+                        ci: c.test_ci95.map(|h| 100.0 * h),
+                    })
+                    .collect();
+                series.push(Series {
+                    label: regime.clone(),
+                    color,
+                    marker,
+                    filled: false,
+                    line: true,
+                    pts,
+                });
                 let sel: Vec<Pt> = cfgs
                     .iter()
                     .filter(|c| c.selected)
-                    .map(|c| Pt { x: c.epochs, y: 100.0 * c.test_mean, ci: None })
+                    .map(|c| Pt {
+                        x: c.epochs,
+                        y: 100.0 * c.test_mean,
+                        ci: None,
+                    })
                     .collect();
-                series.push(Series { label: String::new(), color, marker, filled: true, line: false, pts: sel });
+                series.push(Series {
+                    label: String::new(),
+                    color,
+                    marker,
+                    filled: true,
+                    line: false,
+                    pts: sel,
+                });
             }
             Panel {
                 title: format!("target sparsity {:.1}%", 100.0 * t.target),
@@ -328,31 +456,44 @@ fn accuracy_vs_epochs(summary: &Summary) -> Vec<Panel<'static>> {
 }
 
 /// Draws the shared legend strip of the multi-panel figure.
-fn legend_strip<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, summary: &Summary) -> Result<()> {
+fn legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    summary: &Summary,
+) -> Result<()> {
     let styles = regime_styles(summary);
-    let text = ("sans-serif", FONT_LEGEND).into_font().color(&BLACK);
+    let text = ("sans-serif", FONT_LEGEND)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
     let mut x = 20;
     let y = 22;
     area.draw_text(
         "Test top-1 vs cumulative fine-tuning epochs (mean ± 95% CI; filled = selected configuration)",
         &("sans-serif", FONT_TITLE).into_font().color(&BLACK),
-        (x, 2),
+        (x, 12),
     )
     .map_err(err)?;
-    let y = y + 16;
+    let y = y + 24;
     for (regime, &(color, marker)) in &styles {
         let line = ShapeStyle::from(&color).stroke_width(2);
-        area.draw(&PathElement::new(vec![(x, y), (x + 26, y)], line)).map_err(err)?;
-        area.draw(&(EmptyElement::at((x + 13, y)) + marker_element::<DB>((0, 0), marker, 5, ShapeStyle::from(&color).filled())))
+        area.draw(&PathElement::new(vec![(x, y), (x + 26, y)], line))
             .map_err(err)?;
-        area.draw_text(regime, &text, (x + 34, y - 8)).map_err(err)?;
+        area.draw(
+            &(EmptyElement::at((x + 13, y))
+                + marker_element::<DB>((0, 0), marker, 5, ShapeStyle::from(&color).filled())),
+        )
+        .map_err(err)?;
+        area.draw_text(regime, &text, (x + 34, y)).map_err(err)?;
         x += 34 + 9 * regime.chars().count() as i32 + 30;
     }
     if summary.dense.is_some() {
         let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(2);
-        area.draw(&PathElement::new(vec![(x, y), (x + 10, y)], style)).map_err(err)?;
-        area.draw(&PathElement::new(vec![(x + 16, y), (x + 26, y)], style)).map_err(err)?;
-        area.draw_text("dense baseline", &text, (x + 34, y - 8)).map_err(err)?;
+        area.draw(&PathElement::new(vec![(x, y), (x + 10, y)], style))
+            .map_err(err)?;
+        area.draw(&PathElement::new(vec![(x + 16, y), (x + 26, y)], style))
+            .map_err(err)?;
+        area.draw_text("dense baseline", &text, (x + 34, y))
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -373,7 +514,7 @@ fn epochs_layout(n: usize) -> ((usize, usize), (u32, u32)) {
 fn draw_epochs<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &Summary) -> Result<()> {
     let panels = accuracy_vs_epochs(summary);
     let ((rows, cols), _) = epochs_layout(panels.len());
-    let (top, body) = root.split_vertically(64);
+    let (top, body) = root.split_vertically(72);
     legend_strip(&top, summary)?;
     for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&panels) {
         draw_panel(area, panel)?;
@@ -390,16 +531,24 @@ fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'stati
         RGBColor(120, 40, 160),
         RGBColor(0, 120, 120),
         RGBColor(150, 90, 0),
-        RGBColor(30, 60, 200),
         RGBColor(200, 0, 140),
         RGBColor(80, 80, 80),
+        RGBColor(120, 130, 0),
     ];
     let mut series = Vec::new();
-    for (k, t) in summary.targets.iter().filter(|t| t.regimes.contains_key(hybrid)).enumerate() {
+    for (k, t) in summary
+        .targets
+        .iter()
+        .filter(|t| t.regimes.contains_key(hybrid))
+        .enumerate()
+    {
         let cell = &t.regimes[hybrid];
         // (step, seed) keys make the sums independent of the input row order.
         let mut by_step_seed: BTreeMap<(usize, u64), &StepRow> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.experiment == cell.experiment && r.step > 0) {
+        for r in rows
+            .iter()
+            .filter(|r| r.experiment == cell.experiment && r.step > 0)
+        {
             by_step_seed.insert((r.step, r.seed), r);
         }
         let mut by_step: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
@@ -411,7 +560,11 @@ fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'stati
         let pts: Vec<Pt> = by_step
             .values()
             .filter_map(|(s, a)| {
-                Some(Pt { x: 100.0 * stats::mean(s)?, y: 100.0 * stats::mean(a)?, ci: stats::ci95_half_width(a).map(|h| 100.0 * h) })
+                Some(Pt {
+                    x: 100.0 * stats::mean(s)?,
+                    y: 100.0 * stats::mean(a)?,
+                    ci: stats::ci95_half_width(a).map(|h| 100.0 * h),
+                })
             })
             .collect();
         series.push(Series {
@@ -428,14 +581,27 @@ fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'stati
     }
     let styles = regime_styles(summary);
     for regime in [&summary.crossover.one_shot, &summary.crossover.iterative] {
-        let Some(&(color, marker)) = styles.get(regime.as_str()) else { continue };
+        let Some(&(color, marker)) = styles.get(regime.as_str()) else {
+            continue;
+        };
         let pts: Vec<Pt> = summary
             .targets
             .iter()
             .filter_map(|t| t.regimes.get(regime.as_str()))
-            .map(|c| Pt { x: 100.0 * c.sparsity, y: 100.0 * c.mean, ci: None })
+            .map(|c| Pt {
+                x: 100.0 * c.sparsity,
+                y: 100.0 * c.mean,
+                ci: None,
+            })
             .collect();
-        series.push(Series { label: format!("{regime} (final)"), color, marker, filled: false, line: false, pts });
+        series.push(Series {
+            label: format!("{regime} (final)"),
+            color,
+            marker,
+            filled: false,
+            line: false,
+            pts,
+        });
     }
     Some(Panel {
         title: "Hybrid runs: test top-1 after every pruning step (mean ± 95% CI)".into(),
@@ -449,19 +615,41 @@ fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'stati
 }
 
 /// Writes every figure into `dir`; returns the paths written.
-pub(crate) fn write_figures(dir: &Path, rows: &[StepRow], summary: &Summary) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_figures(
+    dir: &Path,
+    rows: &[StepRow],
+    summary: &Summary,
+) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     if summary.targets.is_empty() {
         return Ok(out);
     }
     let p = accuracy_vs_sparsity(summary);
-    out.extend(svg_and_png(dir, "fig-accuracy-vs-sparsity", FIG_SIZE, |r| draw_panel(r, &p), |r| draw_panel(r, &p))?);
+    out.extend(svg_and_png(
+        dir,
+        "fig-accuracy-vs-sparsity",
+        FIG_SIZE,
+        |r| draw_panel(r, &p),
+        |r| draw_panel(r, &p),
+    )?);
 
     let (_, size) = epochs_layout(summary.targets.len());
-    out.extend(svg_and_png(dir, "fig-accuracy-vs-epochs", size, |r| draw_epochs(r, summary), |r| draw_epochs(r, summary))?);
+    out.extend(svg_and_png(
+        dir,
+        "fig-accuracy-vs-epochs",
+        size,
+        |r| draw_epochs(r, summary),
+        |r| draw_epochs(r, summary),
+    )?);
 
     if let Some(p) = hybrid_trajectory(rows, summary) {
-        out.extend(svg_and_png(dir, "fig-hybrid-trajectory", FIG_SIZE, |r| draw_panel(r, &p), |r| draw_panel(r, &p))?);
+        out.extend(svg_and_png(
+            dir,
+            "fig-hybrid-trajectory",
+            FIG_SIZE,
+            |r| draw_panel(r, &p),
+            |r| draw_panel(r, &p),
+        )?);
     }
     Ok(out)
 }

@@ -14,7 +14,11 @@ fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Column names of `results.csv`.
@@ -80,7 +84,10 @@ fn verdict(t: &crate::analysis::TargetSummary, regime: &str) -> String {
         "**winner**".into()
     } else if t.best_mean == regime && t.runner_up.is_some() {
         "best mean, not significant".into()
-    } else if t.tied_with_best.iter().any(|r| r == regime) && t.cheapest_tied == regime && t.runner_up.is_some() {
+    } else if t.tied_with_best.iter().any(|r| r == regime)
+        && t.cheapest_tied == regime
+        && t.runner_up.is_some()
+    {
         "tied; cheapest".into()
     } else if t.tied_with_best.iter().any(|r| r == regime) {
         "tied with best".into()
@@ -101,7 +108,13 @@ fn results_table(summary: &Summary) -> Tables {
             rows.push(vec![
                 pct(t.target),
                 c.regime.clone(),
-                format!("{}{}", pct(c.mean), c.ci95.map(|h| format!(" ± {}", pct(h))).unwrap_or_else(|| " (no CI)".into())),
+                format!(
+                    "{}{}",
+                    pct(c.mean),
+                    c.ci95
+                        .map(|h| format!(" ± {}", pct(h)))
+                        .unwrap_or_else(|| " (no CI)".into())
+                ),
                 c.n.to_string(),
                 format!("{:.1}", c.epochs),
                 format!("{:.3e}", c.train_flops),
@@ -111,7 +124,16 @@ fn results_table(summary: &Summary) -> Tables {
         }
     }
     Tables {
-        head: vec!["target", "regime", "test top-1 (mean ± 95% CI)", "n", "epochs", "train FLOPs", "realised sparsity", "verdict"],
+        head: vec![
+            "target",
+            "regime",
+            "test top-1 (mean ± 95% CI)",
+            "n",
+            "epochs",
+            "train FLOPs",
+            "realised sparsity",
+            "verdict",
+        ],
         rows,
     }
 }
@@ -123,33 +145,56 @@ fn winners_table(summary: &Summary) -> Tables {
         .map(|t| {
             vec![
                 pct(t.target),
-                t.winner.clone().unwrap_or_else(|| "none (no significant difference)".into()),
+                t.winner
+                    .clone()
+                    .unwrap_or_else(|| "none (no significant difference)".into()),
                 t.best_mean.clone(),
                 t.runner_up.clone().unwrap_or_else(|| "–".into()),
                 opt(t.difference, pp),
                 pval(t.p_value),
-                opt(t.min_detectable_difference, |m| pp(m).trim_start_matches('+').to_string()),
+                opt(t.min_detectable_difference, |m| {
+                    pp(m).trim_start_matches('+').to_string()
+                }),
                 t.cheapest_tied.clone(),
             ]
         })
         .collect();
     Tables {
-        head: vec!["target", "winner", "best mean", "runner-up", "difference", "p (paired t)", "min. detectable diff.", "cheapest tied"],
+        head: vec![
+            "target",
+            "winner",
+            "best mean",
+            "runner-up",
+            "difference",
+            "p (paired t)",
+            "min. detectable diff.",
+            "cheapest tied",
+        ],
         rows,
     }
 }
 
 fn md_table(t: &Tables) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
-    let mut s = format!("| {} |\n|{}\n", t.head.join(" | "), "---|".repeat(t.head.len()));
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        t.head.join(" | "),
+        "---|".repeat(t.head.len())
+    );
     for r in &t.rows {
-        s += &format!("| {} |\n", r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | "));
+        s += &format!(
+            "| {} |\n",
+            r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+        );
     }
     s
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Minimal inline markdown for table cells and prose: `**bold**` only.
@@ -187,6 +232,7 @@ const HOW_TO_READ: &[&str] = &[
     "A *run* is one experiment id with one seed; its result is its last pruning step. Runs of different regimes with the same seed start from the same dense model, so regimes are compared **paired by seed**.",
     "Each cell is the mean final test top-1 over seeds of one configuration, ± the half-width of a 95% Student t confidence interval (n − 1 degrees of freedom). With one seed there is no CI.",
     "When a regime was run with several configurations at one target (e.g. different patience or step size), the one kept is the one with the best mean **validation** accuracy; its **test** accuracy is reported. (The paper selected on test, which is optimistic.)",
+    "Error bars are each regime's own CI over seeds. Seeds share the dense model, so seed-to-seed variation cancels in paired differences: a paired difference can be significant although the bars overlap.",
     "*Winner* is declared only when the best mean is significantly higher than the runner-up (two-sided paired t-test over seeds, α = 0.05). Otherwise the report says there is no significant difference and names the cheapest regime (fewest fine-tuning epochs) among those not significantly worse than the best.",
     "*Min. detectable diff.* is the difference a paired t-test with this many seeds would detect with 80% power at α = 0.05, given the observed spread; differences below it may be real but are not resolved by these seeds. Tests are not corrected for multiple comparisons across targets.",
     "Epochs are cumulative fine-tuning epochs including patience epochs after the best one (the paper's budget); FLOPs are 3 × effective forward FLOPs × samples seen during fine-tuning. Ranking, validation and pre-training costs are not counted.",
@@ -194,9 +240,18 @@ const HOW_TO_READ: &[&str] = &[
 ];
 
 const FIGURES: &[(&str, &str)] = &[
-    ("fig-accuracy-vs-sparsity", "Test top-1 vs realised sparsity per regime (paper Fig. 2)"),
-    ("fig-accuracy-vs-epochs", "Test top-1 vs cumulative fine-tuning epochs per target (paper Fig. 4)"),
-    ("fig-hybrid-trajectory", "Hybrid runs after every pruning step (paper Fig. 6)"),
+    (
+        "fig-accuracy-vs-sparsity",
+        "Test top-1 vs realised sparsity per regime (paper Fig. 2)",
+    ),
+    (
+        "fig-accuracy-vs-epochs",
+        "Test top-1 vs cumulative fine-tuning epochs per target (paper Fig. 4)",
+    ),
+    (
+        "fig-hybrid-trajectory",
+        "Hybrid runs after every pruning step (paper Fig. 6)",
+    ),
 ];
 
 fn dense_line(summary: &Summary) -> String {
@@ -206,7 +261,9 @@ fn dense_line(summary: &Summary) -> String {
             pct(d.mean),
             d.ci95.map(|h| format!(" ± {}", pct(h))).unwrap_or_default(),
             d.n,
-            d.std.map(|s| format!(", std {}", pct(s))).unwrap_or_default()
+            d.std
+                .map(|s| format!(", std {}", pct(s)))
+                .unwrap_or_default()
         ),
         None => "No dense (step 0) rows were given.".into(),
     }
@@ -215,7 +272,12 @@ fn dense_line(summary: &Summary) -> String {
 fn overview(summary: &Summary) -> String {
     format!(
         "{} runs; one-shot side `{}`, iterative side `{}`; selection: {}; test: {}, α = {}.",
-        summary.runs, summary.crossover.one_shot, summary.crossover.iterative, summary.selection, TEST_NAME, summary.alpha
+        summary.runs,
+        summary.crossover.one_shot,
+        summary.crossover.iterative,
+        summary.selection,
+        TEST_NAME,
+        summary.alpha
     )
 }
 
@@ -302,26 +364,50 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
          figcaption{font-style:italic;color:#555}\npre{background:#f6f6f6;padding:0.8em;overflow-x:auto}\n\
          </style>\n</head>\n<body>\n<h1>shears: one-shot vs iterative vs hybrid pruning</h1>\n",
     );
-    let _ = write!(s, "<p>{}</p>\n<p>{}</p>\n", md_to_html(&overview(summary)), html_escape(&dense_line(summary)));
+    let _ = write!(
+        s,
+        "<p>{}</p>\n<p>{}</p>\n",
+        md_to_html(&overview(summary)),
+        html_escape(&dense_line(summary))
+    );
     s += "<h2>Results</h2>\n";
     s += &html_table(&results_table(summary));
     s += "<h2>Verdict per target</h2>\n";
     s += &html_table(&winners_table(summary));
     s += "<ul>\n";
     for t in &summary.targets {
-        let _ = writeln!(s, "<li><strong>{}</strong>: {}.</li>", pct(t.target), html_escape(&t.statement));
+        let _ = writeln!(
+            s,
+            "<li><strong>{}</strong>: {}.</li>",
+            pct(t.target),
+            html_escape(&t.statement)
+        );
     }
     s += "</ul>\n<h2>Crossover</h2>\n";
-    let _ = write!(s, "<p>{}.</p>\n<p>Method: {}</p>\n", html_escape(&summary.crossover.statement), html_escape(&summary.crossover.method));
+    let _ = write!(
+        s,
+        "<p>{}.</p>\n<p>Method: {}</p>\n",
+        html_escape(&summary.crossover.statement),
+        html_escape(&summary.crossover.method)
+    );
     s += "<h2>Recommendation</h2>\n";
-    let _ = writeln!(s, "<p>{}.</p>\n<ul>", html_escape(&summary.recommendation.text));
+    let _ = writeln!(
+        s,
+        "<p>{}.</p>\n<ul>",
+        html_escape(&summary.recommendation.text)
+    );
     for r in &summary.recommendations_by_target {
         let _ = writeln!(s, "<li>{}.</li>", html_escape(&r.text));
     }
     s += "</ul>\n<h2>Figures</h2>\n";
     for (stem, caption) in FIGURES {
         if let Some((_, svg)) = svgs.iter().find(|(n, _)| n == stem) {
-            let _ = write!(s, "<figure id=\"{stem}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n", inline_svg(svg), html_escape(caption));
+            let _ = write!(
+                s,
+                "<figure id=\"{stem}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
+                inline_svg(svg),
+                html_escape(caption)
+            );
         }
     }
     s += "<h2>How to read this</h2>\n<ul>\n";
@@ -354,7 +440,12 @@ fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>, out: &mut Vec<PathB
 /// Writes the whole report into `dir` (created if missing) and returns the paths written:
 /// `summary.json`, `results.csv`, the figures (SVG + PNG), `report.md`, `report.html`.
 /// Identical inputs give byte-identical files.
-pub fn write_report(dir: &Path, rows: &[StepRow], summary: &Summary, config: &serde_json::Value) -> Result<Vec<PathBuf>> {
+pub fn write_report(
+    dir: &Path,
+    rows: &[StepRow],
+    summary: &Summary,
+    config: &serde_json::Value,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut summary = summary.clone();
     summary.config = config.clone();
@@ -364,11 +455,18 @@ pub fn write_report(dir: &Path, rows: &[StepRow], summary: &Summary, config: &se
     write(dir, "summary.json", json, &mut out)?;
     write(dir, "results.csv", results_csv(&summary), &mut out)?;
     let figs = plots::write_figures(dir, rows, &summary)?;
-    let stems: Vec<&str> = FIGURES.iter().map(|(s, _)| *s).filter(|s| figs.iter().any(|p| p.file_stem().is_some_and(|f| f == *s))).collect();
+    let stems: Vec<&str> = FIGURES
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| figs.iter().any(|p| p.file_stem().is_some_and(|f| f == *s)))
+        .collect();
     let mut svgs = Vec::new();
     for stem in &stems {
         let p = dir.join(format!("{stem}.svg"));
-        svgs.push((*stem, std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?));
+        svgs.push((
+            *stem,
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?,
+        ));
     }
     out.extend(figs);
     write(dir, "report.md", report_md(&summary, &stems), &mut out)?;

@@ -49,10 +49,36 @@ fn step_epochs(regime: &str) -> Vec<usize> {
 
 /// Rows of one run. `final_test` is the last step's test top-1; earlier steps interpolate from the
 /// dense accuracy; validation = test + `val_offset`.
-fn run_rows(experiment: &str, regime: &str, target: f64, seed_index: usize, final_test: f64, val_offset: f64) -> Vec<StepRow> {
+fn run_rows(
+    experiment: &str,
+    regime: &str,
+    target: f64,
+    seed_index: usize,
+    final_test: f64,
+    val_offset: f64,
+) -> Vec<StepRow> {
+    run_rows_with(
+        experiment,
+        regime,
+        target,
+        seed_index,
+        final_test,
+        val_offset,
+        step_epochs(regime),
+    )
+}
+
+fn run_rows_with(
+    experiment: &str,
+    regime: &str,
+    target: f64,
+    seed_index: usize,
+    final_test: f64,
+    val_offset: f64,
+    epochs: Vec<usize>,
+) -> Vec<StepRow> {
     let seed = SEEDS[seed_index];
     let dense = DENSE + SEED_SHIFT[seed_index];
-    let epochs = step_epochs(regime);
     let n = epochs.len();
     let mut rows = Vec::new();
     let mut cum = 0;
@@ -64,7 +90,11 @@ fn run_rows(experiment: &str, regime: &str, target: f64, seed_index: usize, fina
         };
         let e = if step == 0 { 0 } else { epochs[step - 1] };
         cum += e;
-        let test = if step == n { final_test } else { dense + (final_test - dense) * frac };
+        let test = if step == n {
+            final_test
+        } else {
+            dense + (final_test - dense) * frac
+        };
         rows.push(StepRow {
             experiment: experiment.into(),
             regime: regime.into(),
@@ -100,8 +130,8 @@ fn synthetic(regimes: &[&str]) -> Vec<StepRow> {
     let mut rows = Vec::new();
     for (ti, &t) in TARGETS.iter().enumerate() {
         for &r in regimes {
-            for si in 0..SEEDS.len() {
-                let acc = base(r, ti) + SEED_SHIFT[si] + noise(r, si);
+            for (si, shift) in SEED_SHIFT.iter().enumerate() {
+                let acc = base(r, ti) + shift + noise(r, si);
                 rows.extend(run_rows(&format!("{r}-t{t}"), r, t, si, acc, 0.005));
             }
         }
@@ -114,7 +144,10 @@ fn full() -> Vec<StepRow> {
 }
 
 fn target(s: &Summary, t: f64) -> &TargetSummary {
-    s.targets.iter().find(|x| (x.target - t).abs() < 1e-12).expect("target present")
+    s.targets
+        .iter()
+        .find(|x| (x.target - t).abs() < 1e-12)
+        .expect("target present")
 }
 
 fn close(a: f64, b: f64, tol: f64) -> bool {
@@ -134,7 +167,11 @@ fn one_cell_matches_hand_computation() {
     assert_eq!(c.n, 3);
     assert!(close(c.mean, 0.9, 1e-12), "{}", c.mean);
     assert!(close(c.std.unwrap(), 103e-6f64.sqrt(), 1e-12));
-    assert!(close(c.ci95.unwrap(), T975_2 * 103e-6f64.sqrt() / 3f64.sqrt(), 1e-12));
+    assert!(close(
+        c.ci95.unwrap(),
+        T975_2 * 103e-6f64.sqrt() / 3f64.sqrt(),
+        1e-12
+    ));
     assert!(close(c.ci95.unwrap(), 0.025_211, 1e-6));
     assert!(close(c.epochs, 30.0, 0.0));
     assert!(close(c.train_flops, 30e12, 1.0));
@@ -144,7 +181,11 @@ fn one_cell_matches_hand_computation() {
     assert_eq!(c.configurations.len(), 1);
     assert!(c.configurations[0].selected);
     // Geometric: 4 steps × 15 epochs.
-    assert!(close(target(&s, 0.5).regimes["geometric"].epochs, 60.0, 0.0));
+    assert!(close(
+        target(&s, 0.5).regimes["geometric"].epochs,
+        60.0,
+        0.0
+    ));
 
     let d = s.dense.as_ref().unwrap();
     assert_eq!(d.n, 3);
@@ -170,7 +211,11 @@ fn clear_win_is_significant() {
     assert!(close(t.p_value.unwrap(), p, 1e-9), "{:?} vs {p}", t.p_value);
     // MDD = (t_{.975,2} + t_{.8,2}) · 0.002 / √3.
     let t80 = stats::t_quantile(0.8, 2.0).unwrap();
-    assert!(close(t.min_detectable_difference.unwrap(), (T975_2 + t80) * 0.002 / 3f64.sqrt(), 1e-9));
+    assert!(close(
+        t.min_detectable_difference.unwrap(),
+        (T975_2 + t80) * 0.002 / 3f64.sqrt(),
+        1e-9
+    ));
     assert_eq!(t.tied_with_best, vec!["one-shot".to_string()]);
     assert!(t.statement.starts_with("one-shot wins"), "{}", t.statement);
     assert_eq!(t.comparisons.len(), 3);
@@ -187,14 +232,28 @@ fn tie_says_no_significant_difference_and_names_the_cheaper_regime() {
     assert_eq!(t.runner_up.as_deref(), Some("geometric"));
     assert_eq!(t.winner, None);
     assert!(!t.significant);
-    assert!(close(t.p_value.unwrap(), 1.0 - 3f64.sqrt() / 5f64.sqrt(), 1e-9), "{:?}", t.p_value);
+    assert!(
+        close(t.p_value.unwrap(), 1.0 - 3f64.sqrt() / 5f64.sqrt(), 1e-9),
+        "{:?}",
+        t.p_value
+    );
     assert!(close(t.difference.unwrap(), 0.002, 1e-12));
     // Constant is significantly worse; one-shot (30 epochs) is the cheapest of the tied ones.
     assert_eq!(t.tied_with_best, vec!["hybrid", "geometric", "one-shot"]);
     assert_eq!(t.cheapest_tied, "one-shot");
     assert!(close(t.epochs_ratio.unwrap(), 3.0, 1e-12));
-    assert!(t.statement.starts_with("no significant difference between hybrid"), "{}", t.statement);
-    assert!(t.statement.contains("the cheaper regime one-shot needs 3.0× fewer epochs"), "{}", t.statement);
+    assert!(
+        t.statement
+            .starts_with("no significant difference between hybrid"),
+        "{}",
+        t.statement
+    );
+    assert!(
+        t.statement
+            .contains("the cheaper regime one-shot needs 3.0× fewer epochs"),
+        "{}",
+        t.statement
+    );
     let json = serde_json::to_value(t).unwrap();
     assert!(json["winner"].is_null());
     assert_eq!(json["best_mean"], "hybrid");
@@ -204,7 +263,10 @@ fn tie_says_no_significant_difference_and_names_the_cheaper_regime() {
 fn crossover_on_the_synthetic_curves() {
     let s = analyze(&full(), &AnalysisOptions::default());
     let c = &s.crossover;
-    assert_eq!((c.one_shot.as_str(), c.iterative.as_str()), ("one-shot", "geometric"));
+    assert_eq!(
+        (c.one_shot.as_str(), c.iterative.as_str()),
+        ("one-shot", "geometric")
+    );
     // geometric − one-shot: −0.04, −0.02, 0, +0.03, +0.08; differences per seed carry
     // (−0.004, +0.004, 0) → s_d = 0.004, CI half-width h = t_{.975,2} · 0.004/√3 everywhere.
     assert_eq!(c.points.len(), 5);
@@ -225,17 +287,48 @@ fn crossover_on_the_synthetic_curves() {
     assert!(close(lo, lo_expected, 1e-9), "{lo} vs {lo_expected}");
     assert!(close(hi, hi_expected, 1e-9), "{hi} vs {hi_expected}");
     assert!(!x.lower_open && !x.upper_open);
-    assert!(c.statement.contains("geometric overtakes one-shot at ≈ 80.00%"), "{}", c.statement);
+    assert!(
+        c.statement
+            .contains("geometric overtakes one-shot at ≈ 80.00%"),
+        "{}",
+        c.statement
+    );
 
     // Without the iterative side at all: no crossover, honestly stated.
-    let s = analyze(&synthetic(&["one-shot", "constant"]), &AnalysisOptions::default());
+    let s = analyze(
+        &synthetic(&["one-shot", "constant"]),
+        &AnalysisOptions::default(),
+    );
     assert!(s.crossover.crossings.is_empty());
-    assert!(s.crossover.statement.contains("not assessable"), "{}", s.crossover.statement);
-    // Constant as the iterative side is below one-shot at every target: no crossing.
-    let opts = AnalysisOptions { iterative_regime: "constant".into(), ..Default::default() };
-    let s = analyze(&synthetic(&["one-shot", "constant"]), &opts);
+    assert!(
+        s.crossover.statement.contains("not assessable"),
+        "{}",
+        s.crossover.statement
+    );
+    // Constant as the iterative side: −0.06, −0.04, −0.02, +0.01, +0.02 → up at 0.8 + 0.1·2/3.
+    let opts = AnalysisOptions {
+        iterative_regime: "constant".into(),
+        ..Default::default()
+    };
+    let rows = synthetic(&["one-shot", "constant"]);
+    let s = analyze(&rows, &opts);
+    assert_eq!(s.crossover.crossings.len(), 1);
+    assert!(close(
+        s.crossover.crossings[0].estimate,
+        0.8 + 0.1 * 2.0 / 3.0,
+        1e-9
+    ));
+    // Up to 0.8 only, constant is below one-shot at every target: no crossing.
+    let low: Vec<StepRow> = rows.into_iter().filter(|r| r.target <= 0.8).collect();
+    let s = analyze(&low, &opts);
     assert!(s.crossover.crossings.is_empty());
-    assert!(s.crossover.statement.starts_with("no crossover"), "{}", s.crossover.statement);
+    assert!(
+        s.crossover
+            .statement
+            .starts_with("no crossover between 50.00% and 80.00%: one-shot"),
+        "{}",
+        s.crossover.statement
+    );
 }
 
 #[test]
@@ -243,9 +336,16 @@ fn selection_uses_validation_and_reports_test() {
     let mut rows = full();
     // A second geometric configuration at 0.9 with a better test (0.83) but a worse validation
     // (test − 0.05) than the first (0.81, val = test + 0.005).
-    for si in 0..3 {
-        let acc = 0.83 + SEED_SHIFT[si] + noise("geometric", si);
-        rows.extend(run_rows("geometric-t0.9-patience5", "geometric", 0.9, si, acc, -0.05));
+    for (si, shift) in SEED_SHIFT.iter().enumerate() {
+        let acc = 0.83 + shift + noise("geometric", si);
+        rows.extend(run_rows(
+            "geometric-t0.9-patience5",
+            "geometric",
+            0.9,
+            si,
+            acc,
+            -0.05,
+        ));
     }
     let s = analyze(&rows, &AnalysisOptions::default());
     let c = &target(&s, 0.9).regimes["geometric"];
@@ -254,7 +354,10 @@ fn selection_uses_validation_and_reports_test() {
     assert!(close(c.mean, 0.81, 1e-12));
     assert_eq!(c.configurations.iter().filter(|k| k.selected).count(), 1);
 
-    let on_test = AnalysisOptions { select_on_validation: false, ..Default::default() };
+    let on_test = AnalysisOptions {
+        select_on_validation: false,
+        ..Default::default()
+    };
     let s = analyze(&rows, &on_test);
     let c = &target(&s, 0.9).regimes["geometric"];
     assert_eq!(c.experiment, "geometric-t0.9-patience5");
@@ -266,7 +369,13 @@ fn selection_uses_validation_and_reports_test() {
 fn recommendations_follow_the_measurements() {
     let rows = full();
     // A tie at 0.8 → the cheapest tied regime.
-    let s = analyze(&rows, &AnalysisOptions { recommend_target: Some(0.8), ..Default::default() });
+    let s = analyze(
+        &rows,
+        &AnalysisOptions {
+            recommend_target: Some(0.8),
+            ..Default::default()
+        },
+    );
     let r = &s.recommendation;
     assert_eq!(r.requested_target, Some(0.8));
     assert_eq!(r.measured_target, Some(0.8));
@@ -278,28 +387,72 @@ fn recommendations_follow_the_measurements() {
     assert!(geo.p_value_vs_recommended.is_some());
 
     // 0.95 is not measured: the nearest (0.98) is used and said; geometric wins there.
-    let s = analyze(&rows, &AnalysisOptions { recommend_target: Some(0.95), ..Default::default() });
+    let s = analyze(
+        &rows,
+        &AnalysisOptions {
+            recommend_target: Some(0.95),
+            ..Default::default()
+        },
+    );
     assert_eq!(s.recommendation.measured_target, Some(0.98));
     assert_eq!(s.recommendation.regime.as_deref(), Some("geometric"));
     assert_eq!(s.recommendation.basis, "significantly_best");
-    assert!(s.recommendation.text.contains("nearest measured target"), "{}", s.recommendation.text);
+    assert!(
+        s.recommendation.text.contains("nearest measured target"),
+        "{}",
+        s.recommendation.text
+    );
 
     // A budget of 40 epochs leaves only one-shot at 0.98.
-    let s = analyze(&rows, &AnalysisOptions { recommend_target: Some(0.98), epoch_budget: Some(40.0), ..Default::default() });
+    let s = analyze(
+        &rows,
+        &AnalysisOptions {
+            recommend_target: Some(0.98),
+            epoch_budget: Some(40.0),
+            ..Default::default()
+        },
+    );
     assert_eq!(s.recommendation.regime.as_deref(), Some("one-shot"));
     assert_eq!(s.recommendation.basis, "only_candidate");
-    assert_eq!(s.recommendation.evidence.iter().filter(|e| e.within_budget).count(), 1);
+    assert_eq!(
+        s.recommendation
+            .evidence
+            .iter()
+            .filter(|e| e.within_budget)
+            .count(),
+        1
+    );
 
     // Nothing fits 10 epochs.
-    let s = analyze(&rows, &AnalysisOptions { recommend_target: Some(0.5), epoch_budget: Some(10.0), ..Default::default() });
+    let s = analyze(
+        &rows,
+        &AnalysisOptions {
+            recommend_target: Some(0.5),
+            epoch_budget: Some(10.0),
+            ..Default::default()
+        },
+    );
     assert_eq!(s.recommendation.regime, None);
     assert_eq!(s.recommendation.basis, "none_within_budget");
 
     // No target: one recommendation per measured target.
     let s = analyze(&rows, &AnalysisOptions::default());
     assert_eq!(s.recommendation.basis, "no_target_requested");
-    let by: Vec<Option<&str>> = s.recommendations_by_target.iter().map(|r| r.regime.as_deref()).collect();
-    assert_eq!(by, vec![Some("one-shot"), Some("one-shot"), Some("one-shot"), Some("geometric"), Some("geometric")]);
+    let by: Vec<Option<&str>> = s
+        .recommendations_by_target
+        .iter()
+        .map(|r| r.regime.as_deref())
+        .collect();
+    assert_eq!(
+        by,
+        vec![
+            Some("one-shot"),
+            Some("one-shot"),
+            Some("one-shot"),
+            Some("geometric"),
+            Some("geometric")
+        ]
+    );
 }
 
 #[test]
@@ -331,7 +484,9 @@ fn input_order_does_not_matter() {
 }
 
 fn out_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shears-report-tests").join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("shears-report-tests")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     d
 }
@@ -355,38 +510,101 @@ const EXPECTED_FILES: [&str; 10] = [
 
 #[test]
 fn report_files_are_written_and_sensible() {
-    let rows = full();
-    let summary = analyze(&rows, &AnalysisOptions { recommend_target: Some(0.8), ..Default::default() });
+    let mut rows = full();
+    // Extra, unselected geometric configurations (shorter patience: 4 × 6 epochs, 1 pp worse,
+    // worse validation) so the epochs figure draws a line per regime.
+    for (ti, &t) in TARGETS.iter().enumerate() {
+        for (si, shift) in SEED_SHIFT.iter().enumerate() {
+            let acc = base("geometric", ti) - 0.01 + shift + noise("geometric", si);
+            rows.extend(run_rows_with(
+                &format!("geometric-t{t}-p2"),
+                "geometric",
+                t,
+                si,
+                acc,
+                -0.02,
+                vec![6; 4],
+            ));
+        }
+    }
+    let summary = analyze(
+        &rows,
+        &AnalysisOptions {
+            recommend_target: Some(0.8),
+            ..Default::default()
+        },
+    );
     let dir = out_dir("full");
     let files = write_report(&dir, &rows, &summary, &config()).unwrap();
-    let names: Vec<String> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     for f in EXPECTED_FILES {
         assert!(names.iter().any(|n| n == f), "{f} missing from {names:?}");
-        assert!(std::fs::metadata(dir.join(f)).unwrap().len() > 0, "{f} empty");
+        assert!(
+            std::fs::metadata(dir.join(f)).unwrap().len() > 0,
+            "{f} empty"
+        );
     }
-    for stem in ["fig-accuracy-vs-sparsity", "fig-accuracy-vs-epochs", "fig-hybrid-trajectory"] {
+    for stem in [
+        "fig-accuracy-vs-sparsity",
+        "fig-accuracy-vs-epochs",
+        "fig-hybrid-trajectory",
+    ] {
         let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
-        assert!(svg.contains("<svg") && svg.contains("test top-1"), "{stem}: no y label");
+        assert!(
+            svg.contains("<svg") && svg.contains("test top-1"),
+            "{stem}: no y label"
+        );
         let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}: PNG magic");
         assert!(png.len() > 10_000, "{stem}: PNG only {} bytes", png.len());
     }
     let svg = std::fs::read_to_string(dir.join("fig-accuracy-vs-sparsity.svg")).unwrap();
-    for label in ["realised sparsity", "test top-1 accuracy (%)", "dense baseline", "one-shot", "geometric", "constant", "hybrid"] {
+    for label in [
+        "realised sparsity",
+        "test top-1 accuracy (%)",
+        "dense baseline",
+        "one-shot",
+        "geometric",
+        "constant",
+        "hybrid",
+    ] {
         assert!(svg.contains(label), "sparsity figure lacks {label:?}");
     }
     let svg = std::fs::read_to_string(dir.join("fig-accuracy-vs-epochs.svg")).unwrap();
     assert!(svg.contains("cumulative fine-tuning epochs") && svg.contains("target sparsity 80.0%"));
 
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["config"], config());
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["targets"][0]["test"], "paired t-test over seeds");
     assert!(json["targets"][2]["winner"].is_null());
-    for key in ["mean", "std", "ci95", "n", "epochs", "train_flops", "sparsity"] {
-        assert!(json["targets"][0]["regimes"]["one-shot"].get(key).is_some(), "{key}");
+    for key in [
+        "mean",
+        "std",
+        "ci95",
+        "n",
+        "epochs",
+        "train_flops",
+        "sparsity",
+    ] {
+        assert!(
+            json["targets"][0]["regimes"]["one-shot"].get(key).is_some(),
+            "{key}"
+        );
     }
-    for key in ["winner", "runner_up", "difference", "p_value", "test", "significant", "min_detectable_difference"] {
+    for key in [
+        "winner",
+        "runner_up",
+        "difference",
+        "p_value",
+        "test",
+        "significant",
+        "min_detectable_difference",
+    ] {
         assert!(json["targets"][0].get(key).is_some(), "{key}");
     }
 
@@ -394,8 +612,17 @@ fn report_files_are_written_and_sensible() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 5 * 4);
     assert_eq!(lines[0], CSV_COLUMNS.join(","));
-    assert!(lines.iter().all(|l| l.split(',').count() == CSV_COLUMNS.len()));
-    assert!(lines.iter().any(|l| l.starts_with("0.500000,one-shot,one-shot-t0.5,3,0.900000,")), "{csv}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.split(',').count() == CSV_COLUMNS.len())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("0.500000,one-shot,one-shot-t0.5,3,0.900000,")),
+        "{csv}"
+    );
 
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     for needle in [
@@ -422,7 +649,12 @@ fn no_hybrid_rows_no_hybrid_figure() {
     let summary = analyze(&rows, &AnalysisOptions::default());
     let dir = out_dir("no-hybrid");
     let files = write_report(&dir, &rows, &summary, &serde_json::Value::Null).unwrap();
-    assert!(files.iter().all(|p| !p.to_string_lossy().contains("hybrid")));
+    assert_eq!(files.len(), 8);
+    assert!(
+        files
+            .iter()
+            .all(|p| !p.file_name().unwrap().to_string_lossy().contains("hybrid"))
+    );
     assert!(!dir.join("fig-hybrid-trajectory.svg").exists());
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(!md.contains("fig-hybrid-trajectory"));
@@ -431,7 +663,11 @@ fn no_hybrid_rows_no_hybrid_figure() {
 #[test]
 fn regeneration_is_byte_identical() {
     let rows = full();
-    let opts = AnalysisOptions { recommend_target: Some(0.9), epoch_budget: Some(100.0), ..Default::default() };
+    let opts = AnalysisOptions {
+        recommend_target: Some(0.9),
+        epoch_budget: Some(100.0),
+        ..Default::default()
+    };
     let (a, b) = (out_dir("det-a"), out_dir("det-b"));
     let fa = write_report(&a, &rows, &analyze(&rows, &opts), &config()).unwrap();
     let mut rev = rows.clone();
@@ -444,4 +680,35 @@ fn regeneration_is_byte_identical() {
         let (x, y) = (std::fs::read(pa).unwrap(), std::fs::read(pb).unwrap());
         assert!(x == y, "{} differs between runs", pa.display());
     }
+}
+
+#[test]
+fn empty_input_still_writes_a_report() {
+    let summary = analyze(
+        &[],
+        &AnalysisOptions {
+            recommend_target: Some(0.8),
+            ..Default::default()
+        },
+    );
+    assert!(summary.targets.is_empty() && summary.dense.is_none());
+    assert_eq!(summary.recommendation.basis, "no_data");
+    assert!(summary.crossover.statement.contains("not assessable"));
+    let dir = out_dir("empty");
+    let files = write_report(&dir, &[], &summary, &serde_json::Value::Null).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["summary.json", "results.csv", "report.md", "report.html"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
 }

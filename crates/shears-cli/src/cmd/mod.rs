@@ -1,6 +1,7 @@
 //! One module per subcommand; shared argument groups in [`common`].
 
 pub mod common;
+pub mod compare;
 pub mod eval;
 pub mod prune;
 pub mod prune_once;

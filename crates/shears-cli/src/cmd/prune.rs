@@ -29,14 +29,30 @@ pub struct PruneArgs {
 pub fn header() -> String {
     format!(
         "{:>5} {:>4} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9} {:>8}",
-        "seed", "step", "removed", "sparsity", "epochs", "cum_ep", "val_top1", "test_top1", "wall_s"
+        "seed",
+        "step",
+        "removed",
+        "sparsity",
+        "epochs",
+        "cum_ep",
+        "val_top1",
+        "test_top1",
+        "wall_s"
     )
 }
 
 pub fn row_line(r: &StepRow) -> String {
     format!(
         "{:>5} {:>4} {:>9.5} {:>9.5} {:>7} {:>7} {:>9.4} {:>9.4} {:>8.1}",
-        r.seed, r.step, r.fraction_removed, r.sparsity, r.epochs, r.cum_epochs, r.val_top1, r.test_top1, r.wall_s
+        r.seed,
+        r.step,
+        r.fraction_removed,
+        r.sparsity,
+        r.epochs,
+        r.cum_epochs,
+        r.val_top1,
+        r.test_top1,
+        r.wall_s
     )
 }
 
@@ -132,11 +148,26 @@ pub fn runs(cmd: RunsCommand) -> Result<()> {
                     .map_err(|e| e.to_string())
                     .and_then(|t| ExperimentConfig::parse_stored(&t));
                 let what = cfg
-                    .map(|c| format!("{} {} -> {} ({})", c.model.kind, c.regime(), c.schedule.target, c.prune.criterion))
+                    .map(|c| {
+                        format!(
+                            "{} {} -> {} ({})",
+                            c.model.kind,
+                            c.regime(),
+                            c.schedule.target,
+                            c.prune.criterion
+                        )
+                    })
                     .unwrap_or_else(|err| format!("unreadable config: {err}"));
                 let seeds = seeds_of(&e.path());
-                let done = seeds.iter().filter(|(_, s)| s.as_ref().is_some_and(|s| s.finished)).count();
-                println!("{}  {what}  seeds finished {done}/{}", e.file_name().to_string_lossy(), seeds.len());
+                let done = seeds
+                    .iter()
+                    .filter(|(_, s)| s.as_ref().is_some_and(|s| s.finished))
+                    .count();
+                println!(
+                    "{}  {what}  seeds finished {done}/{}",
+                    e.file_name().to_string_lossy(),
+                    seeds.len()
+                );
             }
             Ok(())
         }
@@ -147,7 +178,9 @@ pub fn runs(cmd: RunsCommand) -> Result<()> {
             println!("{cfg}");
             println!("{}", header());
             for (name, state) in seeds_of(&dir) {
-                let run = shears_experiment::store::RunDir { dir: dir.join(&name) };
+                let run = shears_experiment::store::RunDir {
+                    dir: dir.join(&name),
+                };
                 let upto = state.map_or(0, |s| s.completed_step);
                 for r in run.read_rows(upto)? {
                     println!("{}", row_line(&r));
