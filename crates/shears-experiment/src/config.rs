@@ -89,6 +89,10 @@ pub struct PruneSection {
     pub include_bias: bool,
     /// Training batches the taylor/hessian criteria accumulate gradients over at each step.
     pub score_batches: usize,
+    /// Remove whole channels/neurons (group L2 norm, residual-coupled channels together) and
+    /// fine-tune the physically smaller network; schedule values are then fractions of each
+    /// group's original channels. `false`: unstructured weight pruning.
+    pub structured: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +207,7 @@ impl Default for PruneSection {
             min_density: 0.0,
             include_bias: true,
             score_batches: 10,
+            structured: false,
         }
     }
 }
@@ -342,6 +347,12 @@ impl ExperimentConfig {
             return bad(format!(
                 "prune.min_density = {} must be in [0, 1)",
                 self.prune.min_density
+            ));
+        }
+        if self.prune.structured && self.prune.criterion != Criterion::Magnitude {
+            return bad(format!(
+                "prune.criterion = \"{}\": structured pruning scores channel groups by their L2 norm (criterion \"magnitude\") only",
+                self.prune.criterion
             ));
         }
         if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod finetune;
 pub mod runner;
 pub mod store;
+pub mod structured;
 pub mod sweep;
 
 pub use config::ExperimentConfig;

@@ -5,6 +5,8 @@
 use crate::config::{ExperimentConfig, FinetuneMode, ScopeName};
 use crate::finetune::{StepLength, finetune};
 use crate::store::{Lock, RunDir, RunState, StoreError, write};
+use crate::structured::{self, Widths};
+use burn::module::Module;
 use shears_core::budget::split_budget;
 use shears_core::results::{SCHEMA_VERSION, StepRow};
 use shears_core::schedule::Compat;
@@ -15,6 +17,7 @@ use shears_nn::fit::{Prepared, fit};
 use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelSpec, Network};
 use shears_nn::prune::{self, MaskSet, SparsityTable};
+use shears_nn::structured::{Footprint, footprint};
 use shears_nn::train::{Devices, TrainError, evaluate};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -196,6 +199,71 @@ fn step_seed(seed: u64, step: usize) -> u64 {
     epoch_seed(seed, 1_000_000 + step as u64)
 }
 
+/// What has been removed so far: cumulative masks (unstructured) or the channel widths of the
+/// physically shrunk network (structured).
+enum Pruned {
+    Masks(MaskSet),
+    Widths {
+        widths: Widths,
+        /// Footprint of the dense network, the denominator of structured sparsity.
+        dense: Footprint,
+        /// Empty mask set: fine-tuning a shrunk network needs no masks.
+        none: MaskSet,
+    },
+}
+
+impl Pruned {
+    fn hook(&mut self) -> &mut MaskSet {
+        match self {
+            Pruned::Masks(m) => m,
+            Pruned::Widths { none, .. } => none,
+        }
+    }
+
+    fn to_json(&self) -> String {
+        match self {
+            Pruned::Masks(m) => serde_json::to_string(&m.masks),
+            Pruned::Widths { widths, .. } => serde_json::to_string(widths),
+        }
+        .expect("pruning state serialises")
+    }
+}
+
+/// Size and cost of the current network, for a result row.
+struct Accounting {
+    sparsity: f64,
+    model_sparsity: f64,
+    remaining_params: u64,
+    flops_dense: u64,
+    flops_effective: u64,
+}
+
+fn account(model: &Network, spec: &ModelSpec, pruned: &Pruned) -> Result<Accounting, RunError> {
+    match pruned {
+        Pruned::Masks(masks) => {
+            let t = SparsityTable::new(spec, masks, prune::total_params(model));
+            Ok(Accounting {
+                sparsity: t.sparsity,
+                model_sparsity: t.model_sparsity,
+                remaining_params: t.model_params - (t.prunable - t.kept),
+                flops_dense: t.flops_dense,
+                flops_effective: t.flops_effective,
+            })
+        }
+        Pruned::Widths { dense, .. } => {
+            let now =
+                footprint(&model.valid(), spec).map_err(|e| RunError::Invalid(e.to_string()))?;
+            Ok(Accounting {
+                sparsity: 1.0 - now.layer_params as f64 / dense.layer_params as f64,
+                model_sparsity: 1.0 - now.trainable_params as f64 / dense.trainable_params as f64,
+                remaining_params: now.trainable_params,
+                flops_dense: dense.flops,
+                flops_effective: now.flops,
+            })
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_seed(
     config: &ExperimentConfig,
@@ -214,14 +282,17 @@ fn run_seed(
         classes: data.classes(),
     };
     spec.validate().map_err(RunError::Invalid)?;
+    let structured = config.prune.structured;
     let params = prune::prunable(&spec, config.prune.include_bias);
     let n_prunable: u64 = params.iter().map(|p| p.len() as u64).sum();
     let plan = config
         .schedule
         .plan()
         .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
-    plan.check_resolvable(n_prunable)
-        .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
+    if !structured {
+        plan.check_resolvable(n_prunable)
+            .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
+    }
     let cumulative = plan.cumulative();
     let budget = match config.finetune.mode {
         FinetuneMode::Budget => Some(
@@ -245,89 +316,121 @@ fn run_seed(
         Compat::Exact => plan.cumulative_counts(n_prunable),
         Compat::Reference => plan.step_counts(n_prunable),
     };
-
-    let (mut model, mut masks, mut rows, start) = match resume(run, &spec, &params, devices)? {
-        Some((m, k, r, step)) => {
-            on_event(Event::Resumed { seed, step });
-            (m, k, r, step + 1)
-        }
-        None => {
-            let model = dense_model(config, &spec, seed, data, out, devices, on_event)?;
-            let masks = MaskSet::dense(params.clone());
-            let base = baseline_row(
-                config, id, repeat, seed, &model, &masks, &spec, data, devices,
-            )?;
-            let rows = vec![base];
-            commit(
-                run,
-                0,
-                plan.len(),
-                &model,
-                &masks,
-                &rows,
-                &spec,
-                config,
-                seed,
-            )?;
-            (model, masks, rows, 1)
+    // Structured: the groups and footprint of the dense architecture.
+    let dense_skeleton = spec.init(&devices.base);
+    let original = structured::original_groups(&dense_skeleton);
+    let dense_fp =
+        footprint(&dense_skeleton, &spec).map_err(|e| RunError::Invalid(e.to_string()))?;
+    drop(dense_skeleton);
+    let fresh_state = |widths: Widths| -> Pruned {
+        if structured {
+            Pruned::Widths {
+                widths,
+                dense: dense_fp,
+                none: MaskSet::dense(Vec::new()),
+            }
+        } else {
+            Pruned::Masks(MaskSet::dense(params.clone()))
         }
     };
+
+    let (mut model, mut pruned, mut rows, start) =
+        match resume(run, &spec, &params, structured, devices)? {
+            Some((m, state, r, step)) => {
+                on_event(Event::Resumed { seed, step });
+                let state = match state {
+                    Resumed::Masks(k) => Pruned::Masks(k),
+                    Resumed::Widths(w) => fresh_state(w),
+                };
+                (m, state, r, step + 1)
+            }
+            None => {
+                let model = dense_model(config, &spec, seed, data, out, devices, on_event)?;
+                let pruned = fresh_state(structured::widths(&model.valid()));
+                let base = baseline_row(
+                    config, id, repeat, seed, &model, &pruned, &spec, data, devices,
+                )?;
+                let rows = vec![base];
+                commit(
+                    run,
+                    0,
+                    plan.len(),
+                    &model,
+                    &pruned,
+                    &rows,
+                    &spec,
+                    config,
+                    seed,
+                )?;
+                (model, pruned, rows, 1)
+            }
+        };
     for step in start..=plan.len() {
         let t0 = Instant::now();
         let v = plan.steps[step - 1];
-        // As a fraction, v_eff = (count + 1/2)/N makes floor(N·v_eff) = count exactly.
-        let amount = match config.prune.scope {
-            ScopeName::Global => {
-                StepAmount::Uniform((global_counts[step - 1] as f64 + 0.5) / n_prunable as f64)
+        match &mut pruned {
+            Pruned::Masks(masks) => {
+                // As a fraction, v_eff = (count + 1/2)/N makes floor(N·v_eff) = count exactly.
+                let amount = match config.prune.scope {
+                    ScopeName::Global => StepAmount::Uniform(
+                        (global_counts[step - 1] as f64 + 0.5) / n_prunable as f64,
+                    ),
+                    ScopeName::LayerWise => StepAmount::Uniform(v),
+                };
+                let grads = if config.prune.criterion.needs_gradients() {
+                    let values = prune::read(&model, &masks.params).map_err(RunError::Invalid)?;
+                    Some(prune::gradient_stats(
+                        &model,
+                        &masks.params,
+                        &values,
+                        &data.train,
+                        &data.train_batches(config.finetune.batch_size, step_seed(seed, step)),
+                        config.prune.score_batches,
+                        devices,
+                    )?)
+                } else {
+                    None
+                };
+                model = prune::prune_step(
+                    model,
+                    masks,
+                    config.prune.criterion,
+                    grads.as_ref(),
+                    &amount,
+                    &scope,
+                    seed,
+                    step as u64,
+                )
+                .map_err(|e| RunError::Invalid(format!("step {step}: {e}")))?;
+                let zeros = masks.report().pruned();
+                let planned = match config.prune.scope {
+                    ScopeName::Global => global_counts[..step].iter().sum::<u64>() as usize,
+                    ScopeName::LayerWise => planned_zeros_layerwise(&plan.steps[..step], &sizes),
+                };
+                if zeros != planned {
+                    let per_tensor = masks
+                        .params
+                        .iter()
+                        .zip(&masks.masks)
+                        .map(|(p, m)| format!("{} {}/{}", p.path, m.pruned(), m.len()))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return Err(RunError::Invalid(format!(
+                        "step {step}: realised {zeros} zeros, planned {planned} ({per_tensor})"
+                    )));
+                }
             }
-            ScopeName::LayerWise => StepAmount::Uniform(v),
-        };
-        let grads = if config.prune.criterion.needs_gradients() {
-            let values = prune::read(&model, &masks.params).map_err(RunError::Invalid)?;
-            Some(prune::gradient_stats(
-                &model,
-                &masks.params,
-                &values,
-                &data.train,
-                &data.train_batches(config.finetune.batch_size, step_seed(seed, step)),
-                config.prune.score_batches,
-                devices,
-            )?)
-        } else {
-            None
-        };
-        model = prune::prune_step(
-            model,
-            &mut masks,
-            config.prune.criterion,
-            grads.as_ref(),
-            &amount,
-            &scope,
-            seed,
-            step as u64,
-        )
-        .map_err(|e| RunError::Invalid(format!("step {step}: {e}")))?;
-        let zeros = masks.report().pruned();
-        let planned = match config.prune.scope {
-            ScopeName::Global => global_counts[..step].iter().sum::<u64>() as usize,
-            ScopeName::LayerWise => planned_zeros_layerwise(&plan.steps[..step], &sizes),
-        };
-        if zeros != planned {
-            let worst = masks
-                .params
-                .iter()
-                .zip(&masks.masks)
-                .map(|(p, m)| format!("{} {}/{}", p.path, m.pruned(), m.len()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(RunError::Invalid(format!(
-                "step {step}: realised {zeros} zeros, planned {planned} ({worst})"
-            )));
+            Pruned::Widths { widths, .. } => {
+                let target = structured::planned_widths(&original, &plan.steps[..step]);
+                model = structured::prune_to(&model, &target)
+                    .map_err(|e| RunError::Invalid(format!("step {step}: {e}")))?;
+                *widths = target;
+            }
         }
         let length = StepLength::for_step(&config.finetune, step, budget.as_deref());
         let tuned = finetune(
             model,
-            &mut masks,
+            pruned.hook(),
             &config.finetune,
             length,
             data,
@@ -343,24 +446,26 @@ fn run_seed(
             },
         )?;
         model = tuned.model;
-        prune::verify_applied(&model, &masks).map_err(RunError::Invalid)?;
+        if let Pruned::Masks(masks) = &pruned {
+            prune::verify_applied(&model, masks).map_err(RunError::Invalid)?;
+        }
         let test = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)?;
-        let table = SparsityTable::new(&spec, &masks, prune::total_params(&model));
+        let a = account(&model, &spec, &pruned)?;
         let prev = rows.last().expect("baseline row").clone();
         let wall = t0.elapsed().as_secs_f64();
         let row = StepRow {
             step,
             fraction_removed: v,
             planned_sparsity: cumulative[step - 1],
-            sparsity: table.sparsity,
-            model_sparsity: table.model_sparsity,
-            remaining_params: table.model_params - (table.prunable - table.kept),
-            flops_effective: table.flops_effective,
+            sparsity: a.sparsity,
+            model_sparsity: a.model_sparsity,
+            remaining_params: a.remaining_params,
+            flops_effective: a.flops_effective,
             epochs: tuned.epochs,
             cum_epochs: prev.cum_epochs + tuned.epochs,
             best_epoch: tuned.best_epoch,
             cum_train_flops: prev.cum_train_flops
-                + 3.0 * table.flops_effective as f64 * tuned.samples as f64,
+                + 3.0 * a.flops_effective as f64 * tuned.samples as f64,
             wall_s: wall,
             cum_wall_s: prev.cum_wall_s + wall,
             ..metrics_row(prev, &tuned.val, &test)
@@ -372,7 +477,7 @@ fn run_seed(
             step,
             plan.len(),
             &model,
-            &masks,
+            &pruned,
             &rows,
             &spec,
             config,
@@ -408,7 +513,7 @@ fn baseline_row(
     repeat: usize,
     seed: u64,
     model: &Network,
-    masks: &MaskSet,
+    pruned: &Pruned,
     spec: &ModelSpec,
     data: &Prepared,
     devices: &Devices,
@@ -416,7 +521,7 @@ fn baseline_row(
     let eval = data.eval_batches();
     let val = evaluate(model, &data.val, &eval, &devices.base)?;
     let test = evaluate(model, &data.test, &eval, &devices.base)?;
-    let table = SparsityTable::new(spec, masks, prune::total_params(model));
+    let a = account(model, spec, pruned)?;
     let row = StepRow {
         experiment: id.to_string(),
         regime: config.regime().to_string(),
@@ -426,11 +531,11 @@ fn baseline_row(
         step: 0,
         fraction_removed: 0.0,
         planned_sparsity: 0.0,
-        sparsity: table.sparsity,
-        model_sparsity: table.model_sparsity,
-        remaining_params: table.model_params,
-        flops_dense: table.flops_dense,
-        flops_effective: table.flops_effective,
+        sparsity: a.sparsity,
+        model_sparsity: a.model_sparsity,
+        remaining_params: a.remaining_params,
+        flops_dense: a.flops_dense,
+        flops_effective: a.flops_effective,
         epochs: 0,
         cum_epochs: 0,
         best_epoch: 0,
@@ -447,14 +552,15 @@ fn baseline_row(
     Ok(metrics_row(row, &val, &test))
 }
 
-/// Writes step `step`'s weights, masks and rows, then the state that makes them current.
+/// Writes step `step`'s weights, masks (or widths) and rows, then the state that makes them
+/// current.
 #[allow(clippy::too_many_arguments)]
 fn commit(
     run: &RunDir,
     step: usize,
     total: usize,
     model: &Network,
-    masks: &MaskSet,
+    pruned: &Pruned,
     rows: &[StepRow],
     spec: &ModelSpec,
     config: &ExperimentConfig,
@@ -476,8 +582,7 @@ fn commit(
         sparsity: last.sparsity,
     };
     checkpoint::save(&run.checkpoint(step), model, &meta)?;
-    let masks_json = serde_json::to_string(&masks.masks).expect("masks serialise");
-    write(&run.masks(step), masks_json.as_bytes())?;
+    write(&run.masks(step), pruned.to_json().as_bytes())?;
     run.write_rows(rows)?;
     run.write_state(&RunState {
         schema_version: SCHEMA_VERSION,
@@ -490,6 +595,12 @@ fn commit(
     Ok(())
 }
 
+/// A committed step's pruning state as read back from the store.
+enum Resumed {
+    Masks(MaskSet),
+    Widths(Widths),
+}
+
 /// Loads the newest committed step; if its files are unreadable, falls back to the one
 /// before (whose files are kept for exactly this), never to garbage.
 #[allow(clippy::type_complexity)]
@@ -497,8 +608,9 @@ fn resume(
     run: &RunDir,
     spec: &ModelSpec,
     params: &[prune::Prunable],
+    structured: bool,
     devices: &Devices,
-) -> Result<Option<(Network, MaskSet, Vec<StepRow>, usize)>, RunError> {
+) -> Result<Option<(Network, Resumed, Vec<StepRow>, usize)>, RunError> {
     let Some(state) = run.read_state()? else {
         return Ok(None);
     };
@@ -507,8 +619,8 @@ fn resume(
         if step > state.completed_step {
             break;
         }
-        match load_step(run, spec, params, devices, step) {
-            Ok((model, masks)) => {
+        match load_step(run, spec, params, structured, devices, step) {
+            Ok((model, pruned)) => {
                 let rows = run.read_rows(step)?;
                 if rows.len() != step + 1 {
                     return Err(RunError::Invalid(format!(
@@ -528,7 +640,7 @@ fn resume(
                             .unwrap_or_default()
                     );
                 }
-                return Ok(Some((model, masks, rows, step)));
+                return Ok(Some((model, pruned, rows, step)));
             }
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -542,19 +654,28 @@ fn load_step(
     run: &RunDir,
     spec: &ModelSpec,
     params: &[prune::Prunable],
+    structured: bool,
     devices: &Devices,
     step: usize,
-) -> Result<(Network, MaskSet), RunError> {
-    let (model, _) = checkpoint::load(&run.checkpoint(step), Some(spec), &devices.train)?;
+) -> Result<(Network, Resumed), RunError> {
     let path = run.masks(step);
     let text = std::fs::read_to_string(&path).map_err(|e| StoreError::Io {
         path: path.clone(),
         detail: e.to_string(),
     })?;
-    let masks: Vec<Mask> = serde_json::from_str(&text).map_err(|e| StoreError::Io {
+    let corrupted = |e: serde_json::Error| StoreError::Io {
         path: path.clone(),
-        detail: format!("corrupted masks: {e}"),
-    })?;
+        detail: format!("corrupted pruning state: {e}"),
+    };
+    if structured {
+        let widths: Widths = serde_json::from_str(&text).map_err(corrupted)?;
+        let skeleton =
+            structured::skeleton(spec, &widths, &devices.train).map_err(RunError::Invalid)?;
+        let (model, _) = checkpoint::load_with(&run.checkpoint(step), Some(spec), |_| skeleton)?;
+        return Ok((model, Resumed::Widths(widths)));
+    }
+    let (model, _) = checkpoint::load(&run.checkpoint(step), Some(spec), &devices.train)?;
+    let masks: Vec<Mask> = serde_json::from_str(&text).map_err(corrupted)?;
     if masks.len() != params.len() || masks.iter().zip(params).any(|(m, p)| m.len() != p.len()) {
         return Err(RunError::Invalid(format!(
             "{}: masks do not match the model's prunable tensors",
@@ -564,5 +685,5 @@ fn load_step(
     let set = MaskSet::new(params.to_vec(), masks);
     prune::verify_applied(&model, &set)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", run.checkpoint(step).display())))?;
-    Ok((model, set))
+    Ok((model, Resumed::Masks(set)))
 }

@@ -142,8 +142,28 @@ pub struct Lock {
     path: PathBuf,
 }
 
-fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// Start time (clock ticks since boot) of a live, non-zombie process; `None` if it is gone.
+/// Recorded in the lock next to the pid, so a reused pid does not look like the old owner.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name: state is the first, starttime the 20th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+fn owner_alive(content: &str) -> Option<u32> {
+    let mut it = content.split_whitespace();
+    let pid: u32 = it.next()?.parse().ok()?;
+    let start: Option<u64> = it.next().and_then(|s| s.parse().ok());
+    let now = process_start(pid)?;
+    match start {
+        Some(s) if s != now => None,
+        _ => Some(pid),
+    }
 }
 
 impl Lock {
@@ -159,18 +179,17 @@ impl Lock {
             {
                 Ok(mut f) => {
                     use std::io::Write;
-                    write!(f, "{}", std::process::id()).map_err(|e| io(&path, e))?;
+                    let me = std::process::id();
+                    let start = process_start(me).map_or(String::new(), |s| s.to_string());
+                    write!(f, "{me} {start}").map_err(|e| io(&path, e))?;
                     return Ok(Self { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let pid = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok());
-                    match pid {
-                        Some(pid) if pid != std::process::id() && pid_alive(pid) => {
-                            return Err(StoreError::Locked { path, pid });
-                        }
-                        _ => {
+                    let content = std::fs::read_to_string(&path).unwrap_or_default();
+                    // Our own pid counts as locked too: another thread of this process holds it.
+                    match owner_alive(&content) {
+                        Some(pid) => return Err(StoreError::Locked { path, pid }),
+                        None => {
                             let _ = std::fs::remove_file(&path);
                         }
                     }

@@ -150,6 +150,16 @@ pub fn load(
     expected: Option<&ModelSpec>,
     device: &Device,
 ) -> Result<(Network, CheckpointMeta), CheckpointError> {
+    load_with(path, expected, |meta| meta.model.init(device))
+}
+
+/// Like [`load`], but the weights go into the model `skeleton` builds from the metadata — e.g.
+/// a structurally shrunk architecture whose shapes differ from the dense one.
+pub fn load_with(
+    path: &Path,
+    expected: Option<&ModelSpec>,
+    skeleton: impl FnOnce(&CheckpointMeta) -> Network,
+) -> Result<(Network, CheckpointMeta), CheckpointError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     let meta = read_meta(path, &bytes)?;
     if let Some(expected) = expected
@@ -174,7 +184,7 @@ pub fn load(
     };
     // Full parse first: a truncated or corrupted tensor section is caught here.
     safetensors::SafeTensors::deserialize(&bytes).map_err(|e| weights(e.to_string()))?;
-    let mut model = meta.model.init(device);
+    let mut model = skeleton(&meta);
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
     let result = model
         .load_from(&mut store)
