@@ -27,6 +27,8 @@ enum Command {
     Sweep(cmd::compare::SweepArgs),
     /// Regenerate the report of a compare/sweep directory from its stored results.
     Report(cmd::compare::ReportArgs),
+    /// Benchmark training/inference throughput and the cost of a pruning step.
+    Bench(cmd::bench::BenchArgs),
     /// Train a dense model and save a checkpoint.
     Train(cmd::train::TrainArgs),
     /// Evaluate a checkpoint on a dataset's test split.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => cmd::compare::compare(a),
         Command::Sweep(a) => cmd::compare::sweep(a),
         Command::Report(a) => cmd::compare::report(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Schedule(a) => cmd::schedule::run(a),

@@ -241,3 +241,58 @@ fn prune_once_leaves_the_planned_zeros_and_inspect_agrees() {
         "--sparsity",
     );
 }
+
+/// Every file of a report directory except the results store, by name.
+fn report_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn compare_writes_a_report_that_report_regenerates_byte_identically() {
+    let out = tmp("compare");
+    let o = out.to_str().unwrap();
+    let v = json(&shears(&[
+        "compare", "--targets", "0.5,0.9", "--regimes", "one-shot,geometric", "--seeds", "0,1", "--out", o, "--json",
+    ]));
+    // Summary schema: per target and regime mean/std/ci95/n/epochs/train_flops; winner/significant.
+    let targets = v["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    for t in targets {
+        for regime in ["one-shot", "geometric"] {
+            let cell = &t["regimes"][regime];
+            assert_eq!(cell["n"], 2, "{cell}");
+            let mean = cell["mean"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&mean));
+            assert!(cell["epochs"].as_f64().unwrap() >= 1.0);
+            assert!(cell["train_flops"].as_f64().unwrap() > 0.0);
+        }
+        assert!(t["significant"].is_boolean());
+        assert!(t.get("winner").is_some());
+    }
+    assert!(v["crossover"]["statement"].is_string());
+    let before = report_files(&out);
+    for name in ["summary.json", "report.md", "report.html", "results.csv", "fig-accuracy-vs-sparsity.svg", "fig-accuracy-vs-sparsity.png"] {
+        let f = before.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} missing"));
+        assert!(f.1.len() > 100, "{name} is nearly empty");
+    }
+    // Regenerate from the stored results only.
+    for (name, _) in &before {
+        if name != "compare.json" {
+            std::fs::remove_file(out.join(name)).unwrap();
+        }
+    }
+    let r = shears(&["report", o]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(report_files(&out), before, "report must regenerate byte-identical files");
+    // Rerunning the comparison reuses the stored runs (no dense training on stderr).
+    let again = shears(&["compare", "--targets", "0.5,0.9", "--regimes", "one-shot,geometric", "--seeds", "0,1", "--out", o]);
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("training the dense model"));
+}

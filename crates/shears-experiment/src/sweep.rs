@@ -19,7 +19,8 @@ pub struct SweepConfig {
     pub targets: Vec<f64>,
     pub seeds: Vec<u64>,
     /// Extra axes: dotted key → alternative values, each written as a TOML value string
-    /// (`"finetune.patience" = ["[5]", "[10]"]`).
+    /// (`"finetune.patience" = ["[5]", "[10]"]`). A key `"<regime>/<key>"` applies to that
+    /// regime only (`"geometric/schedule.steps" = ["3", "6"]`).
     pub grid: BTreeMap<String, Vec<String>>,
 }
 
@@ -83,24 +84,43 @@ impl SweepConfig {
     /// Every cell, validated; an invalid cell is an error naming it, before any work starts.
     pub fn cells(&self) -> Result<Vec<Cell>, ConfigError> {
         let base = toml::to_string(&self.base).expect("table serialises");
-        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
         for (key, values) in &self.grid {
             if values.is_empty() {
                 return Err(ConfigError::Invalid(format!("grid.{key}: no values")));
             }
-            combos = combos
-                .into_iter()
-                .flat_map(|c| {
-                    values.iter().map(move |v| {
-                        let mut c = c.clone();
-                        c.push((key.clone(), v.clone()));
-                        c
-                    })
-                })
-                .collect();
+            if let Some((regime, _)) = key.split_once('/')
+                && !self.regimes.contains_key(regime)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "grid.\"{key}\": no regime named '{regime}'"
+                )));
+            }
         }
+        // The grid combinations that apply to one regime.
+        let combos_for = |regime: &str| -> Vec<Vec<(String, String)>> {
+            let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+            for (key, values) in &self.grid {
+                let key = match key.split_once('/') {
+                    Some((r, k)) if r == regime => k,
+                    Some(_) => continue,
+                    None => key.as_str(),
+                };
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        values.iter().map(move |v| {
+                            let mut c = c.clone();
+                            c.push((key.to_string(), v.clone()));
+                            c
+                        })
+                    })
+                    .collect();
+            }
+            combos
+        };
         let mut cells = Vec::new();
         for (regime, overrides) in &self.regimes {
+            let combos = combos_for(regime);
             for &target in &self.targets {
                 for axes in &combos {
                     let mut all = vec![format!("schedule.target={target}")];
@@ -163,15 +183,17 @@ mod tests {
             seeds = [0, 1]
             [regimes]
             one-shot = ["schedule.kind=one-shot"]
-            hybrid = ["schedule.kind=hybrid", "schedule.start={target*0.7}", "schedule.steps=3"]
+            hybrid = ["schedule.kind=hybrid", "schedule.start={target*0.7}"]
             [grid]
             "finetune.patience" = ["[2]", "[4]"]
+            "hybrid/schedule.steps" = ["2", "4", "6"]
             "#,
             "t",
         )
         .unwrap();
         let cells = s.cells().unwrap();
-        assert_eq!(cells.len(), 2 * 2 * 2);
+        // one-shot: 2 targets x 2 patiences; hybrid: 2 targets x 2 patiences x 3 step counts.
+        assert_eq!(cells.len(), 2 * 2 + 2 * 2 * 3);
         let h = cells
             .iter()
             .find(|c| c.regime == "hybrid" && c.target == 0.9)

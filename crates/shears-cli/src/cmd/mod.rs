@@ -1,5 +1,6 @@
 //! One module per subcommand; shared argument groups in [`common`].
 
+pub mod bench;
 pub mod common;
 pub mod compare;
 pub mod eval;

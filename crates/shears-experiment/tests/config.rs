@@ -1,0 +1,218 @@
+//! Experiment configs: every mistake names its dotted key, overrides behave like the file, and
+//! the experiment id depends on what is run, not on how it is spelled.
+
+use shears_experiment::ExperimentConfig;
+
+fn strings(overrides: &[&str]) -> Vec<String> {
+    overrides.iter().map(|s| s.to_string()).collect()
+}
+
+fn parse(text: &str, overrides: &[&str]) -> ExperimentConfig {
+    ExperimentConfig::from_toml(text, "test.toml", &strings(overrides))
+        .unwrap_or_else(|e| panic!("{text:?} {overrides:?} rejected: {e}"))
+}
+
+fn error(text: &str, overrides: &[&str]) -> String {
+    match ExperimentConfig::from_toml(text, "test.toml", &strings(overrides)) {
+        Ok(c) => panic!("{text:?} {overrides:?} accepted: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn example(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn unknown_keys_are_named_by_their_dotted_path() {
+    let geometric = example("geometric-80.toml");
+    // (file text, overrides, dotted key the error must contain)
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("[finetune]\npatiense = 3\n", &[], "finetune.patiense"),
+        ("", &["finetune.patiense=3"], "finetune.patiense"),
+        (&geometric, &["finetune.patiense=3"], "finetune.patiense"),
+        ("sedes = [1]\n", &[], "sedes"),
+        ("", &["sedes=[1]"], "sedes"),
+        ("[finetun]\npatience = 3\n", &[], "finetun"),
+        ("", &["schedule.stpe=0.2"], "schedule.stpe"),
+        (&geometric, &["prune.criterion.x=1"], "prune.criterion"),
+        ("[data]\nval_fracton = 0.2\n", &[], "data.val_fracton"),
+    ];
+    for (text, overrides, key) in cases {
+        let e = error(text, overrides);
+        assert!(e.contains(key), "{overrides:?}: '{e}' does not name {key}");
+    }
+    // Malformed overrides are refused before anything runs.
+    for bad in ["finetune.patience", "=3", "finetune..patience=3", ".x=1"] {
+        let e = error("", &[bad]);
+        assert!(e.contains(bad), "'{e}' does not quote '{bad}'");
+    }
+}
+
+#[test]
+fn out_of_range_values_name_their_key() {
+    let geometric = example("geometric-80.toml");
+    let cases: &[(&str, &str)] = &[
+        ("schedule.target=1.0", "schedule.target"),
+        ("schedule.target=1.5", "schedule.target"),
+        ("schedule.target=0", "schedule.target"),
+        ("schedule.target=-0.2", "schedule.target"),
+        ("schedule.target=nan", "schedule.target"),
+        ("schedule.step=1.0", "schedule.step"),
+        ("seeds=[]", "seeds"),
+        ("seeds=[1, 1]", "seeds"),
+        ("finetune.patience=-1", "finetune.patience"),
+        ("finetune.patience=[3, -1]", "finetune.patience"),
+        ("finetune.patience=[]", "finetune.patience"),
+        ("finetune.patience=ten", "finetune.patience"),
+        ("finetune.min_delta=-0.1", "finetune.min_delta"),
+        ("finetune.min_delta=nan", "finetune.min_delta"),
+        ("finetune.lr=0", "finetune.lr"),
+        ("finetune.max_epochs=0", "finetune.max_epochs"),
+        ("finetune.batch_size=0", "finetune.batch_size"),
+        ("finetune.carry=bestt", "finetune.carry"),
+        ("data.val_fraction=1.0", "data.val_fraction"),
+        ("data.val_fraction=0", "data.val_fraction"),
+        ("dense.epochs=0", "dense.epochs"),
+        ("dense.epochs=1.5", "dense.epochs"),
+        ("dense.lr=-1", "dense.lr"),
+        ("prune.min_density=1", "prune.min_density"),
+        ("model.kind=resnet-19", "model.kind"),
+    ];
+    for (o, key) in cases {
+        let e = error(&geometric, &[o]);
+        assert!(e.contains(key), "-s {o}: '{e}' does not name {key}");
+    }
+    // Zero steps: the example uses `step`, so switch to `steps`.
+    let steps0 = "[schedule]\nkind = \"geometric\"\ntarget = 0.8\nsteps = 0\n";
+    let e = error(steps0, &[]);
+    assert!(e.contains("schedule.steps"), "'{e}' does not name schedule.steps");
+    // A one-shot with several steps, and an iterative schedule with both step and steps.
+    let e = error("[schedule]\nkind = \"one-shot\"\ntarget = 0.8\nsteps = 3\n", &[]);
+    assert!(e.contains("schedule"), "{e}");
+    let e = error(&geometric, &["schedule.steps=4"]);
+    assert!(e.contains("schedule"), "{e}");
+}
+
+#[test]
+fn patience_takes_a_number_or_a_list_in_the_file_and_on_the_command_line() {
+    let geometric = example("geometric-80.toml");
+    assert_eq!(
+        parse(&geometric, &["finetune.patience=10"]).finetune.patience,
+        [10]
+    );
+    assert_eq!(
+        parse(&geometric, &["finetune.patience=[20,2]"])
+            .finetune
+            .patience,
+        [20, 2]
+    );
+    assert_eq!(
+        parse(&geometric, &["finetune.patience = [20, 2]"])
+            .finetune
+            .patience,
+        [20, 2]
+    );
+    assert_eq!(
+        parse("[finetune]\npatience = 7\n", &[]).finetune.patience,
+        [7]
+    );
+    assert_eq!(
+        parse("[finetune]\npatience = [4, 1]\n", &[])
+            .finetune
+            .patience,
+        [4, 1]
+    );
+    // Later overrides win; bare words are strings.
+    let c = parse(
+        &geometric,
+        &[
+            "finetune.patience=1",
+            "finetune.patience=2",
+            "schedule.kind=constant",
+        ],
+    );
+    assert_eq!(c.finetune.patience, [2]);
+    assert_eq!(c.regime(), "constant");
+}
+
+#[test]
+fn spellings_of_one_experiment_share_an_id_and_a_change_gives_another() {
+    let geometric = example("geometric-80.toml");
+    let base = parse(&geometric, &[]);
+    let id = base.id();
+    assert_eq!(id.len(), 16);
+
+    // Keys in another order, 0.80 for 0.8, and inline tables.
+    let reordered = r#"
+        [finetune]
+        lr = 0.010
+        carry = "best"
+        max_epochs = 30
+        patience = 1
+        mode = "patience"
+
+        [schedule]
+        step = 0.20
+        target = 0.80
+        kind = "geometric"
+
+        [prune]
+        scope = "global"
+        criterion = "magnitude"
+
+        [data]
+        dataset = "fashion-mnist-mini"
+
+        [model]
+        kind = "lenet300"
+    "#;
+    assert_eq!(parse(reordered, &[]).id(), id, "reordered keys, 0.80 vs 0.8");
+    // Every default written out explicitly.
+    let explicit = base.to_toml();
+    assert!(explicit.contains("min_delta"), "{explicit}");
+    assert_eq!(parse(&explicit, &[]), base);
+    assert_eq!(parse(&explicit, &[]).id(), id, "explicit defaults");
+    // Only what differs from the defaults, on the command line.
+    let overrides = parse(
+        "",
+        &[
+            "schedule.kind=geometric",
+            "schedule.target=0.80",
+            "schedule.step=0.2",
+            "finetune.patience=[1]",
+        ],
+    );
+    assert_eq!(overrides.id(), id, "overrides only");
+    // Other seeds are the same experiment (the id excludes them); the seeds are stored apart.
+    assert_eq!(parse(&geometric, &["seeds=[3, 4]"]).id(), id);
+
+    // Anything that changes what is run changes the id.
+    for o in [
+        "schedule.target=0.9",
+        "schedule.target=0.8000001",
+        "schedule.step=0.3",
+        "finetune.patience=2",
+        "finetune.carry=last",
+        "finetune.lr=0.02",
+        "dense.epochs=3",
+        "prune.criterion=random",
+        "data.val_fraction=0.2",
+    ] {
+        assert_ne!(parse(&geometric, &[o]).id(), id, "{o} kept the id");
+    }
+    // The one-shot example is another experiment.
+    assert_ne!(parse(&example("oneshot-80.toml"), &[]).id(), id);
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let path = std::path::Path::new("/nonexistent/experiment.toml");
+    let e = ExperimentConfig::load(Some(path), &[]).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/experiment.toml"), "{e}");
+    let e = error("[finetune\n", &[]);
+    assert!(e.contains("test.toml"), "{e}");
+}
