@@ -248,7 +248,12 @@ fn report_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .flatten()
         .filter(|e| e.path().is_file())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -259,7 +264,16 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     let out = tmp("compare");
     let o = out.to_str().unwrap();
     let v = json(&shears(&[
-        "compare", "--targets", "0.5,0.9", "--regimes", "one-shot,geometric", "--seeds", "0,1", "--out", o, "--json",
+        "compare",
+        "--targets",
+        "0.5,0.9",
+        "--regimes",
+        "one-shot,geometric",
+        "--seeds",
+        "0,1",
+        "--out",
+        o,
+        "--json",
     ]));
     // Summary schema: per target and regime mean/std/ci95/n/epochs/train_flops; winner/significant.
     let targets = v["targets"].as_array().unwrap();
@@ -278,8 +292,18 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     }
     assert!(v["crossover"]["statement"].is_string());
     let before = report_files(&out);
-    for name in ["summary.json", "report.md", "report.html", "results.csv", "fig-accuracy-vs-sparsity.svg", "fig-accuracy-vs-sparsity.png"] {
-        let f = before.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} missing"));
+    for name in [
+        "summary.json",
+        "report.md",
+        "report.html",
+        "results.csv",
+        "fig-accuracy-vs-sparsity.svg",
+        "fig-accuracy-vs-sparsity.png",
+    ] {
+        let f = before
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
         assert!(f.1.len() > 100, "{name} is nearly empty");
     }
     // Regenerate from the stored results only.
@@ -290,9 +314,23 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     }
     let r = shears(&["report", o]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    assert_eq!(report_files(&out), before, "report must regenerate byte-identical files");
+    assert_eq!(
+        report_files(&out),
+        before,
+        "report must regenerate byte-identical files"
+    );
     // Rerunning the comparison reuses the stored runs (no dense training on stderr).
-    let again = shears(&["compare", "--targets", "0.5,0.9", "--regimes", "one-shot,geometric", "--seeds", "0,1", "--out", o]);
+    let again = shears(&[
+        "compare",
+        "--targets",
+        "0.5,0.9",
+        "--regimes",
+        "one-shot,geometric",
+        "--seeds",
+        "0,1",
+        "--out",
+        o,
+    ]);
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stderr).contains("training the dense model"));
 }

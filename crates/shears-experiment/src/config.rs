@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shears_core::budget::SplitPolicy;
 use shears_core::lr::LrPolicy;
-use shears_core::schedule::{Compat, ScheduleKind, ScheduleSpec};
+use shears_core::schedule::{Compat, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
 use shears_nn::fit::TrainRecipe;
@@ -89,6 +89,11 @@ pub struct PruneSection {
     pub include_bias: bool,
     /// Training batches the taylor/hessian criteria accumulate gradients over at each step.
     pub score_batches: usize,
+    /// Layers to prune (paths as `shears inspect` prints them, or prefixes ending in `*`);
+    /// empty = every Conv/Linear layer (the reference's default, classifier included).
+    pub include: Vec<String>,
+    /// Layers never to prune, e.g. `["fc3"]` to keep the classifier dense.
+    pub exclude: Vec<String>,
     /// Remove whole channels/neurons (group L2 norm, residual-coupled channels together) and
     /// fine-tune the physically smaller network; schedule values are then fractions of each
     /// group's original channels. `false`: unstructured weight pruning.
@@ -207,6 +212,8 @@ impl Default for PruneSection {
             min_density: 0.0,
             include_bias: true,
             score_batches: 10,
+            include: Vec::new(),
+            exclude: Vec::new(),
             structured: false,
         }
     }
@@ -229,6 +236,37 @@ impl Default for FinetuneSection {
             lr_policy: LrPolicy::default(),
             optimizer: OptimizerConfig::default(),
         }
+    }
+}
+
+/// A schedule error under its dotted key (`schedule.target must be in (0, 1), got 1`): the
+/// messages of single-field errors start with the field's name.
+fn schedule_error(e: ScheduleError) -> ConfigError {
+    use ScheduleError as E;
+    let field = matches!(
+        e,
+        E::InvalidTarget { .. }
+            | E::InvalidStep { .. }
+            | E::InvalidSteps { .. }
+            | E::InvalidStart { .. }
+            | E::InvalidPower { .. }
+    );
+    ConfigError::Invalid(if field {
+        format!("schedule.{e}")
+    } else {
+        format!("schedule: {e}")
+    })
+}
+
+/// A dense-recipe error under its dotted key: `train.epochs ...` -> `dense.epochs ...`,
+/// `optimizer.momentum ...` -> `dense.optimizer.momentum ...`.
+fn dense_error(e: &str) -> String {
+    if let Some(rest) = e.strip_prefix("train.") {
+        format!("dense.{rest}")
+    } else if e.starts_with("optimizer.") {
+        format!("dense.{e}")
+    } else {
+        format!("dense.lr_policy: {e}")
     }
 }
 
@@ -267,20 +305,59 @@ pub fn parse_override(s: &str) -> Result<(String, toml::Value), ConfigError> {
     Ok((key.to_string(), value))
 }
 
-fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), ConfigError> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("non-empty key");
-    let mut t = table;
-    for p in parts {
-        let entry = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = entry.as_table_mut().ok_or_else(|| ConfigError::Override {
-            key: key.to_string(),
-            detail: format!("'{p}' is not a section"),
-        })?;
+/// Applies dotted overrides to a parsed file. A section the file leaves out stands for its
+/// defaults, so it is filled in from `defaults` (the serialised default config) before a key
+/// in it is set: `-s schedule.target=0.9` changes the default schedule's target instead of
+/// making a schedule of nothing but a target. Changing the `kind` of such a filled-in section
+/// keeps only what the overrides set there (the old kind's defaults may not exist in the new).
+fn apply_overrides(
+    table: &mut toml::Table,
+    defaults: &toml::Table,
+    overrides: &[(String, toml::Value)],
+) -> Result<(), ConfigError> {
+    let mut filled: Vec<String> = Vec::new();
+    let mut set: Vec<&str> = Vec::new();
+    let within =
+        |path: &str, prefix: &str| path == prefix || path.starts_with(&format!("{prefix}."));
+    for (key, value) in overrides {
+        let parts: Vec<&str> = key.split('.').collect();
+        let (last, parents) = parts.split_last().expect("non-empty key");
+        let mut t = &mut *table;
+        let mut d = Some(defaults);
+        let mut path = String::new();
+        for p in parents {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(p);
+            let default = d.and_then(|d| d.get(*p)).and_then(toml::Value::as_table);
+            if !t.contains_key(*p) {
+                t.insert(
+                    p.to_string(),
+                    toml::Value::Table(default.cloned().unwrap_or_default()),
+                );
+                if default.is_some() {
+                    filled.push(path.clone());
+                }
+            }
+            t = t
+                .get_mut(*p)
+                .and_then(toml::Value::as_table_mut)
+                .ok_or_else(|| ConfigError::Override {
+                    key: key.clone(),
+                    detail: format!("'{p}' is not a section"),
+                })?;
+            d = default;
+        }
+        if *last == "kind"
+            && t.get("kind") != Some(value)
+            && filled.iter().any(|f| within(&path, f))
+        {
+            t.retain(|k, _| set.iter().any(|s| within(s, &format!("{path}.{k}"))));
+        }
+        t.insert(last.to_string(), value.clone());
+        set.push(key);
     }
-    t.insert(last.to_string(), value);
     Ok(())
 }
 
@@ -305,10 +382,13 @@ impl ExperimentConfig {
             path: name.into(),
             detail: e.to_string(),
         })?;
-        for o in overrides {
-            let (key, value) = parse_override(o)?;
-            set_path(&mut table, &key, value)?;
-        }
+        let overrides = overrides
+            .iter()
+            .map(|o| parse_override(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        let defaults: toml::Table =
+            toml::from_str(&Self::default().to_toml()).expect("the defaults parse");
+        apply_overrides(&mut table, &defaults, &overrides)?;
         let config: Self = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
             |e: serde_path_to_error::Error<toml::de::Error>| ConfigError::Read {
                 path: name.into(),
@@ -337,17 +417,18 @@ impl ExperimentConfig {
                 self.data.val_fraction
             ));
         }
-        self.schedule
-            .validate()
-            .map_err(|e| ConfigError::Invalid(format!("schedule: {e}")))?;
-        self.schedule
-            .plan()
-            .map_err(|e| ConfigError::Invalid(format!("schedule: {e}")))?;
+        self.schedule.validate().map_err(schedule_error)?;
+        self.schedule.plan().map_err(schedule_error)?;
         if !(0.0..1.0).contains(&self.prune.min_density) {
             return bad(format!(
                 "prune.min_density = {} must be in [0, 1)",
                 self.prune.min_density
             ));
+        }
+        if self.prune.structured
+            && !(self.prune.include.is_empty() && self.prune.exclude.is_empty())
+        {
+            return bad("prune.include / prune.exclude: not supported with structured pruning (channel groups span layers)".into());
         }
         if self.prune.structured && self.prune.criterion != Criterion::Magnitude {
             return bad(format!(
@@ -391,7 +472,7 @@ impl ExperimentConfig {
             .map_err(|e| ConfigError::Invalid(format!("finetune.lr_policy: {e}")))?;
         self.dense_recipe(0)
             .validate()
-            .map_err(|e| ConfigError::Invalid(format!("dense: {}", e.replace("train.", ""))))?;
+            .map_err(|e| ConfigError::Invalid(dense_error(&e)))?;
         Ok(())
     }
 
@@ -423,18 +504,29 @@ impl ExperimentConfig {
         toml::to_string(self).expect("config serialises")
     }
 
+    /// The config as ids see it: `dense.augment` written as the dataset's default is the same
+    /// experiment (and dense model) as leaving it out.
+    fn canonical(&self) -> Self {
+        let mut c = self.clone();
+        if c.dense.augment == Some(c.data.dataset.default_augment().is_some()) {
+            c.dense.augment = None;
+        }
+        c
+    }
+
     /// Experiment id: a hash of the resolved config without the seed list, so two spellings
     /// of the same experiment are one run and adding seeds reuses the finished ones.
     pub fn id(&self) -> String {
-        let mut c = self.clone();
+        let mut c = self.canonical();
         c.seeds.clear();
         short_hash(&serde_json::to_string(&c).expect("config serialises"))
     }
 
     /// Key of the dense model of `seed`: model, data and dense recipe (or checkpoint path).
     pub fn dense_key(&self, seed: u64) -> String {
+        let c = self.canonical();
         let key = serde_json::json!({
-            "model": self.model, "data": self.data, "dense": self.dense, "seed": seed,
+            "model": c.model, "data": c.data, "dense": c.dense, "seed": seed,
         });
         short_hash(&key.to_string())
     }

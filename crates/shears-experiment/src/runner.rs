@@ -4,7 +4,7 @@
 
 use crate::config::{ExperimentConfig, FinetuneMode, ScopeName};
 use crate::finetune::{StepLength, finetune};
-use crate::store::{Lock, RunDir, RunState, StoreError, write};
+use crate::store::{Lock, RunDir, RunState, StoreError, remove_stale_temps, write};
 use crate::structured::{self, Widths};
 use burn::module::Module;
 use shears_core::budget::split_budget;
@@ -86,6 +86,7 @@ pub fn run_experiment(
         path: dir.clone(),
         detail: e.to_string(),
     })?;
+    remove_stale_temps(&dir);
     // The stored config lists every seed ever run under this id (the id excludes seeds).
     let mut resolved = config.clone();
     if let Ok(text) = std::fs::read_to_string(dir.join("config.toml"))
@@ -112,6 +113,7 @@ pub fn run_experiment(
             continue;
         }
         let _lock = Lock::acquire(&run.dir)?;
+        remove_stale_temps(&run.dir);
         if splits.is_none() {
             let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
             splits = Some(
@@ -164,6 +166,7 @@ fn dense_model(
         return Ok(model);
     }
     let _lock = Lock::acquire(&dir)?;
+    remove_stale_temps(&dir);
     if path.exists() {
         // Another process trained it while we waited for the lock.
         let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
@@ -283,7 +286,13 @@ fn run_seed(
     };
     spec.validate().map_err(RunError::Invalid)?;
     let structured = config.prune.structured;
-    let params = prune::prunable(&spec, config.prune.include_bias);
+    let params = prune::prunable_filtered(
+        &spec,
+        config.prune.include_bias,
+        &config.prune.include,
+        &config.prune.exclude,
+    )
+    .map_err(|e| RunError::Invalid(format!("prune: {e}")))?;
     let n_prunable: u64 = params.iter().map(|p| p.len() as u64).sum();
     let plan = config
         .schedule
@@ -470,7 +479,6 @@ fn run_seed(
             cum_wall_s: prev.cum_wall_s + wall,
             ..metrics_row(prev, &tuned.val, &test)
         };
-        on_event(Event::Step(Box::new(row.clone())));
         rows.push(row);
         commit(
             run,
@@ -483,6 +491,10 @@ fn run_seed(
             config,
             seed,
         )?;
+        // Reported once committed: a step that was shown survives a kill.
+        on_event(Event::Step(Box::new(
+            rows.last().expect("just pushed").clone(),
+        )));
     }
     Ok(rows)
 }
@@ -581,14 +593,36 @@ fn commit(
         }),
         sparsity: last.sparsity,
     };
-    checkpoint::save(&run.checkpoint(step), model, &meta)?;
-    write(&run.masks(step), pruned.to_json().as_bytes())?;
+    // Checksums of the previous step's files (kept for recovery) and of this step's.
+    let mut checksums = match run.read_state() {
+        Ok(Some(old)) if step > 0 => old.checksums,
+        _ => Default::default(),
+    };
+    let previous = [
+        run.checkpoint(step.wrapping_sub(1)),
+        run.masks(step.wrapping_sub(1)),
+    ];
+    checksums.retain(|name, _| previous.iter().any(|p| p.ends_with(name)));
+    let path = run.checkpoint(step);
+    let bytes = checkpoint::to_bytes(model, &meta).map_err(|detail| {
+        checkpoint::CheckpointError::Format {
+            path: path.clone(),
+            detail,
+        }
+    })?;
+    run.write_checked(&path, &bytes, &mut checksums)?;
+    run.write_checked(
+        &run.masks(step),
+        pruned.to_json().as_bytes(),
+        &mut checksums,
+    )?;
     run.write_rows(rows)?;
     run.write_state(&RunState {
         schema_version: SCHEMA_VERSION,
         completed_step: step,
         total_steps: total,
         finished: step == total,
+        checksums,
     })?;
     // Keep the previous step so a corrupted newest checkpoint can be recovered from.
     run.prune_old(step.saturating_sub(1));
@@ -619,7 +653,7 @@ fn resume(
         if step > state.completed_step {
             break;
         }
-        match load_step(run, spec, params, structured, devices, step) {
+        match load_step(run, &state, spec, params, structured, devices, step) {
             Ok((model, pruned)) => {
                 let rows = run.read_rows(step)?;
                 if rows.len() != step + 1 {
@@ -652,12 +686,15 @@ fn resume(
 
 fn load_step(
     run: &RunDir,
+    state: &RunState,
     spec: &ModelSpec,
     params: &[prune::Prunable],
     structured: bool,
     devices: &Devices,
     step: usize,
 ) -> Result<(Network, Resumed), RunError> {
+    run.verify(state, &run.checkpoint(step))?;
+    run.verify(state, &run.masks(step))?;
     let path = run.masks(step);
     let text = std::fs::read_to_string(&path).map_err(|e| StoreError::Io {
         path: path.clone(),

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use shears_core::results::{SCHEMA_VERSION, StepRow};
 use shears_nn::checkpoint::write_atomic;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,26 @@ pub struct RunState {
     pub completed_step: usize,
     pub total_steps: usize,
     pub finished: bool,
+    /// SHA-256 (hex) of the committed step's and the previous step's checkpoint and pruning
+    /// state, by file name, checked before they are loaded: a file damaged after its commit
+    /// (a flipped weight byte parses fine) is never resumed from. Absent in older stores.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Paths of one seed's run.
@@ -127,6 +148,37 @@ impl RunDir {
         write(&self.csv_path(), StepRow::to_csv(rows).as_bytes())
     }
 
+    /// Writes `bytes` to `path` and records their checksum in `checksums` (committed with
+    /// the next state).
+    pub fn write_checked(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        checksums: &mut BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        write(path, bytes)?;
+        checksums.insert(file_name(path), sha256_hex(bytes));
+        Ok(())
+    }
+
+    /// Checks `path` against the checksum `state` committed for it (if any).
+    pub fn verify(&self, state: &RunState, path: &Path) -> Result<(), StoreError> {
+        let Some(expected) = state.checksums.get(&file_name(path)) else {
+            return Ok(());
+        };
+        let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+        if sha256_hex(&bytes) != *expected {
+            return Err(io(
+                path,
+                format!(
+                    "corrupted: its SHA-256 differs from the one committed in {}",
+                    self.state_path().display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Removes the files of steps before `keep_from` (one previous step is kept for recovery).
     pub fn prune_old(&self, keep_from: usize) {
         for step in 0..keep_from {
@@ -136,66 +188,93 @@ impl RunDir {
     }
 }
 
+/// Removes the temp files (`.<name>.<pid>.tmp`, see [`write_atomic`]) that a process killed
+/// mid-write left in `dir`. Only files of processes that are gone are removed, so it is safe
+/// next to a live writer (Linux; elsewhere nothing is removed).
+pub fn remove_stale_temps(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// An exclusive lock on a directory, held while the value lives.
+///
+/// The lock is the kernel's (`flock` on `dir/.lock`), not the file's existence: it is
+/// released when its holder exits or is killed, whatever state the file is left in, so
+/// there is no stale lock to detect and take over, no window in which a half-written lock
+/// file looks free, and a second holder in the same process (another thread) is refused
+/// like any other. The file names the holder's pid for the error message.
 #[derive(Debug)]
 pub struct Lock {
     path: PathBuf,
+    file: std::fs::File,
 }
 
-/// Start time (clock ticks since boot) of a live, non-zombie process; `None` if it is gone.
-/// Recorded in the lock next to the pid, so a reused pid does not look like the old owner.
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name: state is the first, starttime the 20th.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-        return None;
+#[cfg(unix)]
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
-    fields.get(19)?.parse().ok()
 }
 
-fn owner_alive(content: &str) -> Option<u32> {
-    let mut it = content.split_whitespace();
-    let pid: u32 = it.next()?.parse().ok()?;
-    let start: Option<u64> = it.next().and_then(|s| s.parse().ok());
-    let now = process_start(pid)?;
-    match start {
-        Some(s) if s != now => None,
-        _ => Some(pid),
-    }
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 impl Lock {
-    /// Takes `dir/.lock`; a lock left by a dead process is taken over.
+    /// Takes `dir/.lock`, or fails at once with [`StoreError::Locked`] while another holder
+    /// (process or thread) has it.
     pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
+        use std::io::Write;
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let path = dir.join(".lock");
-        for _ in 0..3 {
-            match std::fs::OpenOptions::new()
+        for _ in 0..100 {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    let me = std::process::id();
-                    let start = process_start(me).map_or(String::new(), |s| s.to_string());
-                    write!(f, "{me} {start}").map_err(|e| io(&path, e))?;
-                    return Ok(Self { path });
+                .map_err(|e| io(&path, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let pid = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                        .unwrap_or(0);
+                    return Err(StoreError::Locked { path, pid });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let content = std::fs::read_to_string(&path).unwrap_or_default();
-                    // Our own pid counts as locked too: another thread of this process holds it.
-                    match owner_alive(&content) {
-                        Some(pid) => return Err(StoreError::Locked { path, pid }),
-                        None => {
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => return Err(io(&path, e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, e)),
             }
+            // A holder that released the lock unlinks the file first: if we locked an unlinked
+            // file, the lock is someone else's to take at the new path; try again.
+            if !same_file(&file, &path) {
+                continue;
+            }
+            file.set_len(0).map_err(|e| io(&path, e))?;
+            write!(file, "{}", std::process::id()).map_err(|e| io(&path, e))?;
+            return Ok(Self { path, file });
         }
         Err(io(&path, "could not take the lock"))
     }
@@ -203,6 +282,8 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        // Unlink while still holding the lock; closing the file then releases it.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }

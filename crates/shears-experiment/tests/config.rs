@@ -89,9 +89,15 @@ fn out_of_range_values_name_their_key() {
     // Zero steps: the example uses `step`, so switch to `steps`.
     let steps0 = "[schedule]\nkind = \"geometric\"\ntarget = 0.8\nsteps = 0\n";
     let e = error(steps0, &[]);
-    assert!(e.contains("schedule.steps"), "'{e}' does not name schedule.steps");
+    assert!(
+        e.contains("schedule.steps"),
+        "'{e}' does not name schedule.steps"
+    );
     // A one-shot with several steps, and an iterative schedule with both step and steps.
-    let e = error("[schedule]\nkind = \"one-shot\"\ntarget = 0.8\nsteps = 3\n", &[]);
+    let e = error(
+        "[schedule]\nkind = \"one-shot\"\ntarget = 0.8\nsteps = 3\n",
+        &[],
+    );
     assert!(e.contains("schedule"), "{e}");
     let e = error(&geometric, &["schedule.steps=4"]);
     assert!(e.contains("schedule"), "{e}");
@@ -101,7 +107,9 @@ fn out_of_range_values_name_their_key() {
 fn patience_takes_a_number_or_a_list_in_the_file_and_on_the_command_line() {
     let geometric = example("geometric-80.toml");
     assert_eq!(
-        parse(&geometric, &["finetune.patience=10"]).finetune.patience,
+        parse(&geometric, &["finetune.patience=10"])
+            .finetune
+            .patience,
         [10]
     );
     assert_eq!(
@@ -140,6 +148,76 @@ fn patience_takes_a_number_or_a_list_in_the_file_and_on_the_command_line() {
 }
 
 #[test]
+fn an_override_of_a_section_the_file_leaves_out_changes_its_defaults() {
+    // The prune command's own example, without a config file.
+    let c = parse("", &["schedule.target=0.9"]);
+    assert_eq!(c.regime(), "one-shot");
+    assert_eq!(c.schedule.target, 0.9);
+    let mut want = ExperimentConfig::default();
+    want.schedule.target = 0.9;
+    assert_eq!(c, want);
+    // One field of the optimizer, in a file without an optimizer table.
+    let c = parse(
+        "[finetune]\nlr = 0.02\n",
+        &["finetune.optimizer.momentum=0.5"],
+    );
+    let mut want = ExperimentConfig::default();
+    want.finetune.lr = 0.02;
+    want.finetune.optimizer = shears_nn::optim::OptimizerConfig::Sgd {
+        momentum: 0.5,
+        nesterov: false,
+        weight_decay: 5e-4,
+    };
+    assert_eq!(c, want);
+    // Another kind gets that kind's defaults, not the old kind's fields.
+    for o in [
+        &["finetune.optimizer.kind=adam"][..],
+        &["finetune.lr=0.02", "finetune.optimizer.kind=adam"],
+        &[
+            "finetune.optimizer.weight_decay=0",
+            "finetune.optimizer.kind=adam",
+        ],
+    ] {
+        let c = parse("", o);
+        assert!(
+            matches!(
+                c.finetune.optimizer,
+                shears_nn::optim::OptimizerConfig::Adam { .. }
+            ),
+            "{o:?}: {:?}",
+            c.finetune.optimizer
+        );
+    }
+    // What the overrides set survives a change of kind.
+    let geometric = "[schedule]\nkind = \"geometric\"\ntarget = 0.9\nstep = 0.2\n";
+    for o in [
+        &[
+            "schedule.kind=geometric",
+            "schedule.target=0.9",
+            "schedule.step=0.2",
+        ][..],
+        &[
+            "schedule.target=0.9",
+            "schedule.kind=geometric",
+            "schedule.step=0.2",
+        ],
+        &[
+            "schedule.step=0.2",
+            "schedule.target=0.9",
+            "schedule.kind=geometric",
+        ],
+    ] {
+        assert_eq!(parse("", o), parse(geometric, &[]), "{o:?}");
+    }
+    // A section the file writes is the file's: its keys stay, as in the file.
+    let e = error(
+        "[finetune.optimizer]\nkind = \"sgd\"\nmomentum = 0.9\n",
+        &["finetune.optimizer.kind=adam"],
+    );
+    assert!(e.contains("finetune.optimizer"), "{e}");
+}
+
+#[test]
 fn spellings_of_one_experiment_share_an_id_and_a_change_gives_another() {
     let geometric = example("geometric-80.toml");
     let base = parse(&geometric, &[]);
@@ -170,7 +248,11 @@ fn spellings_of_one_experiment_share_an_id_and_a_change_gives_another() {
         [model]
         kind = "lenet300"
     "#;
-    assert_eq!(parse(reordered, &[]).id(), id, "reordered keys, 0.80 vs 0.8");
+    assert_eq!(
+        parse(reordered, &[]).id(),
+        id,
+        "reordered keys, 0.80 vs 0.8"
+    );
     // Every default written out explicitly.
     let explicit = base.to_toml();
     assert!(explicit.contains("min_delta"), "{explicit}");
@@ -187,6 +269,13 @@ fn spellings_of_one_experiment_share_an_id_and_a_change_gives_another() {
         ],
     );
     assert_eq!(overrides.id(), id, "overrides only");
+    // The dataset's default augmentation written out (off for Fashion-MNIST).
+    let augment = parse(&geometric, &["dense.augment=false"]);
+    assert_eq!(augment.id(), id, "explicit dense.augment = false");
+    assert_eq!(augment.dense_key(0), base.dense_key(0));
+    let augmented = parse(&geometric, &["dense.augment=true"]);
+    assert_ne!(augmented.id(), id);
+    assert_ne!(augmented.dense_key(0), base.dense_key(0));
     // Other seeds are the same experiment (the id excludes them); the seeds are stored apart.
     assert_eq!(parse(&geometric, &["seeds=[3, 4]"]).id(), id);
 
@@ -211,7 +300,9 @@ fn spellings_of_one_experiment_share_an_id_and_a_change_gives_another() {
 #[test]
 fn a_missing_config_file_is_named() {
     let path = std::path::Path::new("/nonexistent/experiment.toml");
-    let e = ExperimentConfig::load(Some(path), &[]).unwrap_err().to_string();
+    let e = ExperimentConfig::load(Some(path), &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/nonexistent/experiment.toml"), "{e}");
     let e = error("[finetune\n", &[]);
     assert!(e.contains("test.toml"), "{e}");

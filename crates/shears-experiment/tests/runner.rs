@@ -13,14 +13,31 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier, mpsc};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "shears-experiment-test-{}-{name}",
-        std::process::id()
-    ));
+/// A fresh directory under the target's temp dir, removed when it drops after a passing test
+/// (kept for inspection after a failure).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("experiment-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn devices() -> Devices {
@@ -124,7 +141,11 @@ fn carry_best_hands_on_the_best_epoch_weights_not_the_last() {
     // The stored weights are the best epoch's: evaluating them reproduces the recorded
     // validation metrics bit for bit (the last epoch's weights would give `last`).
     let val = stored_val(&config, &dir, 0, 1);
-    assert_eq!(val.top1.to_bits(), row.val_top1.to_bits(), "{val:?} vs {row:?}");
+    assert_eq!(
+        val.top1.to_bits(),
+        row.val_top1.to_bits(),
+        "{val:?} vs {row:?}"
+    );
     assert_eq!(val.top5.to_bits(), row.val_top5.to_bits());
     assert_eq!(val.loss.to_bits(), row.val_loss.to_bits());
 }

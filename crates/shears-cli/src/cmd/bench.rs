@@ -58,15 +58,26 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let mut rows = Vec::new();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     for &kind in &a.models {
-        let spec = ModelSpec { kind, input: input_of(kind), classes: 10 };
+        let spec = ModelSpec {
+            kind,
+            input: input_of(kind),
+            classes: 10,
+        };
         let [c, h, w] = spec.input;
         let n = a.batch_size;
         devices.train.seed(0);
         let mut model = spec.init(&devices.train);
         let mut optim = OptimizerConfig::default().build();
-        let x = Tensor::<4>::random([n, c, h, w], burn::tensor::Distribution::Default, &devices.train);
+        let x = Tensor::<4>::random(
+            [n, c, h, w],
+            burn::tensor::Distribution::Default,
+            &devices.train,
+        );
         let y = Tensor::<1, Int>::from_ints(
-            (0..n).map(|i| (i % 10) as i64).collect::<Vec<_>>().as_slice(),
+            (0..n)
+                .map(|i| (i % 10) as i64)
+                .collect::<Vec<_>>()
+                .as_slice(),
             &devices.train,
         );
         let mut step = |model: shears_nn::models::Network| {
@@ -87,9 +98,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
             let _ = model.clone().forward(x.clone()).into_data();
             train.push((a.iters * n) as f64 / t.elapsed().as_secs_f64());
         }
-        rows.push(Row { workload: format!("{kind} train (fwd+bwd+step), batch {n}"), value: median(train), unit: "samples/s" });
+        rows.push(Row {
+            workload: format!("{kind} train (fwd+bwd+step), batch {n}"),
+            value: median(train),
+            unit: "samples/s",
+        });
         let eval = model.valid();
-        let xe = Tensor::<4>::random([n, c, h, w], burn::tensor::Distribution::Default, &devices.base);
+        let xe = Tensor::<4>::random(
+            [n, c, h, w],
+            burn::tensor::Distribution::Default,
+            &devices.base,
+        );
         let _ = eval.forward(xe.clone()).into_data();
         let mut infer = Vec::new();
         for _ in 0..a.repeats {
@@ -99,10 +118,18 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
             infer.push((a.iters * n) as f64 / t.elapsed().as_secs_f64());
         }
-        rows.push(Row { workload: format!("{kind} inference, batch {n}"), value: median(infer), unit: "samples/s" });
+        rows.push(Row {
+            workload: format!("{kind} inference, batch {n}"),
+            value: median(infer),
+            unit: "samples/s",
+        });
     }
     if !a.no_prune {
-        let spec = ModelSpec { kind: ModelKind::ResNet18, input: [3, 32, 32], classes: 10 };
+        let spec = ModelSpec {
+            kind: ModelKind::ResNet18,
+            input: [3, 32, 32],
+            classes: 10,
+        };
         let mut times = Vec::new();
         let mut n_weights = 0;
         for _ in 0..a.repeats {
@@ -110,8 +137,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
             let mut masks = MaskSet::dense(prune::prunable(&spec, true));
             n_weights = masks.params.iter().map(|p| p.len()).sum::<usize>();
             let t = Instant::now();
-            let model = prune::prune_step(model, &mut masks, Criterion::Magnitude, None, &StepAmount::Uniform(0.9), &Scope::global(), 0, 0)
-                .map_err(anyhow::Error::msg)?;
+            let model = prune::prune_step(
+                model,
+                &mut masks,
+                Criterion::Magnitude,
+                None,
+                &StepAmount::Uniform(0.9),
+                &Scope::global(),
+                0,
+                0,
+            )
+            .map_err(anyhow::Error::msg)?;
             times.push(t.elapsed().as_secs_f64());
             drop(model);
         }
@@ -122,7 +158,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         });
     }
     if a.json {
-        return print_json(&serde_json::json!({"threads": threads, "device": a.device.device, "results": rows}));
+        return print_json(
+            &serde_json::json!({"threads": threads, "device": a.device.device, "results": rows}),
+        );
     }
     println!("{threads} threads, device {}", a.device.device);
     for r in &rows {

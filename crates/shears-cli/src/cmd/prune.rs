@@ -177,12 +177,22 @@ pub fn runs(cmd: RunsCommand) -> Result<()> {
                 .with_context(|| format!("{}: no such experiment", dir.display()))?;
             println!("{cfg}");
             println!("{}", header());
-            for (name, state) in seeds_of(&dir) {
+            for (name, _) in seeds_of(&dir) {
                 let run = shears_experiment::store::RunDir {
                     dir: dir.join(&name),
                 };
-                let upto = state.map_or(0, |s| s.completed_step);
-                for r in run.read_rows(upto)? {
+                // A damaged state or rows file is an error, not a shorter run.
+                let state = run.read_state()?;
+                let upto = state.as_ref().map_or(0, |s| s.completed_step);
+                let rows = run.read_rows(upto)?;
+                if state.is_some() && rows.len() != upto + 1 {
+                    anyhow::bail!(
+                        "{}: has {} rows for committed step {upto}",
+                        run.rows_path().display(),
+                        rows.len()
+                    );
+                }
+                for r in rows {
                     println!("{}", row_line(&r));
                 }
             }

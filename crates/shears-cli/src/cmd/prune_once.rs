@@ -38,6 +38,9 @@ pub struct PruneOnceArgs {
     /// Prune weights only (the reference also prunes Conv/Linear biases).
     #[arg(long)]
     pub weights_only: bool,
+    /// Layers never to prune (paths or prefixes ending in `*`), e.g. --exclude fc3.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
     /// Seed of the random criterion.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -66,8 +69,10 @@ fn table(
     meta: &CheckpointMeta,
     model: &Network,
     include_bias: bool,
+    exclude: &[String],
 ) -> Result<(MaskSet, SparsityTable)> {
-    let params = prune::prunable(&meta.model, include_bias);
+    let params = prune::prunable_filtered(&meta.model, include_bias, &[], exclude)
+        .map_err(anyhow::Error::msg)?;
     let values = prune::read(model, &params).map_err(anyhow::Error::msg)?;
     let masks = MaskSet::from_zeros(params, &values);
     let t = SparsityTable::new(&meta.model, &masks, prune::total_params(model));
@@ -96,7 +101,7 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
     }
     let devices = a.device.devices()?;
     let (model, mut meta) = checkpoint::load(&a.checkpoint, None, &devices.base)?;
-    let (mut masks, before) = table(&meta, &model, !a.weights_only)?;
+    let (mut masks, before) = table(&meta, &model, !a.weights_only, &a.exclude)?;
     if a.sparsity <= before.sparsity {
         bail!(
             "{}: already {:.4} sparse; --sparsity {} removes nothing",
@@ -168,7 +173,7 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
 
 pub fn inspect(a: InspectArgs) -> Result<()> {
     let (model, meta) = checkpoint::load(&a.checkpoint, None, &shears_nn::Device::flex())?;
-    let (_, t) = table(&meta, &model, true)?;
+    let (_, t) = table(&meta, &model, true, &[])?;
     if !a.json {
         println!(
             "{}: {} for {:?} inputs, {} classes, trained on {} (seed {}, epoch {})",

@@ -60,6 +60,49 @@ pub fn prunable(spec: &ModelSpec, include_bias: bool) -> Vec<Prunable> {
     out
 }
 
+/// Whether `pattern` names `layer`: an exact layer path, or a prefix ending in `*`
+/// (`blocks.*`, `fc*`).
+fn matches(pattern: &str, layer: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => layer.starts_with(prefix),
+        None => pattern == layer,
+    }
+}
+
+/// [`prunable`] restricted by layer path: `include` (empty = every layer) minus `exclude`.
+/// A pattern that names no layer is an error listing the layers, so a typo cannot silently
+/// prune (or protect) the wrong thing.
+pub fn prunable_filtered(
+    spec: &ModelSpec,
+    include_bias: bool,
+    include: &[String],
+    exclude: &[String],
+) -> Result<Vec<Prunable>, String> {
+    let all = prunable(spec, include_bias);
+    let names: Vec<String> = spec.layers().into_iter().map(|l| l.path).collect();
+    for p in include.iter().chain(exclude) {
+        if !names.iter().any(|n| matches(p, n)) {
+            return Err(format!(
+                "layer pattern '{p}' matches no layer of {} (layers: {})",
+                spec.kind,
+                names.join(", ")
+            ));
+        }
+    }
+    let out: Vec<Prunable> = all
+        .into_iter()
+        .filter(|p| include.is_empty() || include.iter().any(|i| matches(i, &p.layer)))
+        .filter(|p| !exclude.iter().any(|e| matches(e, &p.layer)))
+        .collect();
+    if out.is_empty() {
+        return Err(format!(
+            "no prunable layer of {} is left after include/exclude",
+            spec.kind
+        ));
+    }
+    Ok(out)
+}
+
 /// Host copies of the prunable tensors, in `params` order.
 pub fn read(model: &Network, params: &[Prunable]) -> Result<Vec<Vec<f32>>, String> {
     let index: HashMap<&str, usize> = params

@@ -1,0 +1,824 @@
+//! `shears prune` when things go wrong: killed (SIGKILL) at any moment, files damaged on disk,
+//! two processes on one experiment, a finished experiment asked again. Every case must end
+//! with the rows of an uninterrupted run, or with a clear error naming the file — never with
+//! a silently different result.
+//!
+//! The experiment is the geometric example shrunk for speed (LeNet-300-100 on the embedded
+//! data, 2 dense epochs, 4 steps to 80%, at most 3 fine-tuning epochs per step).
+
+use serde_json::Value;
+use shears_experiment::store::RunState;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Prunable entries of LeNet-300-100 (weights and biases).
+const N: u64 = 266_610;
+const STEPS: usize = 4;
+const FAST: &[&str] = &[
+    "-s",
+    "dense.epochs=2",
+    "-s",
+    "finetune.max_epochs=3",
+    "-s",
+    "finetune.patience=1",
+    "-s",
+    "schedule.step=0.4",
+];
+
+/// A fresh directory under the target's temp dir, removed when it drops after a passing test
+/// (kept for inspection after a failure).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("experiment-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(name)
+}
+
+/// Stops (SIGSTOP) or continues (SIGCONT) a process: a stopped run holds its lock.
+fn signal(child: &Child, sig: libc::c_int) {
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill({}, {sig})", child.id());
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `shears prune` of the small geometric experiment into `out`, with `extra` arguments.
+fn prune_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        "prune".into(),
+        "--config".into(),
+        example("geometric-80.toml"),
+    ];
+    a.extend(FAST.iter().chain(extra).map(|s| s.to_string()));
+    a.extend(["--out".into(), out.to_str().unwrap().to_string()]);
+    a
+}
+
+#[derive(Debug)]
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+impl Line {
+    /// The step of a result line (`seed step removed sparsity ...`), if it is one.
+    fn step(&self) -> Option<usize> {
+        let Line::Out(s) = self else { return None };
+        let t: Vec<&str> = s.split_whitespace().collect();
+        (t.len() == 9 && t[0].parse::<u64>().is_ok())
+            .then(|| t[1].parse().ok())
+            .flatten()
+    }
+
+    fn err_contains(&self, needle: &str) -> bool {
+        matches!(self, Line::Err(s) if s.contains(needle))
+    }
+}
+
+/// A `shears` process whose stdout and stderr are read line by line as they come.
+struct Running {
+    child: Child,
+    rx: Receiver<Line>,
+    log: Vec<Line>,
+}
+
+fn spawn(args: &[String]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shears"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start shears");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(Line::Out(l));
+        }
+    });
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx2.send(Line::Err(l));
+        }
+    });
+    Running {
+        child,
+        rx,
+        log: Vec::new(),
+    }
+}
+
+impl Running {
+    /// Reads output until a line satisfies `hit` (true) or the process closes its output
+    /// (false).
+    fn wait_for(&mut self, hit: impl Fn(&Line) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            match self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(l) => {
+                    let found = hit(&l);
+                    self.log.push(l);
+                    if found {
+                        return true;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return false,
+                Err(RecvTimeoutError::Timeout) => panic!("no progress: {:?}", self.log),
+            }
+        }
+    }
+
+    /// SIGKILL (what `Child::kill` sends on Unix); the process must still have been running.
+    fn kill(mut self) -> Vec<Line> {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "finished before it could be killed: {:?}",
+            self.log
+        );
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.log.extend(self.rx.iter());
+        self.log
+    }
+
+    fn finish(mut self) -> Finished {
+        self.log.extend(self.rx.iter());
+        let status = self.child.wait().unwrap();
+        let text = |out: bool| {
+            self.log
+                .iter()
+                .filter_map(|l| match (l, out) {
+                    (Line::Out(s), true) | (Line::Err(s), false) => Some(format!("{s}\n")),
+                    _ => None,
+                })
+                .collect::<String>()
+        };
+        Finished {
+            status,
+            stdout: text(true),
+            stderr: text(false),
+        }
+    }
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    /// The experiment directory: the last stdout line of a successful run.
+    fn dir(&self) -> PathBuf {
+        assert!(self.status.success(), "{}\n{}", self.stdout, self.stderr);
+        PathBuf::from(self.stdout.lines().last().expect("stdout"))
+    }
+
+    /// A clear failure: non-zero exit, `needle` in the message, no panic.
+    fn fails_with(&self, needle: &str) {
+        assert!(!self.status.success(), "succeeded: {}", self.stdout);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks '{needle}': {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+    }
+}
+
+fn run(args: &[String]) -> Finished {
+    spawn(args).finish()
+}
+
+/// The uninterrupted run every other one is compared with (made once per test binary).
+fn reference() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // Kept: every test compares with it.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("experiment-cli-{}-reference", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let f = run(&prune_args(&out, &[]));
+        let dir = f.dir();
+        assert!(
+            f.stderr.contains("training the dense model"),
+            "{}",
+            f.stderr
+        );
+        assert_eq!(steps_printed(&f.stdout), (1..=STEPS).collect::<Vec<_>>());
+        dir
+    })
+}
+
+fn steps_printed(stdout: &str) -> Vec<usize> {
+    stdout
+        .lines()
+        .filter_map(|l| Line::Out(l.to_string()).step())
+        .collect()
+}
+
+fn seed_dir(exp: &Path) -> PathBuf {
+    exp.join("seed-0")
+}
+
+fn rows(exp: &Path) -> Vec<Value> {
+    let path = seed_dir(exp).join("steps.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn state(exp: &Path) -> RunState {
+    let text = std::fs::read_to_string(seed_dir(exp).join("state.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+const WALL: [&str; 2] = ["wall_s", "cum_wall_s"];
+
+/// Same rows except the wall-clock fields; numbers compared bit for bit.
+fn assert_same_rows(expected: &[Value], got: &[Value], what: &str) {
+    assert_eq!(expected.len(), got.len(), "{what}: row count");
+    for (e, g) in expected.iter().zip(got) {
+        let (e, g) = (e.as_object().unwrap(), g.as_object().unwrap());
+        assert_eq!(
+            e.keys().collect::<Vec<_>>(),
+            g.keys().collect::<Vec<_>>(),
+            "{what}"
+        );
+        for (k, ev) in e {
+            let gv = &g[k];
+            if WALL.contains(&k.as_str()) {
+                assert!(gv.as_f64().is_some_and(|w| w >= 0.0), "{what}: {k} = {gv}");
+            } else if let (Some(a), Some(b)) = (ev.as_f64(), gv.as_f64()) {
+                assert_eq!(
+                    (a.to_bits(), ev.is_f64()),
+                    (b.to_bits(), gv.is_f64()),
+                    "{what}: step {} {k}: {ev} vs {gv}",
+                    e["step"]
+                );
+            } else {
+                assert_eq!(ev, gv, "{what}: step {} {k}", e["step"]);
+            }
+        }
+    }
+}
+
+/// The weights of a stored checkpoint, with its header.
+fn weights(path: &Path) -> (shears_nn::checkpoint::CheckpointMeta, Vec<Vec<u32>>) {
+    let (model, meta) =
+        shears_nn::checkpoint::load(path, None, &shears_nn::Device::flex()).unwrap();
+    let params = shears_nn::prune::prunable(&meta.model, true);
+    let values = shears_nn::prune::read(&model, &params).unwrap();
+    let bits = values
+        .into_iter()
+        .map(|v| v.into_iter().map(f32::to_bits).collect())
+        .collect();
+    (meta, bits)
+}
+
+/// Rows, final weights and final masks equal to the reference run's.
+fn assert_same_as_reference(exp: &Path, what: &str) {
+    let a = reference();
+    assert_eq!(a.file_name(), exp.file_name(), "{what}: experiment id");
+    assert_same_rows(&rows(a), &rows(exp), what);
+    let s = state(exp);
+    assert!(s.finished && s.completed_step == STEPS, "{what}: {s:?}");
+    let last = format!("step-{STEPS}");
+    assert!(
+        weights(&seed_dir(a).join(format!("{last}.ckpt")))
+            == weights(&seed_dir(exp).join(format!("{last}.ckpt"))),
+        "{what}: final weights differ"
+    );
+    assert_eq!(
+        std::fs::read(seed_dir(a).join(format!("{last}.masks.json"))).unwrap(),
+        std::fs::read(seed_dir(exp).join(format!("{last}.masks.json"))).unwrap(),
+        "{what}: final masks differ"
+    );
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// No temp file or lock left behind, and every JSON file of the store parses.
+fn assert_clean_store(out: &Path) {
+    for p in files(out) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".tmp"), "left behind: {}", p.display());
+        assert!(name != ".lock", "lock left behind: {}", p.display());
+        let text = || std::fs::read_to_string(&p).unwrap();
+        if name.ends_with(".json") {
+            serde_json::from_str::<Value>(&text())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        } else if name.ends_with(".jsonl") {
+            for l in text().lines() {
+                serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            }
+        } else if name == "config.toml" {
+            shears_experiment::ExperimentConfig::parse_stored(&text())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Kills a fresh run in `out` once step `k` has been reported, and returns the experiment
+/// directory with the step it had committed.
+fn interrupted(out: &Path, k: usize) -> (PathBuf, usize) {
+    let mut p = spawn(&prune_args(out, &[]));
+    assert!(p.wait_for(|l| l.step().is_some_and(|s| s >= k)));
+    let log = p.kill();
+    let id = log
+        .iter()
+        .find_map(|l| match l {
+            Line::Out(s) => s.strip_prefix("experiment ")?.split_whitespace().next(),
+            _ => None,
+        })
+        .expect("experiment id line")
+        .to_string();
+    let exp = out.join(id);
+    let c = state(&exp).completed_step;
+    assert!(c >= k && c < STEPS, "committed {c}");
+    (exp, c)
+}
+
+/// Makes the weights of a checkpoint garbage while it still parses: flips an exponent bit of
+/// non-zero values (zeros would be caught as "pruned entries are not zero").
+fn flip_weights(path: &Path) {
+    let mut b = std::fs::read(path).unwrap();
+    let header = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    let start = 8 + header;
+    let mut flipped = 0;
+    let mut off = start + (b.len() - start) / 2 / 4 * 4;
+    while flipped < 20 && off + 4 <= b.len() {
+        if f32::from_le_bytes(b[off..off + 4].try_into().unwrap()) != 0.0 {
+            b[off + 3] ^= 0x08;
+            flipped += 1;
+        }
+        off += 4;
+    }
+    assert_eq!(flipped, 20);
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_rows() {
+    let out = scratch("sigkill");
+    let args = prune_args(&out, &[]);
+
+    // Moments inside long phases, as fractions of how long the reference run took there.
+    let a = reference();
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            files(a.parent().unwrap())
+                .into_iter()
+                .find(|p| p.ends_with("report.json"))
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dense_s = report["seconds"].as_f64().unwrap();
+    let step_s = rows(a)[2]["wall_s"].as_f64().unwrap();
+
+    // 1. During dense training.
+    let mut p = spawn(&args);
+    assert!(p.wait_for(|l| l.err_contains("training the dense model")));
+    std::thread::sleep(Duration::from_secs_f64(dense_s * 0.15));
+    p.kill();
+    let dense: Vec<_> = files(&out)
+        .into_iter()
+        .filter(|p| p.ends_with("model.ckpt"))
+        .collect();
+    assert!(dense.is_empty(), "dense model already stored: {dense:?}");
+
+    // 2. As soon as step 1 is reported: a reported step is a committed step.
+    let exp = out.join(a.file_name().unwrap());
+    let mut p = spawn(&args);
+    assert!(p.wait_for(|l| l.step().is_some()));
+    let log = p.kill();
+    assert!(
+        log.iter()
+            .any(|l| l.err_contains("training the dense model")),
+        "the killed dense training is redone: {log:?}"
+    );
+    let s = state(&exp);
+    assert!(!s.finished && s.completed_step >= 1, "{s:?}");
+
+    // 3. In the middle of a step, with three steps to go.
+    let mut p = spawn(&args);
+    assert!(p.wait_for(|l| l.err_contains("resuming after step")));
+    std::thread::sleep(Duration::from_secs_f64(step_s * 0.4));
+    p.kill();
+    assert!(!state(&exp).finished);
+
+    // 4-5. As soon as the next step, and then step 3, are reported.
+    for k in [0, 3] {
+        let c = state(&exp).completed_step;
+        let k = k.max(c + 1);
+        if k >= STEPS {
+            continue;
+        }
+        let mut p = spawn(&args);
+        assert!(p.wait_for(|l| l.step().is_some_and(|s| s >= k)), "k={k}");
+        p.kill();
+        let s = state(&exp);
+        assert!(!s.finished && s.completed_step >= k, "k={k}: {s:?}");
+    }
+
+    // 6. To the end.
+    let f = run(&args);
+    assert_eq!(f.dir(), exp);
+    assert!(f.stderr.contains("resuming after step"), "{}", f.stderr);
+    assert!(
+        !f.stderr.contains("training the dense model"),
+        "{}",
+        f.stderr
+    );
+    assert_same_as_reference(&exp, "killed 4 or 5 times");
+    assert_clean_store(&out);
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_is_recovered_from_the_step_before() {
+    let out = scratch("damaged");
+    let (exp, c) = interrupted(&out, 2);
+    // Three copies of the interrupted store, each damaged differently.
+    let cases = ["flipped", "truncated", "masks"];
+    let mut dirs = Vec::new();
+    for case in cases {
+        let copy = scratch(&format!("damaged-{case}"));
+        copy_dir(&out, &copy);
+        let exp = copy.join(exp.file_name().unwrap());
+        let seed = seed_dir(&exp);
+        let ckpt = seed.join(format!("step-{c}.ckpt"));
+        match case {
+            "flipped" => flip_weights(&ckpt),
+            "truncated" => {
+                let b = std::fs::read(&ckpt).unwrap();
+                std::fs::write(&ckpt, &b[..b.len() / 2]).unwrap();
+            }
+            _ => std::fs::write(seed.join(format!("step-{c}.masks.json")), b"[{\"x\":").unwrap(),
+        }
+        dirs.push((case, copy, exp));
+    }
+    for (case, copy, exp) in dirs {
+        let f = run(&prune_args(&copy, &[]));
+        assert_eq!(f.dir(), exp, "{case}");
+        let damaged = if case == "masks" {
+            format!("step-{c}.masks.json")
+        } else {
+            format!("step-{c}.ckpt")
+        };
+        assert!(
+            f.stderr.contains(&damaged)
+                && f.stderr.contains(&format!("resuming from step {}", c - 1)),
+            "{case}: {}",
+            f.stderr
+        );
+        assert_same_as_reference(&exp, case);
+        assert_clean_store(&copy);
+    }
+
+    // Both kept steps damaged: nothing to recover from, so a clear error and no change.
+    let seed = seed_dir(&exp);
+    flip_weights(&seed.join(format!("step-{c}.ckpt")));
+    flip_weights(&seed.join(format!("step-{}.ckpt", c - 1)));
+    let before = std::fs::read(seed.join("state.json")).unwrap();
+    let f = run(&prune_args(&out, &[]));
+    f.fails_with(&seed.join(format!("step-{c}.ckpt")).display().to_string());
+    assert_eq!(std::fs::read(seed.join("state.json")).unwrap(), before);
+}
+
+#[test]
+fn garbage_state_or_rows_is_a_clear_error_naming_the_file() {
+    let a = reference();
+    // (file, content, finished run?)
+    let cases: &[(&str, &[u8], bool)] = &[
+        (
+            "state.json",
+            b"{\"schema_version\": 1, \"completed_st",
+            true,
+        ),
+        ("state.json", b"not json at all", false),
+        (
+            "state.json",
+            b"{\"schema_version\": 1, \"completed_step\": \"x\"}",
+            true,
+        ),
+        ("steps.jsonl", b"{\"experiment\": 12}\n", true),
+        ("steps.jsonl", b"garbage\n", false),
+        ("steps.jsonl", b"", false),
+    ];
+    for (i, (file, content, finished)) in cases.iter().enumerate() {
+        let out = scratch(&format!("garbage-{i}"));
+        copy_dir(a.parent().unwrap(), &out);
+        let exp = out.join(a.file_name().unwrap());
+        let seed = seed_dir(&exp);
+        if !finished {
+            // An unfinished run: the state of the step before the last (its files are kept).
+            let mut s = state(&exp);
+            s.completed_step = STEPS - 1;
+            s.finished = false;
+            std::fs::write(seed.join("state.json"), serde_json::to_string(&s).unwrap()).unwrap();
+        }
+        let path = seed.join(file);
+        std::fs::write(&path, content).unwrap();
+        let what = format!("{file} = {:?}", String::from_utf8_lossy(content));
+        let f = run(&prune_args(&out, &[]));
+        f.fails_with(&path.display().to_string());
+        assert!(
+            !f.stderr.contains("training") && steps_printed(&f.stdout).is_empty(),
+            "{what}: {}",
+            f.stderr
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), *content, "{what}: rewritten");
+        // `runs show` does not pass a damaged run off as a short one either.
+        let id = exp.file_name().unwrap().to_str().unwrap();
+        let show = Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(["runs", "show", id, "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&show.stderr);
+        assert!(!show.status.success(), "{what}: runs show succeeded");
+        assert!(
+            stderr.contains(&path.display().to_string()) && !stderr.contains("panicked"),
+            "{what}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_finished_experiment_is_served_from_the_store_without_training() {
+    let a = reference();
+    let out = scratch("cached");
+    copy_dir(a.parent().unwrap(), &out);
+    let exp = out.join(a.file_name().unwrap());
+    let rows_path = seed_dir(&exp).join("steps.jsonl");
+    let before = std::fs::read(&rows_path).unwrap();
+    let modified = std::fs::metadata(&rows_path).unwrap().modified().unwrap();
+    // The same experiment spelled differently: 0.80, repeated and reordered overrides.
+    let args = prune_args(
+        &out,
+        &[
+            "-s",
+            "schedule.target=0.80",
+            "-s",
+            "finetune.patience=[1]",
+            "-s",
+            "finetune.carry=best",
+        ],
+    );
+    let t0 = Instant::now();
+    let f = run(&args);
+    let took = t0.elapsed();
+    assert_eq!(f.dir(), exp);
+    assert!(
+        f.stderr.contains("already finished (stored result)"),
+        "{}",
+        f.stderr
+    );
+    for word in ["training the dense model", "reusing dense", "resuming"] {
+        assert!(!f.stderr.contains(word), "{}", f.stderr);
+    }
+    assert!(steps_printed(&f.stdout).is_empty(), "{}", f.stdout);
+    let last = rows(a).pop().unwrap();
+    let top1 = format!("{:.4}", last["test_top1"].as_f64().unwrap());
+    assert!(
+        f.stdout.contains("final seed 0:") && f.stdout.contains(&top1),
+        "{}",
+        f.stdout
+    );
+    assert_eq!(std::fs::read(&rows_path).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&rows_path).unwrap().modified().unwrap(),
+        modified
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert_clean_store(&out);
+
+    // Another target is another experiment (killed once it has said which).
+    let mut p = spawn(&prune_args(&out, &["-s", "schedule.target=0.7"]));
+    assert!(p.wait_for(|l| matches!(l, Line::Out(s) if s.starts_with("experiment "))));
+    let log = p.kill();
+    let Line::Out(first) = &log[0] else {
+        panic!("{log:?}")
+    };
+    let id = a.file_name().unwrap().to_str().unwrap();
+    assert!(!first.contains(id), "{first} vs {id}");
+}
+
+#[test]
+fn a_second_process_on_a_running_experiment_is_refused_and_harmless() {
+    let out = scratch("two");
+    let args = prune_args(&out, &[]);
+    let mut first = spawn(&args);
+    // While the first trains the dense model, and again while it prunes; it is stopped
+    // (SIGSTOP) meanwhile, so it cannot finish first however fast the machine.
+    assert!(first.wait_for(|l| l.err_contains("training the dense model")));
+    signal(&first.child, libc::SIGSTOP);
+    run(&args).fails_with("locked");
+    signal(&first.child, libc::SIGCONT);
+    assert!(first.wait_for(|l| l.step() == Some(1)));
+    signal(&first.child, libc::SIGSTOP);
+    run(&args).fails_with("locked");
+    signal(&first.child, libc::SIGCONT);
+    let f = first.finish();
+    let exp = f.dir();
+    assert_same_as_reference(&exp, "with intruders");
+    assert_clean_store(&out);
+    // Once it is done, the next one gets the stored result.
+    let again = run(&args);
+    assert_eq!(again.dir(), exp);
+    assert!(
+        again.stderr.contains("already finished"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn each_step_reaches_its_planned_sparsity_and_the_last_the_exact_target() {
+    // The geometric example as written (8 steps of 20%), fine-tuning cut to one epoch.
+    let out = scratch("sparsity");
+    let mut args = vec![
+        "prune".to_string(),
+        "--config".into(),
+        example("geometric-80.toml"),
+    ];
+    for s in ["dense.epochs=1", "finetune.max_epochs=1"] {
+        args.extend(["-s".to_string(), s.to_string()]);
+    }
+    args.extend(["--out".into(), out.to_str().unwrap().into()]);
+    let exp = run(&args).dir();
+    let rows = rows(&exp);
+    // The plan the schedule command prints.
+    let plan = Command::new(env!("CARGO_BIN_EXE_shears"))
+        .args([
+            "schedule",
+            "geometric",
+            "--target",
+            "0.8",
+            "--step",
+            "0.2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let cumulative: Vec<f64> = plan["cumulative"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(cumulative.len(), 8);
+    assert_eq!(rows.len(), 9);
+    let mut zeros_before = 0;
+    for (i, row) in rows.iter().enumerate() {
+        let f = |k: &str| row[k].as_f64().unwrap();
+        assert_eq!(row["step"].as_u64().unwrap() as usize, i);
+        let planned = if i == 0 { 0.0 } else { cumulative[i - 1] };
+        assert_eq!(
+            f("planned_sparsity").to_bits(),
+            planned.to_bits(),
+            "step {i}"
+        );
+        let sparsity = f("sparsity");
+        assert!(
+            (sparsity - planned).abs() <= 1.0 / N as f64,
+            "step {i}: {sparsity} vs planned {planned}"
+        );
+        // A whole number of zeros, growing every step; LeNet-300-100 is all prunable.
+        let zeros = (sparsity * N as f64).round() as u64;
+        assert!((sparsity * N as f64 - zeros as f64).abs() < 1e-6);
+        assert_eq!(row["remaining_params"].as_u64().unwrap(), N - zeros);
+        assert!(i == 0 || zeros > zeros_before, "step {i}");
+        zeros_before = zeros;
+    }
+    let target_zeros = (0.8 * N as f64).floor();
+    assert_eq!(
+        rows[8]["sparsity"].as_f64().unwrap().to_bits(),
+        (target_zeros / N as f64).to_bits()
+    );
+}
+
+#[test]
+fn config_mistakes_stop_before_anything_is_written() {
+    let out = scratch("config-errors");
+    let store = out.join("store");
+    let store_arg = store.to_str().unwrap();
+    let geometric = example("geometric-80.toml");
+    let cases: &[(&[&str], &str)] = &[
+        (&["-s", "finetune.patiense=3"], "finetune.patiense"),
+        (&["-s", "schedule.target=1.2"], "schedule.target"),
+        (&["-s", "finetune.min_delta=-1"], "finetune.min_delta"),
+        (&["-s", "finetune.patience=-2"], "finetune.patience"),
+        (&["-s", "seeds=[]"], "seeds"),
+        (&["-s", "finetune.patience"], "finetune.patience"),
+    ];
+    let missing: &[&str] = &["--config", "/nonexistent/x.toml"];
+    let cases = cases
+        .iter()
+        .map(|(extra, needle)| {
+            let mut a = vec!["prune", "--config", geometric.as_str()];
+            a.extend_from_slice(extra);
+            (a, *needle)
+        })
+        .chain([([&["prune"][..], missing].concat(), "/nonexistent/x.toml")]);
+    for (mut args, needle) in cases {
+        let extra = args.clone();
+        args.extend_from_slice(&["--out", store_arg]);
+        let out = Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let f = Finished {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        };
+        f.fails_with(needle);
+        assert_eq!(f.status.code(), Some(2));
+        assert!(!store.exists(), "{extra:?} wrote {}", store.display());
+    }
+    // The good spellings of patience work (printing the resolved config).
+    for p in ["finetune.patience=10", "finetune.patience=[20,2]"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(["prune", "-s", p, "--print-config", "--out", store_arg])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{p}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let c = shears_experiment::ExperimentConfig::parse_stored(&text).unwrap();
+        let want: Vec<usize> = if p.ends_with("10") {
+            vec![10]
+        } else {
+            vec![20, 2]
+        };
+        assert_eq!(c.finetune.patience, want);
+    }
+}
