@@ -160,14 +160,23 @@ fn taylor_and_hessian_scores_use_the_model_gradients() {
 
 #[test]
 fn include_and_exclude_select_layers_by_path() {
-    let spec = ModelSpec { kind: ModelKind::ResNet20, input: [3, 32, 32], classes: 10 };
+    let spec = ModelSpec {
+        kind: ModelKind::ResNet20,
+        input: [3, 32, 32],
+        classes: 10,
+    };
     let all = prune::prunable(&spec, true);
     let no_fc = prune::prunable_filtered(&spec, true, &[], &["fc".into()]).unwrap();
     assert_eq!(no_fc.len(), all.len() - 2, "fc weight and bias excluded");
     assert!(no_fc.iter().all(|p| p.layer != "fc"));
-    let stem_and_blocks = prune::prunable_filtered(&spec, true, &["blocks.0.*".into()], &[]).unwrap();
+    let stem_and_blocks =
+        prune::prunable_filtered(&spec, true, &["blocks.0.*".into()], &[]).unwrap();
     assert!(!stem_and_blocks.is_empty());
-    assert!(stem_and_blocks.iter().all(|p| p.layer.starts_with("blocks.0.")));
+    assert!(
+        stem_and_blocks
+            .iter()
+            .all(|p| p.layer.starts_with("blocks.0."))
+    );
     let err = prune::prunable_filtered(&spec, true, &[], &["fc9".into()]).unwrap_err();
     assert!(err.contains("fc9") && err.contains("stem.conv"), "{err}");
     assert!(prune::prunable_filtered(&spec, true, &[], &["*".into()]).is_err());
