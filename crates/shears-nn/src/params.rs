@@ -8,7 +8,7 @@ use burn::prelude::*;
 /// Calls `f(path, tensor)` for every float parameter of `module`, in declaration order.
 pub fn visit_floats<M: Module>(module: &M, f: impl FnMut(&str, FloatParam<'_>)) {
     let mut v = PathVisitor {
-        stack: Vec::new(),
+        stack: PathStack::default(),
         f,
     };
     module.visit(&mut v);
@@ -46,26 +46,45 @@ impl FloatParam<'_> {
     }
 }
 
+/// The current parameter path during a module traversal, shared by every visitor and mapper
+/// that addresses parameters by name (enum variant names are skipped).
+#[derive(Debug, Default)]
+pub struct PathStack(Vec<String>);
+
+impl PathStack {
+    pub fn enter(&mut self, name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.0.push(name.to_string());
+        }
+    }
+
+    pub fn exit(&mut self, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.0.pop();
+        }
+    }
+
+    pub fn path(&self) -> String {
+        self.0.join(".")
+    }
+}
+
 struct PathVisitor<F> {
-    stack: Vec<String>,
+    stack: PathStack,
     f: F,
 }
 
 impl<F: FnMut(&str, FloatParam<'_>)> ModuleVisitor for PathVisitor<F> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.stack.push(name.to_string());
-        }
+        self.stack.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.stack.pop();
-        }
+        self.stack.exit(container_type);
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self.stack.join(".");
+        let path = self.stack.path();
         let value = param.val();
         let any: &dyn std::any::Any = &value;
         let p = if let Some(t) = any.downcast_ref::<Tensor<1>>() {

@@ -4,6 +4,7 @@
 
 use super::Prunable;
 use crate::models::Network;
+use crate::params::PathStack;
 use crate::train::{Devices, TrainError, cross_entropy, to_tensors};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -116,7 +117,7 @@ pub fn gradient_stats(
         let loss = cross_entropy(model.forward(x), y);
         let grads = loss.backward();
         let mut v = GradVisitor {
-            stack: Vec::new(),
+            stack: PathStack::default(),
             grads: &grads,
             index: &index,
             out: vec![None; params.len()],
@@ -145,7 +146,7 @@ pub fn gradient_stats(
 }
 
 struct GradVisitor<'a> {
-    stack: Vec<String>,
+    stack: PathStack,
     grads: &'a burn::tensor::Gradients,
     index: &'a HashMap<&'a str, usize>,
     out: Vec<Option<Vec<f32>>>,
@@ -153,19 +154,15 @@ struct GradVisitor<'a> {
 
 impl ModuleVisitor for GradVisitor<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.stack.push(name.to_string());
-        }
+        self.stack.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.stack.pop();
-        }
+        self.stack.exit(container_type);
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self.stack.join(".");
+        let path = self.stack.path();
         if let Some(&i) = self.index.get(path.as_str())
             && let Some(g) = param.val().grad(self.grads)
         {

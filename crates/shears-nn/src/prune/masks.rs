@@ -9,6 +9,7 @@
 
 use super::Prunable;
 use crate::models::Network;
+use crate::params::PathStack;
 use crate::train::AfterStep;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
@@ -63,7 +64,7 @@ impl MaskSet {
     /// preserved.
     pub fn apply(&mut self, model: Network) -> Network {
         let mut mapper = MaskMapper {
-            stack: Vec::new(),
+            stack: PathStack::default(),
             set: self,
         };
         model.map(&mut mapper)
@@ -89,25 +90,21 @@ impl AfterStep for MaskSet {
 }
 
 struct MaskMapper<'a> {
-    stack: Vec<String>,
+    stack: PathStack,
     set: &'a mut MaskSet,
 }
 
 impl ModuleMapper for MaskMapper<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.stack.push(name.to_string());
-        }
+        self.stack.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.stack.pop();
-        }
+        self.stack.exit(container_type);
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let path = self.stack.join(".");
+        let path = self.stack.path();
         let device = param.val().device();
         let Some(mask) = self.set.mask_tensor(&path, &device) else {
             return param;
