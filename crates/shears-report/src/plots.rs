@@ -386,60 +386,83 @@ fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
     }
 }
 
-/// Fig. 4 panels: per target, test top-1 vs cumulative fine-tuning epochs of every configuration
-/// (filled marker = the selected one), per regime.
-fn accuracy_vs_epochs(summary: &Summary) -> Vec<Panel<'static>> {
+/// Mean over seeds, step by step, of one experiment's rows: `(x(row), test top-1)` with the
+/// accuracy's 95% CI. `from_step` 0 includes the dense baseline.
+fn mean_trajectory(
+    rows: &[StepRow],
+    experiment: &str,
+    from_step: usize,
+    x: fn(&StepRow) -> f64,
+) -> Vec<Pt> {
+    // (step, seed) keys make the sums independent of the input row order.
+    let mut by_step_seed: BTreeMap<(usize, u64), &StepRow> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.experiment == experiment && r.step >= from_step)
+    {
+        by_step_seed.insert((r.step, r.seed), r);
+    }
+    let mut by_step: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for ((step, _), r) in by_step_seed {
+        let e = by_step.entry(step).or_default();
+        e.0.push(x(r));
+        e.1.push(r.test_top1);
+    }
+    by_step
+        .values()
+        .filter_map(|(xs, a)| {
+            Some(Pt {
+                x: stats::mean(xs)?,
+                y: 100.0 * stats::mean(a)?,
+                ci: stats::ci95_half_width(a).map(|h| 100.0 * h),
+            })
+        })
+        .collect()
+}
+
+/// Fig. 4 panels: per target, each regime's test top-1 after every pruning step against the
+/// cumulative fine-tuning epochs spent (mean over seeds of the selected configuration); the
+/// filled marker is the final result with its 95% CI.
+fn accuracy_vs_epochs(rows: &[StepRow], summary: &Summary) -> Vec<Panel<'static>> {
     let styles = regime_styles(summary);
     summary
         .targets
         .iter()
         .map(|t| {
             let mut series = Vec::new();
-            let max_epochs = t
-                .regimes
-                .values()
-                .flat_map(|c| c.configurations.iter().map(|k| k.epochs))
-                .fold(0.0, f64::max);
+            let mut max_epochs: f64 = 0.0;
             for (regime, cell) in &t.regimes {
                 let (color, marker) = styles[regime];
-                let mut cfgs = cell.configurations.clone();
-                cfgs.sort_by(|a, b| {
-                    a.epochs
-                        .total_cmp(&b.epochs)
-                        .then_with(|| a.experiment.cmp(&b.experiment))
-                });
-                let pts: Vec<Pt> = cfgs
-                    .iter()
-                    .map(|c| Pt {
-                        x: c.epochs,
-                        y: 100.0 * c.test_mean,
-                        ci: c.test_ci95.map(|h| 100.0 * h),
+                // The selected configuration's path: accuracy after every step against the
+                // fine-tuning epochs spent so far (intermediate points are at intermediate
+                // sparsity; the last one is the final result).
+                let pts = mean_trajectory(rows, &cell.experiment, 0, |r| r.cum_epochs as f64);
+                max_epochs = pts.iter().map(|p| p.x).fold(max_epochs, f64::max);
+                let last: Vec<Pt> = pts
+                    .last()
+                    .map(|p| Pt {
+                        x: p.x,
+                        y: p.y,
+                        ci: p.ci,
                     })
+                    .into_iter()
                     .collect();
+                let path: Vec<Pt> = pts.into_iter().map(|p| Pt { ci: None, ..p }).collect();
                 series.push(Series {
                     label: regime.clone(),
                     color,
                     marker,
                     filled: false,
                     line: true,
-                    pts,
+                    pts: path,
                 });
-                let sel: Vec<Pt> = cfgs
-                    .iter()
-                    .filter(|c| c.selected)
-                    .map(|c| Pt {
-                        x: c.epochs,
-                        y: 100.0 * c.test_mean,
-                        ci: None,
-                    })
-                    .collect();
                 series.push(Series {
                     label: String::new(),
                     color,
                     marker,
                     filled: true,
                     line: false,
-                    pts: sel,
+                    pts: last,
                 });
             }
             Panel {
@@ -468,7 +491,7 @@ fn legend_strip<DB: DrawingBackend>(
     let mut x = 20;
     let y = 22;
     area.draw_text(
-        "Test top-1 vs cumulative fine-tuning epochs (mean ± 95% CI; filled = selected configuration)",
+        "Test top-1 after each pruning step vs cumulative fine-tuning epochs (mean over seeds; filled = final, ± 95% CI)",
         &("sans-serif", FONT_TITLE).into_font().color(&BLACK),
         (x, 12),
     )
@@ -511,8 +534,12 @@ fn epochs_layout(n: usize) -> ((usize, usize), (u32, u32)) {
     }
 }
 
-fn draw_epochs<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summary: &Summary) -> Result<()> {
-    let panels = accuracy_vs_epochs(summary);
+fn draw_epochs<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    step_rows: &[StepRow],
+    summary: &Summary,
+) -> Result<()> {
+    let panels = accuracy_vs_epochs(step_rows, summary);
     let ((rows, cols), _) = epochs_layout(panels.len());
     let (top, body) = root.split_vertically(72);
     legend_strip(&top, summary)?;
@@ -543,30 +570,7 @@ fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'stati
         .enumerate()
     {
         let cell = &t.regimes[hybrid];
-        // (step, seed) keys make the sums independent of the input row order.
-        let mut by_step_seed: BTreeMap<(usize, u64), &StepRow> = BTreeMap::new();
-        for r in rows
-            .iter()
-            .filter(|r| r.experiment == cell.experiment && r.step > 0)
-        {
-            by_step_seed.insert((r.step, r.seed), r);
-        }
-        let mut by_step: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for ((step, _), r) in by_step_seed {
-            let e = by_step.entry(step).or_default();
-            e.0.push(r.sparsity);
-            e.1.push(r.test_top1);
-        }
-        let pts: Vec<Pt> = by_step
-            .values()
-            .filter_map(|(s, a)| {
-                Some(Pt {
-                    x: 100.0 * stats::mean(s)?,
-                    y: 100.0 * stats::mean(a)?,
-                    ci: stats::ci95_half_width(a).map(|h| 100.0 * h),
-                })
-            })
-            .collect();
+        let pts = mean_trajectory(rows, &cell.experiment, 1, |r| 100.0 * r.sparsity);
         series.push(Series {
             label: format!("hybrid → {:.1}%", 100.0 * t.target),
             color: palette[k % palette.len()],
@@ -638,8 +642,8 @@ pub(crate) fn write_figures(
         dir,
         "fig-accuracy-vs-epochs",
         size,
-        |r| draw_epochs(r, summary),
-        |r| draw_epochs(r, summary),
+        |r| draw_epochs(r, rows, summary),
+        |r| draw_epochs(r, rows, summary),
     )?);
 
     if let Some(p) = hybrid_trajectory(rows, summary) {

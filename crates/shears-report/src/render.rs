@@ -246,7 +246,7 @@ const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "fig-accuracy-vs-epochs",
-        "Test top-1 vs cumulative fine-tuning epochs per target (paper Fig. 4)",
+        "Test top-1 after every step vs cumulative fine-tuning epochs, per target (paper Fig. 4)",
     ),
     (
         "fig-hybrid-trajectory",
