@@ -212,6 +212,7 @@ fn run_cells(
     };
     let run_one = |cell: &Cell, devices: &Devices| -> Result<Vec<StepRow>> {
         let steps = cell.config.schedule.plan()?.len();
+        let mut cached = Vec::new();
         let result = run_experiment(&cell.config, store, devices, &mut |e| match e {
             Event::Step(row) => {
                 pb.inc(1);
@@ -220,25 +221,23 @@ fn run_cells(
                 }
             }
             Event::Resumed { step, .. } => pb.inc(step as u64),
+            Event::SeedDone { seed, cached: true } => {
+                pb.inc(steps as u64);
+                cached.push(seed);
+            }
             Event::DenseTraining { seed, epochs } if !quiet => {
                 pb.suspend(|| eprintln!("seed {seed}: training the dense model ({epochs} epochs)"))
             }
             _ => {}
         })
         .with_context(|| format!("regime '{}', target {}", cell.regime, cell.target))?;
-        for seed in &cell.config.seeds {
-            if let Some(r) = result
-                .rows
-                .iter()
-                .rev()
-                .find(|r| r.seed == *seed && r.step == steps)
-                && RunDir::new(&result.dir, *seed)
-                    .read_state()?
-                    .is_some_and(|s| s.finished)
-            {
-                // Cached runs print their stored final row too.
-                let _ = r;
-            }
+        // Runs served from the store print their stored final row too.
+        for r in result
+            .rows
+            .iter()
+            .filter(|r| r.step == steps && cached.contains(&r.seed))
+        {
+            print_final(cell, r);
         }
         Ok(result.rows)
     };
