@@ -263,7 +263,7 @@ fn report_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     let out = tmp("compare");
     let o = out.to_str().unwrap();
-    let v = json(&shears(&[
+    let grid = [
         "compare",
         "--targets",
         "0.5,0.9",
@@ -273,8 +273,8 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
         "0,1",
         "--out",
         o,
-        "--json",
-    ]));
+    ];
+    let v = json(&shears(&[&grid[..], &["--json"]].concat()));
     // Summary schema: per target and regime mean/std/ci95/n/epochs/train_flops; winner/significant.
     let targets = v["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 2);
@@ -320,17 +320,7 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
         "report must regenerate byte-identical files"
     );
     // Rerunning the comparison reuses the stored runs (no dense training on stderr).
-    let again = shears(&[
-        "compare",
-        "--targets",
-        "0.5,0.9",
-        "--regimes",
-        "one-shot,geometric",
-        "--seeds",
-        "0,1",
-        "--out",
-        o,
-    ]);
+    let again = shears(&grid);
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stderr).contains("training the dense model"));
 }

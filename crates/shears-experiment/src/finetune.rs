@@ -6,8 +6,7 @@ use shears_core::stopping::{BestTracker, EarlyStopper, Monitor, PatienceSchedule
 use shears_nn::fit::Prepared;
 use shears_nn::metrics::Metrics;
 use shears_nn::models::Network;
-use shears_nn::prune::MaskSet;
-use shears_nn::train::{Devices, LrClock, TrainError, evaluate, train_epoch};
+use shears_nn::train::{AfterStep, Devices, LrClock, TrainError, evaluate, train_epoch};
 
 /// How long step `step` (1-based) may train.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +46,7 @@ pub struct Tuned {
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     mut model: Network,
-    masks: &mut MaskSet,
+    hook: &mut dyn AfterStep,
     f: &FinetuneSection,
     length: StepLength,
     data: &Prepared,
@@ -89,7 +88,7 @@ pub fn finetune(
             epoch,
             &clock,
             devices,
-            masks,
+            hook,
         )?;
         model = m;
         epochs += 1;

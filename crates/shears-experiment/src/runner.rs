@@ -18,7 +18,7 @@ use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelSpec, Network};
 use shears_nn::prune::{self, MaskSet, SparsityTable};
 use shears_nn::structured::{Footprint, footprint};
-use shears_nn::train::{Devices, TrainError, evaluate};
+use shears_nn::train::{AfterStep, Devices, TrainError, evaluate};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -210,16 +210,16 @@ enum Pruned {
         widths: Widths,
         /// Footprint of the dense network, the denominator of structured sparsity.
         dense: Footprint,
-        /// Empty mask set: fine-tuning a shrunk network needs no masks.
-        none: MaskSet,
+        /// Fine-tuning a shrunk network needs no after-step hook.
+        no_hook: (),
     },
 }
 
 impl Pruned {
-    fn hook(&mut self) -> &mut MaskSet {
+    fn hook(&mut self) -> &mut dyn AfterStep {
         match self {
             Pruned::Masks(m) => m,
-            Pruned::Widths { none, .. } => none,
+            Pruned::Widths { no_hook, .. } => no_hook,
         }
     }
 
@@ -325,22 +325,18 @@ fn run_seed(
         Compat::Exact => plan.cumulative_counts(n_prunable),
         Compat::Reference => plan.step_counts(n_prunable),
     };
-    // Structured: the groups and footprint of the dense architecture.
-    let dense_skeleton = spec.init(&devices.base);
-    let original = structured::original_groups(&dense_skeleton);
-    let dense_fp =
-        footprint(&dense_skeleton, &spec).map_err(|e| RunError::Invalid(e.to_string()))?;
-    drop(dense_skeleton);
-    let fresh_state = |widths: Widths| -> Pruned {
-        if structured {
-            Pruned::Widths {
-                widths,
-                dense: dense_fp,
-                none: MaskSet::dense(Vec::new()),
-            }
-        } else {
-            Pruned::Masks(MaskSet::dense(params.clone()))
-        }
+    // Structured: the groups and footprint of the dense architecture (not built otherwise).
+    let (original, dense_fp) = if structured {
+        let skeleton = spec.init(&devices.base);
+        let fp = footprint(&skeleton, &spec).map_err(|e| RunError::Invalid(e.to_string()))?;
+        (structured::original_groups(&skeleton), Some(fp))
+    } else {
+        (Vec::new(), None)
+    };
+    let widths_state = |widths: Widths| Pruned::Widths {
+        widths,
+        dense: dense_fp.expect("structured runs have a dense footprint"),
+        no_hook: (),
     };
 
     let (mut model, mut pruned, mut rows, start) =
@@ -349,13 +345,17 @@ fn run_seed(
                 on_event(Event::Resumed { seed, step });
                 let state = match state {
                     Resumed::Masks(k) => Pruned::Masks(k),
-                    Resumed::Widths(w) => fresh_state(w),
+                    Resumed::Widths(w) => widths_state(w),
                 };
                 (m, state, r, step + 1)
             }
             None => {
                 let model = dense_model(config, &spec, seed, data, out, devices, on_event)?;
-                let pruned = fresh_state(structured::widths(&model.valid()));
+                let pruned = if structured {
+                    widths_state(structured::widths(&model.valid()))
+                } else {
+                    Pruned::Masks(MaskSet::dense(params.clone()))
+                };
                 let base = baseline_row(
                     config, id, repeat, seed, &model, &pruned, &spec, data, devices,
                 )?;
