@@ -35,6 +35,8 @@ pub struct BenchArgs {
 
 #[derive(Serialize)]
 struct Row {
+    /// Stable key (`model/train`, `model/infer`, ...) that `bench/side-by-side.py` matches on.
+    id: String,
     workload: String,
     value: f64,
     unit: &'static str,
@@ -56,7 +58,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
     use burn::prelude::*;
     let devices: Devices = a.device.devices()?;
     let mut rows = Vec::new();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Burn-flex runs on rayon's global pool, which honours RAYON_NUM_THREADS.
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     for &kind in &a.models {
         let spec = ModelSpec {
             kind,
@@ -99,6 +106,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             train.push((a.iters * n) as f64 / t.elapsed().as_secs_f64());
         }
         rows.push(Row {
+            id: format!("{kind}/train"),
             workload: format!("{kind} train (fwd+bwd+step), batch {n}"),
             value: median(train),
             unit: "samples/s",
@@ -119,6 +127,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             infer.push((a.iters * n) as f64 / t.elapsed().as_secs_f64());
         }
         rows.push(Row {
+            id: format!("{kind}/infer"),
             workload: format!("{kind} inference, batch {n}"),
             value: median(infer),
             unit: "samples/s",
@@ -152,6 +161,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             drop(model);
         }
         rows.push(Row {
+            id: "resnet18/prune-step".into(),
             workload: format!("resnet18 global magnitude prune step to 90% ({n_weights} weights; read, score, select, mask, verify)"),
             value: median(times),
             unit: "s",
