@@ -55,6 +55,15 @@ fn main() -> ExitCode {
                 Some(c) => c,
                 None => unreachable!("parsed a subcommand"),
             });
+    // Long, resumable commands stop at a safe point on Ctrl-C/SIGTERM; the rest keep the
+    // default (immediate) behaviour, having nothing to lose.
+    let resumable = matches!(
+        command,
+        Command::Compare(_) | Command::Sweep(_) | Command::Prune(_) | Command::Train(_)
+    );
+    if resumable {
+        install_stop_handler();
+    }
     let result = match command {
         Command::Compare(a) => cmd::compare::compare(a),
         Command::Sweep(a) => cmd::compare::sweep(a),
@@ -70,9 +79,42 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if resumable && is_interrupted(&e) => {
+            let args: Vec<String> = std::env::args().collect();
+            eprintln!(
+                "interrupted: every finished step is kept; run the same command again to resume:\n  {}",
+                args.join(" ")
+            );
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// First signal: ask training to stop at the next batch (work since the last committed step
+/// is redone on resume). Second signal: exit now; the store is still consistent, since every
+/// file in it is replaced atomically.
+fn install_stop_handler() {
+    let result = ctrlc::set_handler(|| {
+        if shears_nn::interrupt::requested() {
+            std::process::exit(130);
+        }
+        shears_nn::interrupt::request();
+        eprintln!("\nstopping at the next safe point (press Ctrl-C again to stop at once)");
+    });
+    if let Err(e) = result {
+        eprintln!("warning: cannot handle Ctrl-C/SIGTERM ({e}); an interrupted run still resumes");
+    }
+}
+
+fn is_interrupted(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<shears_nn::train::TrainError>()
+            .is_some_and(|t| matches!(t, shears_nn::train::TrainError::Interrupted))
+            || c.downcast_ref::<shears_experiment::RunError>()
+                .is_some_and(|r| r.is_interrupted())
+    })
 }

@@ -324,3 +324,87 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stderr).contains("training the dense model"));
 }
+
+#[test]
+fn a_diverging_run_is_recorded_as_failed_and_the_sweep_goes_on() {
+    let out = tmp("diverge");
+    let _ = std::fs::remove_dir_all(&out);
+    let config = tmp("diverge.toml");
+    // The geometric regime's fine-tuning learning rate overflows the weights at once.
+    std::fs::write(
+        &config,
+        r#"
+targets = [0.5]
+seeds = [0, 1]
+[base.model]
+kind = "lenet300"
+[base.dense]
+epochs = 1
+[base.finetune]
+mode = "epochs"
+epochs = 1
+[regimes]
+one-shot = ["schedule.kind=one-shot"]
+geometric = ["schedule.kind=geometric", "schedule.steps=2", "finetune.lr=1e30"]
+"#,
+    )
+    .unwrap();
+    let (c, o) = (config.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["sweep", "--config", c, "--out", o];
+    let first = shears(&args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr),
+    );
+    assert_eq!(first.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("2 run(s) failed"), "{stderr}");
+    let failed_lines = stdout.lines().filter(|l| l.contains("FAILED")).count();
+    assert_eq!(failed_lines, 2, "{stdout}");
+    assert!(stdout.contains("training diverged"), "{stdout}");
+
+    // The report has the healthy regime's statistics and lists the failures with their reason.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["targets"][0]["regimes"]["one-shot"]["n"], 2);
+    assert!(summary["targets"][0]["regimes"].get("geometric").is_none());
+    let failed = summary["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2);
+    for (f, seed) in failed.iter().zip([0, 1]) {
+        assert_eq!(
+            (f["regime"].as_str(), f["seed"].as_u64()),
+            (Some("geometric"), Some(seed))
+        );
+        assert!(f["reason"].as_str().unwrap().contains("diverged"), "{f}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Failed runs") && md.contains("training diverged"),
+        "{md}"
+    );
+
+    // A rerun serves the stored failures (no training) and fails the same way; `report`
+    // regenerates the same files from the store, failures included.
+    let before = report_files(&out);
+    let again = shears(&args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr),
+    );
+    assert_eq!(again.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("training the dense model"), "{stderr}");
+    assert_eq!(stdout.matches("FAILED (stored").count(), 2, "{stdout}");
+    for (name, _) in &before {
+        if name != "compare.json" {
+            std::fs::remove_file(out.join(name)).unwrap();
+        }
+    }
+    assert!(shears(&["report", o]).status.success());
+    assert_eq!(report_files(&out), before);
+
+    // --retry-failed runs them again (and, being deterministic, they diverge again).
+    let retry = shears(&[&args[..], &["--retry-failed"]].concat());
+    let stdout = String::from_utf8_lossy(&retry.stdout);
+    assert_eq!(retry.status.code(), Some(2));
+    assert_eq!(stdout.matches("FAILED:").count(), 2, "{stdout}");
+}

@@ -779,6 +779,29 @@ fn config_mistakes_stop_before_anything_is_written() {
         (&["-s", "finetune.patience=-2"], "finetune.patience"),
         (&["-s", "seeds=[]"], "seeds"),
         (&["-s", "finetune.patience"], "finetune.patience"),
+        // A manual per-layer schedule with 4 values for LeNet-300-100's 6 prunable tensors.
+        (
+            &[
+                "-s",
+                "prune.scope=layer-wise",
+                "-s",
+                "prune.per_layer=[[0.5, 0.2, 0.1, 0.1]]",
+            ],
+            "prune.per_layer: manual step 0 has 4 values; expected 1 (broadcast) or 6",
+        ),
+        (
+            &["-s", "prune.per_layer=[[0.5]]"],
+            "prune.per_layer: a per-layer schedule fixes each tensor's amount",
+        ),
+        (
+            &[
+                "-s",
+                "prune.scope=layer-wise",
+                "-s",
+                "prune.per_layer=[[0.6], [0.5]]",
+            ],
+            "prune.per_layer: ",
+        ),
     ];
     let missing: &[&str] = &["--config", "/nonexistent/x.toml"];
     let cases = cases
@@ -820,5 +843,139 @@ fn config_mistakes_stop_before_anything_is_written() {
             vec![20, 2]
         };
         assert_eq!(c.finetune.patience, want);
+    }
+}
+
+#[test]
+fn sigint_or_sigterm_stops_at_a_safe_point_and_says_how_to_resume() {
+    let out = scratch("sigint");
+    let args = prune_args(&out, &[]);
+    let exp = out.join(reference().file_name().unwrap());
+    for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let mut p = spawn(&args);
+        // In the middle of fine-tuning the step after the first one reported.
+        assert!(p.wait_for(|l| l.step().is_some()), "{name}");
+        signal(&p.child, sig);
+        let f = p.finish();
+        assert_eq!(f.status.code(), Some(130), "{name}: {}", f.stderr);
+        assert!(
+            f.stderr.contains("run the same command again to resume")
+                && f.stderr.contains("geometric-80.toml"),
+            "{name}: {}",
+            f.stderr
+        );
+        assert!(!f.stderr.contains("panicked"), "{}", f.stderr);
+        let s = state(&exp);
+        assert!(!s.finished && s.completed_step >= 1, "{name}: {s:?}");
+        assert_clean_store(&out);
+    }
+    let f = run(&args);
+    assert_eq!(f.dir(), exp);
+    assert!(f.stderr.contains("resuming after step"), "{}", f.stderr);
+    assert_same_as_reference(&exp, "stopped by SIGINT, then by SIGTERM");
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_the_store_stays_consistent() {
+    use std::os::unix::process::CommandExt;
+    let out = scratch("full-disk");
+    let args = prune_args(&out, &[]);
+    // A file-size limit makes every write past 200 kB fail as a full disk would (EFBIG
+    // instead of ENOSPC): the first checkpoint (1 MB) cannot be stored.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shears"));
+    cmd.args(&args);
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 200_000,
+                rlim_max: 200_000,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("out of disk space") && stderr.contains("model.ckpt"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !files(&out).iter().any(|p| p.ends_with("model.ckpt")),
+        "a checkpoint was stored"
+    );
+    assert_clean_store(&out);
+    // With room again, the same command gives the uninterrupted result.
+    let f = run(&args);
+    assert_same_as_reference(&f.dir(), "after a full disk");
+    assert_clean_store(&out);
+}
+
+#[test]
+fn an_unwritable_output_directory_is_refused_before_any_work() {
+    let base = scratch("unwritable");
+    let file = base.join("not-a-directory");
+    std::fs::write(&file, "x").unwrap();
+    let f = run(&prune_args(&file.join("runs"), &[]));
+    f.fails_with("not-a-directory");
+    assert!(
+        !f.stderr.contains("training the dense model"),
+        "{}",
+        f.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn a_manual_per_layer_schedule_removes_each_tensors_planned_share() {
+    let out = scratch("manual");
+    let steps: [[f64; 6]; 2] = [
+        [0.5, 0.5, 0.3, 0.3, 0.1, 0.0],
+        [0.2, 0.0, 0.2, 0.0, 0.1, 0.0],
+    ];
+    let per_layer = format!("prune.per_layer={steps:?}");
+    let f = run(&prune_args(
+        &out,
+        &["-s", "prune.scope=layer-wise", "-s", &per_layer],
+    ));
+    let exp = f.dir();
+    let spec = shears_nn::models::ModelSpec {
+        kind: shears_nn::models::ModelKind::LeNet300,
+        input: [1, 28, 28],
+        classes: 10,
+    };
+    let sizes: Vec<usize> = shears_nn::prune::prunable(&spec, true)
+        .iter()
+        .map(|p| p.shape.iter().product())
+        .collect();
+    assert_eq!(sizes.len(), 6);
+    let rows = rows(&exp);
+    assert_eq!(rows.len(), 3, "baseline + 2 manual steps");
+    let mut zeros = 0;
+    for (i, step) in steps.iter().enumerate() {
+        zeros += step
+            .iter()
+            .zip(&sizes)
+            .map(|(&v, &n)| shears_core::select::removal_count(n, v))
+            .sum::<usize>();
+        let r = &rows[i + 1];
+        assert_eq!(r["regime"], "manual");
+        let sparsity = r["sparsity"].as_f64().unwrap();
+        assert_eq!(sparsity, zeros as f64 / N as f64, "step {}", i + 1);
+    }
+    // The last weights: every tensor has exactly its planned zeros.
+    let (_, bits) = weights(&seed_dir(&exp).join("step-2.ckpt"));
+    for (l, (b, &n)) in bits.iter().zip(&sizes).enumerate() {
+        let planned: usize = steps
+            .iter()
+            .map(|s| shears_core::select::removal_count(n, s[l]))
+            .sum();
+        let z = b.iter().filter(|&&x| f32::from_bits(x) == 0.0).count();
+        assert_eq!(z, planned, "tensor {l}");
     }
 }

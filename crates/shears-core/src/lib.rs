@@ -10,5 +10,6 @@ pub mod results;
 pub mod schedule;
 pub mod score;
 pub mod select;
+pub mod sparse;
 pub mod stats;
 pub mod stopping;

@@ -10,6 +10,19 @@ use serde::{Deserialize, Serialize};
 /// Version of the row schema; readers refuse directories written by a newer one.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A run that could not finish for a reason of its own (training diverged), recorded so a
+/// sweep goes on and its report says which runs are missing and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRun {
+    pub experiment: String,
+    pub regime: String,
+    pub target: f64,
+    pub seed: u64,
+    /// Last step committed before the failure (0 = only the dense baseline, or none).
+    pub completed_step: usize,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRow {
     /// Hash of the resolved experiment config (the run directory's name).

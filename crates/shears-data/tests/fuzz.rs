@@ -9,6 +9,14 @@ use proptest::prelude::*;
 use shears_data::cifar::{CifarKind, parse_cifar};
 use shears_data::idx::{parse_images, parse_labels};
 
+/// Cases per property: `SHEARS_FUZZ_CASES` (default 512).
+fn cases() -> u32 {
+    std::env::var("SHEARS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
+
 fn feed(bytes: &[u8]) {
     let p = Path::new("fuzz");
     let _ = parse_images(p, bytes);
@@ -48,7 +56,7 @@ fn valid_files() -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shears_core::budget::SplitPolicy;
 use shears_core::lr::LrPolicy;
-use shears_core::schedule::{Compat, ScheduleError, ScheduleKind, ScheduleSpec};
+use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
 use shears_nn::fit::TrainRecipe;
@@ -98,6 +98,13 @@ pub struct PruneSection {
     /// fine-tune the physically smaller network; schedule values are then fractions of each
     /// group's original channels. `false`: unstructured weight pruning.
     pub structured: bool,
+    /// Manual per-layer schedule (the reference's `ManualStepScheduler`): step `i` removes
+    /// `per_layer[i][l]` of prunable tensor `l`'s original entries (tensors in `shears inspect`
+    /// order, after include/exclude); a one-value list applies to every tensor. Replaces the
+    /// schedule's steps (results are labelled regime "manual", `schedule.target` names the
+    /// cell) and needs `scope = "layer-wise"`. Empty = use `[schedule]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_layer: Vec<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +222,7 @@ impl Default for PruneSection {
             include: Vec::new(),
             exclude: Vec::new(),
             structured: false,
+            per_layer: Vec::new(),
         }
     }
 }
@@ -436,6 +444,25 @@ impl ExperimentConfig {
                 self.prune.criterion
             ));
         }
+        if !self.prune.per_layer.is_empty() {
+            if self.prune.structured {
+                return bad(
+                    "prune.per_layer: manual per-layer schedules are for unstructured pruning only"
+                        .into(),
+                );
+            }
+            if self.prune.scope != ScopeName::LayerWise {
+                return bad("prune.per_layer: a per-layer schedule fixes each tensor's amount; set prune.scope = \"layer-wise\"".into());
+            }
+            // Lengths are checked against the model's prunable tensors before the run starts.
+            let manual = ManualSchedule::new(self.prune.per_layer.clone());
+            let widest = self.prune.per_layer.iter().map(Vec::len).max().unwrap_or(1);
+            if let Err(e) = manual.validate(widest) {
+                if !matches!(e, ScheduleError::ManualLength { .. }) {
+                    return bad(format!("prune.per_layer: {e}"));
+                }
+            }
+        }
         if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {
             return bad("prune.score_batches must be at least 1 for taylor/hessian".into());
         }
@@ -531,9 +558,19 @@ impl ExperimentConfig {
         short_hash(&key.to_string())
     }
 
-    /// Regime name used in results (the schedule kind).
+    /// Regime name used in results (the schedule kind, or "manual").
     pub fn regime(&self) -> &'static str {
-        self.schedule.kind.name()
+        if self.prune.per_layer.is_empty() {
+            self.schedule.kind.name()
+        } else {
+            "manual"
+        }
+    }
+
+    /// The manual per-layer schedule, if one is set.
+    pub fn manual(&self) -> Option<ManualSchedule> {
+        (!self.prune.per_layer.is_empty())
+            .then(|| ManualSchedule::new(self.prune.per_layer.clone()))
     }
 
     pub fn compat(&self) -> Compat {

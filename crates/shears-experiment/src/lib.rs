@@ -9,4 +9,4 @@ pub mod structured;
 pub mod sweep;
 
 pub use config::ExperimentConfig;
-pub use runner::{Event, ExperimentResult, run_experiment};
+pub use runner::{Event, ExperimentResult, RunError, clear_failures, run_experiment};

@@ -8,8 +8,8 @@ use crate::store::{Lock, RunDir, RunState, StoreError, remove_stale_temps, write
 use crate::structured::{self, Widths};
 use burn::module::Module;
 use shears_core::budget::split_budget;
-use shears_core::results::{SCHEMA_VERSION, StepRow};
-use shears_core::schedule::Compat;
+use shears_core::results::{FailedRun, SCHEMA_VERSION, StepRow};
+use shears_core::schedule::{Compat, Plan};
 use shears_core::select::{Mask, Scope, StepAmount, removal_count};
 use shears_data::{Splits, epoch_seed};
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
@@ -32,6 +32,27 @@ pub enum RunError {
     Checkpoint(#[from] checkpoint::CheckpointError),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl RunError {
+    /// A requested stop (Ctrl-C, SIGTERM), not a failure of the run.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, RunError::Train(TrainError::Interrupted))
+    }
+
+    /// A failure of this run alone (its training diverged): recorded, and the caller's other
+    /// runs go on. Everything else (I/O, damaged files, bad configs) stops the caller.
+    pub fn is_run_failure(&self) -> bool {
+        matches!(self, RunError::Train(TrainError::Diverged { .. }))
+    }
+}
+
+/// Stops between units of work once a stop has been requested.
+fn check_interrupt() -> Result<(), RunError> {
+    if shears_nn::interrupt::requested() {
+        return Err(TrainError::Interrupted.into());
+    }
+    Ok(())
 }
 
 /// Progress events for a caller's display.
@@ -60,6 +81,12 @@ pub enum Event {
         seed: u64,
         cached: bool,
     },
+    /// The seed's run failed (or had failed before: `cached`); the other seeds go on.
+    SeedFailed {
+        seed: u64,
+        reason: String,
+        cached: bool,
+    },
 }
 
 /// Outcome of [`run_experiment`].
@@ -68,6 +95,47 @@ pub struct ExperimentResult {
     pub id: String,
     pub dir: PathBuf,
     pub rows: Vec<StepRow>,
+    /// Seeds whose run failed (now or in an earlier invocation), with the reason.
+    pub failed: Vec<FailedRun>,
+}
+
+/// Checks a manual per-layer schedule against the model's prunable tensors, before anything
+/// is written or trained.
+fn check_per_layer(config: &ExperimentConfig) -> Result<(), RunError> {
+    let Some(manual) = config.manual() else {
+        return Ok(());
+    };
+    let spec = ModelSpec {
+        kind: config.model.kind,
+        input: config.data.dataset.sample_shape(),
+        classes: config.data.dataset.num_classes(),
+    };
+    let params = prune::prunable_filtered(
+        &spec,
+        config.prune.include_bias,
+        &config.prune.include,
+        &config.prune.exclude,
+    )
+    .map_err(|e| RunError::Invalid(format!("prune: {e}")))?;
+    manual.validate(params.len()).map_err(|e| {
+        let names: Vec<&str> = params.iter().map(|p| p.path.as_str()).collect();
+        RunError::Invalid(format!(
+            "prune.per_layer: {e}; {} has {} prunable tensors: {}",
+            config.model.kind,
+            params.len(),
+            names.join(", ")
+        ))
+    })
+}
+
+/// Forgets the recorded failures of `config`'s seeds under `out`, so the next
+/// [`run_experiment`] retries them from their last committed step.
+pub fn clear_failures(config: &ExperimentConfig, out: &Path) -> Result<(), RunError> {
+    let dir = out.join(config.id());
+    for &seed in &config.seeds {
+        RunDir::new(&dir, seed).clear_failure()?;
+    }
+    Ok(())
 }
 
 /// Runs (or resumes, or returns the stored result of) `config` under `out`.
@@ -80,6 +148,7 @@ pub fn run_experiment(
     config
         .validate()
         .map_err(|e| RunError::Invalid(e.to_string()))?;
+    check_per_layer(config)?;
     let id = config.id();
     let dir = out.join(&id);
     std::fs::create_dir_all(&dir).map_err(|e| StoreError::Io {
@@ -103,13 +172,24 @@ pub fn run_experiment(
 
     let mut splits: Option<Splits> = None;
     let mut rows = Vec::new();
+    let mut failed = Vec::new();
     for (repeat, &seed) in config.seeds.iter().enumerate() {
+        check_interrupt()?;
         let run = RunDir::new(&dir, seed);
         if let Some(state) = run.read_state()?
             && state.finished
         {
             rows.extend(run.read_rows(state.completed_step)?);
             on_event(Event::SeedDone { seed, cached: true });
+            continue;
+        }
+        if let Some(f) = run.read_failure()? {
+            on_event(Event::SeedFailed {
+                seed,
+                reason: f.reason.clone(),
+                cached: true,
+            });
+            failed.push(f);
             continue;
         }
         let _lock = Lock::acquire(&run.dir)?;
@@ -127,16 +207,42 @@ pub fn run_experiment(
             seed,
             config.dense_recipe(seed).augment,
         )?;
-        let seed_rows = run_seed(
+        match run_seed(
             config, &id, repeat, seed, &data, out, &run, devices, on_event,
-        )?;
-        on_event(Event::SeedDone {
-            seed,
-            cached: false,
-        });
-        rows.extend(seed_rows);
+        ) {
+            Ok(seed_rows) => {
+                on_event(Event::SeedDone {
+                    seed,
+                    cached: false,
+                });
+                rows.extend(seed_rows);
+            }
+            Err(e) if e.is_run_failure() => {
+                let f = FailedRun {
+                    experiment: id.clone(),
+                    regime: config.regime().to_string(),
+                    target: config.schedule.target,
+                    seed,
+                    completed_step: run.read_state()?.map_or(0, |s| s.completed_step),
+                    reason: e.to_string(),
+                };
+                run.write_failure(&f)?;
+                on_event(Event::SeedFailed {
+                    seed,
+                    reason: f.reason.clone(),
+                    cached: false,
+                });
+                failed.push(f);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(ExperimentResult { id, dir, rows })
+    Ok(ExperimentResult {
+        id,
+        dir,
+        rows,
+        failed,
+    })
 }
 
 /// The dense model of `seed`: loaded from `dense.checkpoint`, reused from the store, or
@@ -294,11 +400,24 @@ fn run_seed(
     )
     .map_err(|e| RunError::Invalid(format!("prune: {e}")))?;
     let n_prunable: u64 = params.iter().map(|p| p.len() as u64).sum();
-    let plan = config
-        .schedule
-        .plan()
-        .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
-    if !structured {
+    let sizes: Vec<usize> = params.iter().map(|p| p.len()).collect();
+    let manual = config.manual();
+    let plan = match &manual {
+        // Per-step fractions of all prunable entries, for the rows and the fine-tuning plan.
+        Some(m) => Plan {
+            steps: (0..m.len())
+                .map(|i| {
+                    planned_zeros_per_tensor(&m.per_layer(i, sizes.len()), &sizes) as f64
+                        / n_prunable as f64
+                })
+                .collect(),
+        },
+        None => config
+            .schedule
+            .plan()
+            .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?,
+    };
+    if !structured && manual.is_none() {
         plan.check_resolvable(n_prunable)
             .map_err(|e| RunError::Invalid(format!("schedule: {e}")))?;
     }
@@ -316,7 +435,6 @@ fn run_seed(
         },
         ScopeName::LayerWise => Scope::LayerWise,
     };
-    let sizes: Vec<usize> = params.iter().map(|p| p.len()).collect();
     // Entries each step removes. Exact schedules under global scope convert the cumulative
     // sparsity, so the run ends at exactly floor(N·target) zeros; the reference converts each
     // step independently (floor(N·v) per step, losing up to one entry per step), and so does
@@ -375,16 +493,18 @@ fn run_seed(
             }
         };
     for step in start..=plan.len() {
+        check_interrupt()?;
         let t0 = Instant::now();
         let v = plan.steps[step - 1];
         match &mut pruned {
             Pruned::Masks(masks) => {
                 // As a fraction, v_eff = (count + 1/2)/N makes floor(N·v_eff) = count exactly.
-                let amount = match config.prune.scope {
-                    ScopeName::Global => StepAmount::Uniform(
+                let amount = match (&manual, config.prune.scope) {
+                    (Some(m), _) => StepAmount::PerLayer(m.per_layer(step - 1, sizes.len())),
+                    (None, ScopeName::Global) => StepAmount::Uniform(
                         (global_counts[step - 1] as f64 + 0.5) / n_prunable as f64,
                     ),
-                    ScopeName::LayerWise => StepAmount::Uniform(v),
+                    (None, ScopeName::LayerWise) => StepAmount::Uniform(v),
                 };
                 let grads = if config.prune.criterion.needs_gradients() {
                     let values = prune::read(&model, &masks.params).map_err(RunError::Invalid)?;
@@ -412,9 +532,14 @@ fn run_seed(
                 )
                 .map_err(|e| RunError::Invalid(format!("step {step}: {e}")))?;
                 let zeros = masks.report().pruned();
-                let planned = match config.prune.scope {
-                    ScopeName::Global => global_counts[..step].iter().sum::<u64>() as usize,
-                    ScopeName::LayerWise => planned_zeros_layerwise(&plan.steps[..step], &sizes),
+                let planned = match (&manual, config.prune.scope) {
+                    (Some(m), _) => (0..step)
+                        .map(|i| planned_zeros_per_tensor(&m.per_layer(i, sizes.len()), &sizes))
+                        .sum(),
+                    (None, ScopeName::Global) => global_counts[..step].iter().sum::<u64>() as usize,
+                    (None, ScopeName::LayerWise) => {
+                        planned_zeros_layerwise(&plan.steps[..step], &sizes)
+                    }
                 };
                 if zeros != planned {
                     let per_tensor = masks
@@ -497,6 +622,15 @@ fn run_seed(
         )));
     }
     Ok(rows)
+}
+
+/// Entries one step with per-tensor fractions `values` removes.
+fn planned_zeros_per_tensor(values: &[f64], sizes: &[usize]) -> usize {
+    values
+        .iter()
+        .zip(sizes)
+        .map(|(&v, &n)| removal_count(n, v))
+        .sum()
 }
 
 fn planned_zeros_layerwise(steps: &[f64], sizes: &[usize]) -> usize {

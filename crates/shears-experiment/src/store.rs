@@ -6,7 +6,7 @@
 //! previous committed state or the new one, never a half-written file that is read as valid.
 
 use serde::{Deserialize, Serialize};
-use shears_core::results::{SCHEMA_VERSION, StepRow};
+use shears_core::results::{FailedRun, SCHEMA_VERSION, StepRow};
 use shears_nn::checkpoint::write_atomic;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -93,6 +93,34 @@ impl RunDir {
     }
     pub fn masks(&self, step: usize) -> PathBuf {
         self.dir.join(format!("step-{step}.masks.json"))
+    }
+
+    pub fn failure_path(&self) -> PathBuf {
+        self.dir.join("failed.json")
+    }
+
+    /// The recorded failure of this run, if any.
+    pub fn read_failure(&self) -> Result<Option<FailedRun>, StoreError> {
+        let path = self.failure_path();
+        match std::fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| io(&path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path, e)),
+        }
+    }
+
+    pub fn write_failure(&self, failure: &FailedRun) -> Result<(), StoreError> {
+        let json = serde_json::to_string_pretty(failure).expect("failure serialises");
+        write(&self.failure_path(), json.as_bytes())
+    }
+
+    /// Forgets a recorded failure so the next run retries from the last committed step.
+    pub fn clear_failure(&self) -> Result<(), StoreError> {
+        let path = self.failure_path();
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
+            _ => Ok(()),
+        }
     }
 
     pub fn read_state(&self) -> Result<Option<RunState>, StoreError> {

@@ -66,7 +66,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
 }
 
 /// Writes `bytes` to `path` atomically: a sibling temp file is written, synced and renamed.
+/// On failure the temp file is removed and `path` keeps its previous content; a full disk
+/// (or a file-size limit) says so, with what to do.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_inner(path, bytes).map_err(|e| {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::StorageFull | K::FileTooLarge | K::QuotaExceeded => std::io::Error::new(
+                e.kind(),
+                format!("{e}: out of disk space (or over a file-size limit); files already stored are intact — free space and run the same command again to resume"),
+            ),
+            _ => e,
+        }
+    })
+}
+
+fn write_atomic_inner(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir)?;
@@ -161,6 +176,18 @@ pub fn load_with(
     skeleton: impl FnOnce(&CheckpointMeta) -> Network,
 ) -> Result<(Network, CheckpointMeta), CheckpointError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
+    load_bytes(path, bytes, expected, skeleton)
+}
+
+/// [`load_with`] on bytes already read from `path` (the name used in errors): every check
+/// runs on untrusted bytes before any weight is copied, so damaged input is an error, never
+/// a panic (fuzzed in `tests/fuzz.rs`).
+pub fn load_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    expected: Option<&ModelSpec>,
+    skeleton: impl FnOnce(&CheckpointMeta) -> Network,
+) -> Result<(Network, CheckpointMeta), CheckpointError> {
     let meta = read_meta(path, &bytes)?;
     if let Some(expected) = expected
         && *expected != meta.model

@@ -2,11 +2,13 @@
 
 pub mod checkpoint;
 pub mod fit;
+pub mod interrupt;
 pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod params;
 pub mod prune;
+pub mod sparse_infer;
 pub mod structured;
 pub mod train;
 

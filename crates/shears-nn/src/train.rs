@@ -25,6 +25,9 @@ pub enum TrainError {
         batch: usize,
         loss: f32,
     },
+    /// A stop was requested ([`crate::interrupt`]); nothing of the unfinished epoch is kept.
+    #[error("interrupted")]
+    Interrupted,
     #[error(transparent)]
     Data(#[from] DataError),
     #[error("{0}")]
@@ -142,6 +145,9 @@ pub fn train_epoch(
     let (mut loss_sum, mut samples) = (0.0f64, 0u64);
     let mut i = 0;
     while batches.next_into(&mut batch) {
+        if crate::interrupt::requested() {
+            return Err(TrainError::Interrupted);
+        }
         let (x, y) = to_tensors(&batch, &devices.train);
         let loss = cross_entropy(model.forward(x), y);
         let value = loss.clone().into_scalar::<f32>();

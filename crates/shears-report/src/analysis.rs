@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use shears_core::results::StepRow;
+use shears_core::results::{FailedRun, StepRow};
 use shears_core::stats::{self, Crossing, Describe, DiffPoint, PairedTest};
 
 /// Version of the `summary.json` schema written by this crate.
@@ -230,6 +230,10 @@ pub struct Summary {
     pub recommendation: Recommendation,
     pub recommendations_by_target: Vec<Recommendation>,
     pub warnings: Vec<String>,
+    /// Runs that failed on their own (training diverged) and so have no rows here; filled in
+    /// by the caller, who read them from the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FailedRun>,
     /// The resolved config passed to `write_report` (`null` from `analyze`).
     pub config: serde_json::Value,
 }
@@ -471,6 +475,7 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
         recommendation,
         recommendations_by_target,
         warnings,
+        failed: Vec::new(),
         config: serde_json::Value::Null,
     }
 }

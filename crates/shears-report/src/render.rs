@@ -301,6 +301,22 @@ pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
     for r in &summary.recommendations_by_target {
         s += &format!("- {}.\n", r.text);
     }
+    if !summary.failed.is_empty() {
+        s += "\n## Failed runs\n\n";
+        s += "These runs stopped on their own and are left out of every statistic above (their cells have fewer seeds).\n\n";
+        s += "| regime | target | seed | experiment | steps done | reason |\n|---|---|---|---|---|---|\n";
+        for f in &summary.failed {
+            s += &format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                f.regime,
+                pct(f.target),
+                f.seed,
+                f.experiment,
+                f.completed_step,
+                f.reason.replace('|', "/")
+            );
+        }
+    }
     s += "\n## Figures\n\n";
     for (stem, caption) in FIGURES {
         if figures.contains(stem) {
@@ -399,7 +415,24 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
     for r in &summary.recommendations_by_target {
         let _ = writeln!(s, "<li>{}.</li>", html_escape(&r.text));
     }
-    s += "</ul>\n<h2>Figures</h2>\n";
+    s += "</ul>\n";
+    if !summary.failed.is_empty() {
+        s += "<h2>Failed runs</h2>\n<p>These runs stopped on their own and are left out of every statistic above.</p>\n<table>\n<tr><th>regime</th><th>target</th><th>seed</th><th>experiment</th><th>steps done</th><th>reason</th></tr>\n";
+        for f in &summary.failed {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                html_escape(&f.regime),
+                pct(f.target),
+                f.seed,
+                html_escape(&f.experiment),
+                f.completed_step,
+                html_escape(&f.reason)
+            );
+        }
+        s += "</table>\n";
+    }
+    s += "<h2>Figures</h2>\n";
     for (stem, caption) in FIGURES {
         if let Some((_, svg)) = svgs.iter().find(|(n, _)| n == stem) {
             let _ = write!(

@@ -6,11 +6,11 @@ use crate::progress;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use shears_core::results::StepRow;
+use shears_core::results::{FailedRun, StepRow};
 use shears_data::DatasetId;
 use shears_experiment::store::RunDir;
 use shears_experiment::sweep::{Cell, SweepConfig};
-use shears_experiment::{Event, run_experiment};
+use shears_experiment::{Event, clear_failures, run_experiment};
 use shears_nn::models::ModelKind;
 use shears_nn::prune::Criterion;
 use shears_nn::train::Devices;
@@ -51,6 +51,9 @@ pub struct CompareArgs {
     /// Experiments run in parallel.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Retry runs recorded as failed (diverged) instead of reporting the stored failure.
+    #[arg(long)]
+    pub retry_failed: bool,
     /// Report directory; the results store is its `runs/` sub-directory.
     #[arg(long, default_value = "results/compare")]
     pub out: PathBuf,
@@ -75,6 +78,9 @@ pub struct SweepArgs {
     pub dry_run: bool,
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Retry runs recorded as failed (diverged) instead of reporting the stored failure.
+    #[arg(long)]
+    pub retry_failed: bool,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -172,14 +178,24 @@ fn estimate_epochs(c: &Cell) -> usize {
     (0..steps).map(per).sum::<usize>() * c.config.seeds.len()
 }
 
-/// Runs every cell (dense models first, shared), printing a line per finished run.
+/// Rows of finished runs and the runs that failed on their own (diverged).
+type Outcome = (Vec<StepRow>, Vec<FailedRun>);
+
+/// Runs every cell (dense models first, shared), printing a line per finished run. A run
+/// that diverges is recorded as failed and the others go on; any other error stops the sweep.
 fn run_cells(
     cells: &[Cell],
     store: &Path,
     jobs: usize,
+    retry_failed: bool,
     devices: &Devices,
     quiet: bool,
-) -> Result<Vec<StepRow>> {
+) -> Result<Outcome> {
+    if retry_failed {
+        for c in cells {
+            clear_failures(&c.config, store)?;
+        }
+    }
     let total: usize = cells
         .iter()
         .map(|c| c.config.schedule.plan().map(|p| p.len()).unwrap_or(0) * c.config.seeds.len())
@@ -210,7 +226,7 @@ fn run_cells(
             });
         }
     };
-    let run_one = |cell: &Cell, devices: &Devices| -> Result<Vec<StepRow>> {
+    let run_one = |cell: &Cell, devices: &Devices| -> Result<Outcome> {
         let steps = cell.config.schedule.plan()?.len();
         let mut cached = Vec::new();
         let result = run_experiment(&cell.config, store, devices, &mut |e| match e {
@@ -224,6 +240,26 @@ fn run_cells(
             Event::SeedDone { seed, cached: true } => {
                 pb.inc(steps as u64);
                 cached.push(seed);
+            }
+            Event::SeedFailed {
+                seed,
+                reason,
+                cached,
+            } => {
+                pb.inc(steps as u64);
+                if !quiet {
+                    let stored = if cached {
+                        " (stored; --retry-failed reruns it)"
+                    } else {
+                        ""
+                    };
+                    pb.suspend(|| {
+                        println!(
+                            "{:<10} {:>6} {:>5} FAILED{stored}: {reason}",
+                            cell.regime, cell.target, seed
+                        )
+                    });
+                }
             }
             Event::DenseTraining { seed, epochs } if !quiet => {
                 pb.suspend(|| eprintln!("seed {seed}: training the dense model ({epochs} epochs)"))
@@ -239,19 +275,23 @@ fn run_cells(
         {
             print_final(cell, r);
         }
-        Ok(result.rows)
+        Ok((result.rows, result.failed))
     };
     // Dense models first, one experiment per seed set, so parallel jobs only reuse them.
-    let mut rows = Vec::new();
+    let (mut rows, mut failed) = (Vec::new(), Vec::new());
+    let mut add = |(r, f): Outcome| {
+        rows.extend(r);
+        failed.extend(f);
+    };
     let (first, rest) = cells.split_first().expect("at least one cell");
-    rows.extend(run_one(first, devices)?);
+    add(run_one(first, devices)?);
     if jobs <= 1 {
         for c in rest {
-            rows.extend(run_one(c, devices)?);
+            add(run_one(c, devices)?);
         }
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<Vec<StepRow>>> = std::thread::scope(|s| {
+        let results: Vec<Result<Outcome>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..jobs)
                 .map(|_| {
                     s.spawn(|| {
@@ -265,7 +305,7 @@ fn run_cells(
                     })
                 })
                 .collect();
-            let mut all: Vec<(usize, Result<Vec<StepRow>>)> = handles
+            let mut all: Vec<(usize, Result<Outcome>)> = handles
                 .into_iter()
                 .flat_map(|h| h.join().expect("worker"))
                 .collect();
@@ -273,15 +313,15 @@ fn run_cells(
             all.into_iter().map(|(_, r)| r).collect()
         });
         for r in results {
-            rows.extend(r?);
+            add(r?);
         }
     }
     pb.finish_and_clear();
-    Ok(rows)
+    Ok((rows, failed))
 }
 
-fn store_rows(store: &Path, ids: &[String]) -> Result<Vec<StepRow>> {
-    let mut rows = Vec::new();
+fn store_rows(store: &Path, ids: &[String]) -> Result<Outcome> {
+    let (mut rows, mut failed) = (Vec::new(), Vec::new());
     for id in ids {
         let dir = store.join(id);
         let mut seeds: Vec<_> = std::fs::read_dir(&dir)
@@ -293,19 +333,21 @@ fn store_rows(store: &Path, ids: &[String]) -> Result<Vec<StepRow>> {
         seeds.sort();
         for s in seeds {
             let run = RunDir { dir: s };
-            if let Some(state) = run.read_state()? {
+            if let Some(f) = run.read_failure()? {
+                failed.push(f);
+            } else if let Some(state) = run.read_state()? {
                 rows.extend(run.read_rows(state.completed_step)?);
             }
         }
     }
-    Ok(rows)
+    Ok((rows, failed))
 }
 
 fn finish(
     dir: &Path,
     sweep: SweepConfig,
     cells: &[Cell],
-    rows: &[StepRow],
+    (rows, failed): &Outcome,
     options: AnalysisOptions,
     json: bool,
 ) -> Result<()> {
@@ -318,11 +360,26 @@ fn finish(
     };
     let text = serde_json::to_string_pretty(&manifest)?;
     shears_experiment::store::write(&dir.join("compare.json"), text.as_bytes())?;
-    render(dir, &manifest, rows, json)
+    render(dir, &manifest, rows, failed, json)?;
+    if !failed.is_empty() {
+        bail!(
+            "{} run(s) failed and are left out of the report (listed under \"Failed runs\" in {}); the other runs are complete",
+            failed.len(),
+            dir.join("report.md").display()
+        );
+    }
+    Ok(())
 }
 
-fn render(dir: &Path, manifest: &Manifest, rows: &[StepRow], json: bool) -> Result<()> {
-    let summary = analyze(rows, &manifest.options);
+fn render(
+    dir: &Path,
+    manifest: &Manifest,
+    rows: &[StepRow],
+    failed: &[FailedRun],
+    json: bool,
+) -> Result<()> {
+    let mut summary = analyze(rows, &manifest.options);
+    summary.failed = failed.to_vec();
     let config = serde_json::to_value(&manifest.sweep)?;
     write_report(dir, rows, &summary, &config)?;
     if json {
@@ -359,13 +416,13 @@ pub fn compare(a: CompareArgs) -> Result<()> {
             a.out.display()
         );
     }
-    let rows = run_cells(&cells, &store, a.jobs, &devices, a.json)?;
+    let outcome = run_cells(&cells, &store, a.jobs, a.retry_failed, &devices, a.json)?;
     let options = AnalysisOptions {
         recommend_target: a.recommend,
         epoch_budget: None,
         ..AnalysisOptions::default()
     };
-    finish(&a.out, sweep, &cells, &rows, options, a.json)?;
+    finish(&a.out, sweep, &cells, &outcome, options, a.json)?;
     if !a.json {
         eprintln!("finished in {:.0} s", started.elapsed().as_secs_f64());
     }
@@ -397,12 +454,19 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         return Ok(());
     }
     let devices = a.device.devices()?;
-    let rows = run_cells(&cells, &a.out.join("runs"), a.jobs, &devices, a.json)?;
+    let outcome = run_cells(
+        &cells,
+        &a.out.join("runs"),
+        a.jobs,
+        a.retry_failed,
+        &devices,
+        a.json,
+    )?;
     finish(
         &a.out,
         sweep,
         &cells,
-        &rows,
+        &outcome,
         AnalysisOptions::default(),
         a.json,
     )
@@ -414,6 +478,6 @@ pub fn report(a: ReportArgs) -> Result<()> {
         .with_context(|| format!("{}: not a compare/sweep output directory", path.display()))?;
     let manifest: Manifest = serde_json::from_str(&text)
         .with_context(|| format!("{}: unreadable manifest", path.display()))?;
-    let rows = store_rows(&a.dir.join("runs"), &manifest.experiments)?;
-    render(&a.dir, &manifest, &rows, false)
+    let (rows, failed) = store_rows(&a.dir.join("runs"), &manifest.experiments)?;
+    render(&a.dir, &manifest, &rows, &failed, false)
 }

@@ -2,10 +2,10 @@
 
 use super::common::DeviceArgs;
 use crate::progress;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use shears_core::results::StepRow;
-use shears_experiment::{Event, ExperimentConfig, run_experiment};
+use shears_experiment::{Event, ExperimentConfig, clear_failures, run_experiment};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -22,6 +22,9 @@ pub struct PruneArgs {
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Retry seeds recorded as failed (diverged) instead of reporting the stored failure.
+    #[arg(long)]
+    pub retry_failed: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -74,6 +77,9 @@ pub fn run(a: PruneArgs) -> Result<()> {
         config.seeds.len()
     );
     println!("{}", header());
+    if a.retry_failed {
+        clear_failures(&config, &a.out)?;
+    }
     let result = run_experiment(&config, &a.out, &devices, &mut |e| match e {
         Event::Step(row) => {
             pb.inc(1);
@@ -93,6 +99,19 @@ pub fn run(a: PruneArgs) -> Result<()> {
             pb.inc(steps as u64);
             pb.suspend(|| eprintln!("seed {seed}: already finished (stored result)"))
         }
+        Event::SeedFailed {
+            seed,
+            reason,
+            cached,
+        } => {
+            pb.inc(steps as u64);
+            let when = if cached {
+                "failed earlier (stored; --retry-failed to run it again)"
+            } else {
+                "failed"
+            };
+            pb.suspend(|| eprintln!("seed {seed}: {when}: {reason}"))
+        }
         _ => {}
     })
     .context("experiment failed; finished steps are kept, rerun the same command to resume")?;
@@ -101,6 +120,15 @@ pub fn run(a: PruneArgs) -> Result<()> {
         println!("final seed {}: {}", r.seed, row_line(r));
     }
     println!("{}", result.dir.display());
+    if !result.failed.is_empty() {
+        let seeds: Vec<String> = result.failed.iter().map(|f| f.seed.to_string()).collect();
+        bail!(
+            "{} of {} seeds failed (seeds {}); each failure is recorded in its seed directory's failed.json",
+            result.failed.len(),
+            config.seeds.len(),
+            seeds.join(", ")
+        );
+    }
     Ok(())
 }
 
