@@ -408,3 +408,52 @@ geometric = ["schedule.kind=geometric", "schedule.steps=2", "finetune.lr=1e30"]
     assert_eq!(retry.status.code(), Some(2));
     assert_eq!(stdout.matches("FAILED:").count(), 2, "{stdout}");
 }
+
+#[test]
+fn parallel_sweep_jobs_run_each_experiment_once_and_share_dense_models() {
+    let out = tmp("jobs");
+    let _ = std::fs::remove_dir_all(&out);
+    let config = tmp("jobs.toml");
+    // `a` and `b` are the same experiment; the grid needs a second dense model per seed
+    // that two parallel jobs ask for at once.
+    std::fs::write(
+        &config,
+        r#"
+targets = [0.5]
+seeds = [0, 1]
+[base.model]
+kind = "lenet300"
+[base.finetune]
+mode = "epochs"
+epochs = 1
+[regimes]
+a = ["schedule.kind=one-shot"]
+b = ["schedule.kind=one-shot"]
+c = ["schedule.kind=constant", "schedule.steps=2"]
+[grid]
+"dense.epochs" = ["1", "2"]
+"#,
+    )
+    .unwrap();
+    let (c, o) = (config.to_str().unwrap(), out.to_str().unwrap());
+    let run = shears(&["sweep", "--config", c, "--out", o, "--jobs", "3", "--json"]);
+    let summary = json(&run);
+    // 4 distinct experiments x 2 seeds, each run and counted once.
+    assert_eq!(summary["runs"], 8, "{summary}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let ids = manifest["experiments"].as_array().unwrap();
+    assert_eq!(ids.len(), 4, "{manifest}");
+    let dense = std::fs::read_dir(out.join("runs/dense")).unwrap().count();
+    assert_eq!(dense, 4, "2 dense recipes x 2 seeds");
+    for id in ids {
+        for seed in [0, 1] {
+            let state = out.join(format!(
+                "runs/{}/seed-{seed}/state.json",
+                id.as_str().unwrap()
+            ));
+            let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+            assert_eq!(s["finished"], true, "{}", state.display());
+        }
+    }
+}

@@ -979,3 +979,16 @@ fn a_manual_per_layer_schedule_removes_each_tensors_planned_share() {
         assert_eq!(z, planned, "tensor {l}");
     }
 }
+
+#[test]
+fn two_fresh_runs_with_the_same_seed_give_bit_identical_results() {
+    // Same machine, same thread count (inherited), a store of its own: nothing is reused.
+    let out = scratch("twice");
+    let f = run(&prune_args(&out, &[]));
+    assert!(
+        f.stderr.contains("training the dense model"),
+        "{}",
+        f.stderr
+    );
+    assert_same_as_reference(&f.dir(), "a second fresh run");
+}

@@ -271,7 +271,9 @@ fn dense_model(
         let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
         return Ok(model);
     }
-    let _lock = Lock::acquire(&dir)?;
+    // Another job or process training the same dense model: wait for it, then reuse it.
+    let _lock = Lock::acquire_waiting(&dir, |_| !shears_nn::interrupt::requested())?;
+    check_interrupt()?;
     remove_stale_temps(&dir);
     if path.exists() {
         // Another process trained it while we waited for the lock.

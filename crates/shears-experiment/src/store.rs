@@ -308,6 +308,29 @@ impl Lock {
     }
 }
 
+impl Lock {
+    /// Like [`Lock::acquire`], but while another holder has the lock, polls until it is
+    /// released or `keep_waiting` (called with the holder's pid) says stop; then returns
+    /// [`StoreError::Locked`]. For shared work another job may be doing right now (a dense
+    /// model two sweep jobs both need): the waiter then reuses its result.
+    pub fn acquire_waiting(
+        dir: &Path,
+        mut keep_waiting: impl FnMut(u32) -> bool,
+    ) -> Result<Self, StoreError> {
+        loop {
+            match Self::acquire(dir) {
+                Err(StoreError::Locked { path, pid }) => {
+                    if !keep_waiting(pid) {
+                        return Err(StoreError::Locked { path, pid });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         // Unlink while still holding the lock; closing the file then releases it.

@@ -191,8 +191,12 @@ fn run_cells(
     devices: &Devices,
     quiet: bool,
 ) -> Result<Outcome> {
+    // Cells that resolve to the same experiment (e.g. two regimes spelled alike) run once:
+    // parallel jobs never work on one run, and its rows are counted once.
+    let mut seen = std::collections::HashSet::new();
+    let cells: Vec<&Cell> = cells.iter().filter(|c| seen.insert(c.config.id())).collect();
     if retry_failed {
-        for c in cells {
+        for c in &cells {
             clear_failures(&c.config, store)?;
         }
     }
@@ -351,8 +355,12 @@ fn finish(
     options: AnalysisOptions,
     json: bool,
 ) -> Result<()> {
-    let mut ids: Vec<String> = cells.iter().map(|c| c.config.id()).collect();
-    ids.dedup();
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<String> = cells
+        .iter()
+        .map(|c| c.config.id())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
     let manifest = Manifest {
         sweep,
         experiments: ids,
