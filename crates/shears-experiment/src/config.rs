@@ -457,10 +457,10 @@ impl ExperimentConfig {
             // Lengths are checked against the model's prunable tensors before the run starts.
             let manual = ManualSchedule::new(self.prune.per_layer.clone());
             let widest = self.prune.per_layer.iter().map(Vec::len).max().unwrap_or(1);
-            if let Err(e) = manual.validate(widest) {
-                if !matches!(e, ScheduleError::ManualLength { .. }) {
-                    return bad(format!("prune.per_layer: {e}"));
-                }
+            if let Err(e) = manual.validate(widest)
+                && !matches!(e, ScheduleError::ManualLength { .. })
+            {
+                return bad(format!("prune.per_layer: {e}"));
             }
         }
         if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {

@@ -137,6 +137,16 @@ pub struct FitReport {
 }
 
 /// Trains a fresh model of `spec` with `recipe`, calling `on_epoch` after every epoch.
+/// The device RNG is process-wide: seeding and drawing the initial weights happen under one
+/// lock, so parallel jobs (`--jobs N`) cannot interleave and each model gets its own seed's
+/// weights.
+pub fn seeded_init(spec: &ModelSpec, seed: u64, device: &crate::Device) -> Network {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    spec.init(device)
+}
+
 pub fn fit(
     spec: &ModelSpec,
     data: &Prepared,
@@ -146,8 +156,7 @@ pub fn fit(
 ) -> Result<(Network, FitReport), TrainError> {
     recipe.validate().map_err(TrainError::Invalid)?;
     spec.validate().map_err(TrainError::Invalid)?;
-    devices.train.seed(recipe.seed);
-    let mut model = spec.init(&devices.train);
+    let mut model = seeded_init(spec, recipe.seed, &devices.train);
     let mut optim = recipe.optimizer.build();
     let clock = LrClock {
         base_lr: recipe.lr,

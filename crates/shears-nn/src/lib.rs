@@ -1,6 +1,7 @@
 //! Models, training and checkpoints for shears, on Burn.
 
 pub mod checkpoint;
+pub mod conv;
 pub mod fit;
 pub mod interrupt;
 pub mod metrics;

@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// sparsity, and physically shrunk conv nets at 50/75% channel sparsity.
     #[arg(long)]
     pub no_sparse: bool,
+    /// Train with Burn's own convolution kernels instead of the lowering of small convolutions
+    /// to one gather + batched matmul (`shears_nn::conv`, the default).
+    #[arg(long)]
+    pub burn_conv: bool,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -61,6 +65,7 @@ fn input_of(kind: ModelKind) -> [usize; 3] {
 pub fn run(a: BenchArgs) -> Result<()> {
     use burn::prelude::*;
     let devices: Devices = a.device.devices()?;
+    shears_nn::conv::set_fast_conv(!a.burn_conv);
     let mut rows = Vec::new();
     // Burn-flex runs on rayon's global pool, which honours RAYON_NUM_THREADS.
     let threads = std::env::var("RAYON_NUM_THREADS")

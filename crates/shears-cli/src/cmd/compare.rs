@@ -194,7 +194,10 @@ fn run_cells(
     // Cells that resolve to the same experiment (e.g. two regimes spelled alike) run once:
     // parallel jobs never work on one run, and its rows are counted once.
     let mut seen = std::collections::HashSet::new();
-    let cells: Vec<&Cell> = cells.iter().filter(|c| seen.insert(c.config.id())).collect();
+    let cells: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| seen.insert(c.config.id()))
+        .collect();
     if retry_failed {
         for c in &cells {
             clear_failures(&c.config, store)?;

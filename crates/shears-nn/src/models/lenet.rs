@@ -6,6 +6,7 @@
 //! Both adapt their first fully connected layer to the input size.
 
 use super::layer::{LayerInfo, conv_out};
+use crate::conv::conv2d_forward;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -68,8 +69,8 @@ impl LeNet {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = self.pool.forward(relu(conv2d_forward(&self.conv1, x)));
+        let x = self.pool.forward(relu(conv2d_forward(&self.conv2, x)));
         let x: Tensor<2> = x.flatten(1, 3);
         let x = relu(self.fc1.forward(x));
         let x = relu(self.fc2.forward(x));
