@@ -457,3 +457,50 @@ c = ["schedule.kind=constant", "schedule.steps=2"]
         }
     }
 }
+
+#[test]
+fn compare_structured_removes_channels_and_reports_them() {
+    let out = tmp("compare-structured");
+    let _ = std::fs::remove_dir_all(&out);
+    let v = json(&shears(&[
+        "compare",
+        "--structured",
+        "--targets",
+        "0.5",
+        "--regimes",
+        "one-shot,geometric",
+        "--seeds",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    let rows = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(rows.lines().count() > 1, "{rows}");
+    for regime in ["one-shot", "geometric"] {
+        let cell = &v["targets"][0]["regimes"][regime];
+        assert_eq!(cell["n"], 1, "{cell}");
+    }
+    // Each run ends with about half the channels physically gone: fewer FLOPs per sample.
+    let mut runs = 0;
+    for e in std::fs::read_dir(out.join("runs")).unwrap().flatten() {
+        let steps = e.path().join("seed-0/steps.jsonl");
+        if !steps.exists() {
+            continue;
+        }
+        runs += 1;
+        let text = std::fs::read_to_string(&steps).unwrap();
+        let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let (eff, dense) = (
+            last["flops_effective"].as_f64().unwrap(),
+            last["flops_dense"].as_f64().unwrap(),
+        );
+        assert!(eff < 0.6 * dense, "{}: {eff} of {dense}", steps.display());
+        let sparsity = last["sparsity"].as_f64().unwrap();
+        assert!(sparsity > 0.45 && sparsity < 0.6, "{last}");
+    }
+    assert_eq!(runs, 2);
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(cfg["sweep"]["base"]["prune"]["structured"], true, "{cfg}");
+}

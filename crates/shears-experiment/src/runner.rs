@@ -16,7 +16,7 @@ use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use shears_nn::fit::{Prepared, fit};
 use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelSpec, Network};
-use shears_nn::prune::{self, MaskSet, SparsityTable};
+use shears_nn::prune::{self, MaskSet, Prunable, SparsityTable};
 use shears_nn::structured::{Footprint, footprint};
 use shears_nn::train::{AfterStep, Devices, TrainError, evaluate};
 use std::path::{Path, PathBuf};
@@ -99,6 +99,17 @@ pub struct ExperimentResult {
     pub failed: Vec<FailedRun>,
 }
 
+/// The tensors `config` prunes in a model of `spec`.
+fn prunable(config: &ExperimentConfig, spec: &ModelSpec) -> Result<Vec<Prunable>, RunError> {
+    prune::prunable_filtered(
+        spec,
+        config.prune.include_bias,
+        &config.prune.include,
+        &config.prune.exclude,
+    )
+    .map_err(|e| RunError::Invalid(format!("prune: {e}")))
+}
+
 /// Checks a manual per-layer schedule against the model's prunable tensors, before anything
 /// is written or trained.
 fn check_per_layer(config: &ExperimentConfig) -> Result<(), RunError> {
@@ -110,13 +121,7 @@ fn check_per_layer(config: &ExperimentConfig) -> Result<(), RunError> {
         input: config.data.dataset.sample_shape(),
         classes: config.data.dataset.num_classes(),
     };
-    let params = prune::prunable_filtered(
-        &spec,
-        config.prune.include_bias,
-        &config.prune.include,
-        &config.prune.exclude,
-    )
-    .map_err(|e| RunError::Invalid(format!("prune: {e}")))?;
+    let params = prunable(config, &spec)?;
     manual.validate(params.len()).map_err(|e| {
         let names: Vec<&str> = params.iter().map(|p| p.path.as_str()).collect();
         RunError::Invalid(format!(
@@ -394,13 +399,7 @@ fn run_seed(
     };
     spec.validate().map_err(RunError::Invalid)?;
     let structured = config.prune.structured;
-    let params = prune::prunable_filtered(
-        &spec,
-        config.prune.include_bias,
-        &config.prune.include,
-        &config.prune.exclude,
-    )
-    .map_err(|e| RunError::Invalid(format!("prune: {e}")))?;
+    let params = prunable(config, &spec)?;
     let n_prunable: u64 = params.iter().map(|p| p.len() as u64).sum();
     let sizes: Vec<usize> = params.iter().map(|p| p.len()).collect();
     let manual = config.manual();

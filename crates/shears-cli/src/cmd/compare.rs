@@ -126,9 +126,7 @@ pub fn default_sweep(a: &CompareArgs) -> Result<SweepConfig> {
         set(&mut base, "finetune", "budget", (b as i64).into());
     }
     if a.structured {
-        bail!(
-            "--structured: structured pruning is not wired into the experiment runner yet (shears-nn has it as a library: structured::shrink); use unstructured for now"
-        );
+        set(&mut base, "prune", "structured", true.into());
     }
     let long = "finetune.patience=[5]";
     let short = "finetune.patience=[1]";
