@@ -992,3 +992,33 @@ fn two_fresh_runs_with_the_same_seed_give_bit_identical_results() {
     );
     assert_same_as_reference(&f.dir(), "a second fresh run");
 }
+
+#[test]
+fn a_diverging_prune_run_is_recorded_and_reported_on_rerun() {
+    let out = scratch("diverge");
+    let args = prune_args(&out, &["-s", "finetune.lr=1e30"]);
+    let f = run(&args);
+    f.fails_with("1 of 1 seeds failed (seeds 0)");
+    assert_eq!(f.status.code(), Some(2));
+    assert!(
+        f.stderr.contains("seed 0: failed: training diverged"),
+        "{}",
+        f.stderr
+    );
+    // The run directory is still printed, and holds the failure with its reason.
+    let exp = PathBuf::from(f.stdout.lines().last().unwrap());
+    let failure: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed_dir(&exp).join("failed.json")).unwrap())
+            .unwrap();
+    assert_eq!(failure["completed_step"], 0, "{failure}");
+    assert!(failure["reason"].as_str().unwrap().contains("diverged"));
+    assert_clean_store(&out);
+    // A rerun reports the stored failure without training again.
+    let again = run(&args);
+    again.fails_with("failed earlier (stored; --retry-failed to run it again)");
+    assert!(
+        !again.stderr.contains("training the dense model"),
+        "{}",
+        again.stderr
+    );
+}
