@@ -1022,3 +1022,95 @@ fn a_diverging_prune_run_is_recorded_and_reported_on_rerun() {
         again.stderr
     );
 }
+
+/// A small sweep: 2 regimes x 2 targets, one seed, short dense training and fine-tuning.
+const SWEEP: &str = r#"
+targets = [0.5, 0.8]
+seeds = [0]
+[base.model]
+kind = "lenet300"
+[base.dense]
+epochs = 3
+[base.finetune]
+mode = "epochs"
+epochs = 2
+[regimes]
+one-shot = ["schedule.kind=one-shot"]
+geometric = ["schedule.kind=geometric", "schedule.steps=3"]
+"#;
+
+fn sweep_args(config: &Path, out: &Path) -> Vec<String> {
+    ["sweep", "--config", config.to_str().unwrap()]
+        .into_iter()
+        .map(String::from)
+        .chain(["--out".into(), out.to_str().unwrap().to_string()])
+        .collect()
+}
+
+fn is_result_line(l: &Line) -> bool {
+    matches!(l, Line::Out(s) if s.starts_with("one-shot") || s.starts_with("geometric"))
+}
+
+#[test]
+fn sigkill_during_a_sweep_then_rerun_gives_the_uninterrupted_report() {
+    let dir = scratch("sweep-kill");
+    let config = dir.join("sweep.toml");
+    std::fs::write(&config, SWEEP).unwrap();
+    let (reference, killed) = (dir.join("reference"), dir.join("killed"));
+    let f = run(&sweep_args(&config, &reference));
+    assert!(f.status.success(), "{}", f.stderr);
+    assert_eq!(
+        f.stdout
+            .lines()
+            .filter(|l| is_result_line(&Line::Out(l.to_string())))
+            .count(),
+        4
+    );
+
+    let args = sweep_args(&config, &killed);
+    // 1. During dense training.
+    let mut p = spawn(&args);
+    assert!(p.wait_for(|l| l.err_contains("training the dense model")));
+    std::thread::sleep(Duration::from_millis(300));
+    p.kill();
+    // 2-3. As soon as the first, then the next, finished run is printed.
+    for _ in 0..2 {
+        let mut p = spawn(&args);
+        assert!(p.wait_for(is_result_line), "{:?}", p.log);
+        p.kill();
+        assert_store_parses(&killed);
+    }
+    // 4. To the end.
+    let f = run(&args);
+    assert!(f.status.success(), "{}", f.stderr);
+
+    // Every run's rows equal the uninterrupted sweep's, and so does the report's summary.
+    let ids: Vec<_> = std::fs::read_dir(reference.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "dense")
+        .collect();
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        let (a, b) = (
+            reference.join("runs").join(id),
+            killed.join("runs").join(id),
+        );
+        assert_same_rows(&rows(&a), &rows(&b), &format!("{id:?}"));
+    }
+    let summary = |d: &Path| std::fs::read_to_string(d.join("summary.json")).unwrap();
+    assert_eq!(summary(&reference), summary(&killed));
+    assert_clean_store(&killed);
+}
+
+/// Every JSON file of the store parses after a kill (stranded temp files and the dead
+/// process's lock may remain; the next run removes and takes them over).
+fn assert_store_parses(out: &Path) {
+    for p in files(out) {
+        if p.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+    }
+}
