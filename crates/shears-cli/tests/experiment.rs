@@ -779,6 +779,15 @@ fn config_mistakes_stop_before_anything_is_written() {
         (&["-s", "finetune.patience=-2"], "finetune.patience"),
         (&["-s", "seeds=[]"], "seeds"),
         (&["-s", "finetune.patience"], "finetune.patience"),
+        (
+            &["-s", "schedule.kind=constant", "-s", "schedule.steps=0"],
+            "schedule.steps must be in 1..=100000, got 0",
+        ),
+        // A schedule that cannot reach its target in a bounded number of steps.
+        (
+            &["-s", "schedule.step=0.0000001"],
+            "geometric schedule would need",
+        ),
         // A manual per-layer schedule with 4 values for LeNet-300-100's 6 prunable tensors.
         (
             &[

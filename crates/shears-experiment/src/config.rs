@@ -567,6 +567,14 @@ impl ExperimentConfig {
         }
     }
 
+    /// Number of pruning steps: the manual schedule's, else the planned schedule's.
+    pub fn steps(&self) -> Result<usize, ConfigError> {
+        match self.manual() {
+            Some(m) => Ok(m.len()),
+            None => Ok(self.schedule.plan().map_err(schedule_error)?.len()),
+        }
+    }
+
     /// The manual per-layer schedule, if one is set.
     pub fn manual(&self) -> Option<ManualSchedule> {
         (!self.prune.per_layer.is_empty())

@@ -50,6 +50,17 @@ struct Row {
     unit: &'static str,
 }
 
+impl Row {
+    fn new(id: impl Into<String>, workload: String, value: f64, unit: &'static str) -> Self {
+        Row {
+            id: id.into(),
+            workload,
+            value,
+            unit,
+        }
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -114,12 +125,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
             let _ = model.clone().forward(x.clone()).into_data();
             train.push((a.iters * n) as f64 / t.elapsed().as_secs_f64());
         }
-        rows.push(Row {
-            id: format!("{kind}/train"),
-            workload: format!("{kind} train (fwd+bwd+step), batch {n}"),
-            value: median(train),
-            unit: "samples/s",
-        });
+        rows.push(Row::new(
+            format!("{kind}/train"),
+            format!("{kind} train (fwd+bwd+step), batch {n}"),
+            median(train),
+            "samples/s",
+        ));
         let eval = model.valid();
         let xe = Tensor::<4>::random(
             [n, c, h, w],
@@ -135,12 +146,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
             infer.push((a.iters * n) as f64 / t.elapsed().as_secs_f64());
         }
-        rows.push(Row {
-            id: format!("{kind}/infer"),
-            workload: format!("{kind} inference, batch {n}"),
-            value: median(infer),
-            unit: "samples/s",
-        });
+        rows.push(Row::new(
+            format!("{kind}/infer"),
+            format!("{kind} inference, batch {n}"),
+            median(infer),
+            "samples/s",
+        ));
     }
     if !a.no_prune {
         let spec = ModelSpec {
@@ -169,12 +180,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             times.push(t.elapsed().as_secs_f64());
             drop(model);
         }
-        rows.push(Row {
-            id: "resnet18/prune-step".into(),
-            workload: format!("resnet18 global magnitude prune step to 90% ({n_weights} weights; read, score, select, mask, verify)"),
-            value: median(times),
-            unit: "s",
-        });
+        rows.push(Row::new("resnet18/prune-step", format!("resnet18 global magnitude prune step to 90% ({n_weights} weights; read, score, select, mask, verify)"), median(times), "s"));
     }
     if !a.no_sparse {
         if a.models.contains(&ModelKind::LeNet300) {
@@ -298,26 +304,21 @@ fn sparse_rows(a: &BenchArgs, device: &shears_nn::Device, rows: &mut Vec<Row>) -
         let (dense, sparse) = (t[0], t[1]);
         let p = pct(sparsity);
         let nnz = csr.chain().nnz();
-        rows.push(Row {
-            id: format!("lenet300/infer-dense-masked@{p}"),
-            workload: format!(
+        rows.push(Row::new(
+            format!("lenet300/infer-dense-masked@{p}"),
+            format!(
                 "lenet300 inference, {p}% global magnitude masked, dense Burn forward, batch {n}"
             ),
-            value: dense,
-            unit: "samples/s",
-        });
-        rows.push(Row {
-            id: format!("lenet300/infer-csr@{p}"),
-            workload: format!("lenet300 inference, {p}% masked, CSR ({nnz} weights, max |logit diff| {max_diff:.1e}), batch {n}"),
-            value: sparse,
-            unit: "samples/s",
-        });
-        rows.push(Row {
-            id: format!("lenet300/csr-speedup@{p}"),
-            workload: format!("lenet300 {p}%: CSR / dense-masked inference throughput"),
-            value: sparse / dense,
-            unit: "x",
-        });
+            dense,
+            "samples/s",
+        ));
+        rows.push(Row::new(format!("lenet300/infer-csr@{p}"), format!("lenet300 inference, {p}% masked, CSR ({nnz} weights, max |logit diff| {max_diff:.1e}), batch {n}"), sparse, "samples/s"));
+        rows.push(Row::new(
+            format!("lenet300/csr-speedup@{p}"),
+            format!("lenet300 {p}%: CSR / dense-masked inference throughput"),
+            sparse / dense,
+            "x",
+        ));
     }
     Ok(())
 }
@@ -366,44 +367,34 @@ fn shrunk_rows(
         ],
     );
     let dense = t[0];
-    rows.push(Row {
-        id: format!("{kind}/infer-dense"),
-        workload: format!(
+    rows.push(Row::new(format!("{kind}/infer-dense"), format!(
             "{kind} inference, random init ({dense_flops} FLOPs/sample), baseline of the shrunk rows, batch {n}"
-        ),
-        value: dense,
-        unit: "samples/s",
-    });
+        ), dense, "samples/s"));
     for ((ratio, (_, flops)), speed) in ratios.iter().zip(&shrunk).zip(&t[1..]) {
         let p = pct(*ratio);
         let ideal = dense_flops as f64 / (*flops).max(1) as f64;
         let achieved = speed / dense;
-        rows.push(Row {
-            id: format!("{kind}/infer-shrunk@{p}"),
-            workload: format!(
+        rows.push(Row::new(format!("{kind}/infer-shrunk@{p}"), format!(
                 "{kind} inference, shrunk at {p}% channel sparsity ({flops} FLOPs/sample), batch {n}"
-            ),
-            value: *speed,
-            unit: "samples/s",
-        });
-        rows.push(Row {
-            id: format!("{kind}/flops-ratio@{p}"),
-            workload: format!("{kind} {p}% shrunk: dense / shrunk FLOPs (ideal speed-up)"),
-            value: ideal,
-            unit: "x",
-        });
-        rows.push(Row {
-            id: format!("{kind}/speedup-shrunk@{p}"),
-            workload: format!("{kind} {p}% shrunk: shrunk / dense inference throughput"),
-            value: achieved,
-            unit: "x",
-        });
-        rows.push(Row {
-            id: format!("{kind}/shrunk-achieved/ideal@{p}"),
-            workload: format!("{kind} {p}% shrunk: measured speed-up / FLOP reduction"),
-            value: achieved / ideal,
-            unit: "x",
-        });
+            ), *speed, "samples/s"));
+        rows.push(Row::new(
+            format!("{kind}/flops-ratio@{p}"),
+            format!("{kind} {p}% shrunk: dense / shrunk FLOPs (ideal speed-up)"),
+            ideal,
+            "x",
+        ));
+        rows.push(Row::new(
+            format!("{kind}/speedup-shrunk@{p}"),
+            format!("{kind} {p}% shrunk: shrunk / dense inference throughput"),
+            achieved,
+            "x",
+        ));
+        rows.push(Row::new(
+            format!("{kind}/shrunk-achieved/ideal@{p}"),
+            format!("{kind} {p}% shrunk: measured speed-up / FLOP reduction"),
+            achieved / ideal,
+            "x",
+        ));
     }
     Ok(())
 }

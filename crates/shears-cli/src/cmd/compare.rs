@@ -164,7 +164,7 @@ fn load_sweep(path: &Path) -> Result<SweepConfig> {
 
 /// Estimated fine-tuning epochs of a cell (patience: about patience+2 per step).
 fn estimate_epochs(c: &Cell) -> usize {
-    let steps = c.config.schedule.plan().map(|p| p.len()).unwrap_or(0);
+    let steps = c.config.steps().unwrap_or(0);
     let f = &c.config.finetune;
     let per = |i: usize| match f.mode {
         shears_experiment::config::FinetuneMode::Epochs => f.epochs,
@@ -203,7 +203,7 @@ fn run_cells(
     }
     let total: usize = cells
         .iter()
-        .map(|c| c.config.schedule.plan().map(|p| p.len()).unwrap_or(0) * c.config.seeds.len())
+        .map(|c| c.config.steps().unwrap_or(0) * c.config.seeds.len())
         .sum();
     let pb = progress::bar(total as u64, "sweep");
     let started = Instant::now();
@@ -232,7 +232,7 @@ fn run_cells(
         }
     };
     let run_one = |cell: &Cell, devices: &Devices| -> Result<Outcome> {
-        let steps = cell.config.schedule.plan()?.len();
+        let steps = cell.config.steps()?;
         let mut cached = Vec::new();
         let result = run_experiment(&cell.config, store, devices, &mut |e| match e {
             Event::Step(row) => {

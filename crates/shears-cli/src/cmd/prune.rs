@@ -66,7 +66,7 @@ pub fn run(a: PruneArgs) -> Result<()> {
         return Ok(());
     }
     let devices = a.device.devices()?;
-    let steps = config.schedule.plan()?.len();
+    let steps = config.steps()?;
     let pb = progress::bar((steps * config.seeds.len()) as u64, "steps");
     println!(
         "experiment {} ({} {} -> {}, {} seed(s))",
