@@ -1,11 +1,12 @@
 //! Models, training and checkpoints for shears, on Burn.
 
 pub mod checkpoint;
-pub mod conv;
 pub mod fit;
 pub mod interrupt;
+pub mod kernels;
 pub mod metrics;
 pub mod models;
+pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod prune;

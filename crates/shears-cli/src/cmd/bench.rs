@@ -31,8 +31,8 @@ pub struct BenchArgs {
     /// sparsity, and physically shrunk conv nets at 50/75% channel sparsity.
     #[arg(long)]
     pub no_sparse: bool,
-    /// Train with Burn's own convolution kernels instead of the lowering of small convolutions
-    /// to one gather + batched matmul (`shears_nn::conv`, the default).
+    /// Run convolutions and max-pools on Burn's own kernels instead of shears' (`shears-kernels`:
+    /// one cache-sized GEMM per sample, hand-written backward; the default on the CPU).
     #[arg(long)]
     pub burn_conv: bool,
     #[arg(long)]
@@ -76,7 +76,7 @@ fn input_of(kind: ModelKind) -> [usize; 3] {
 pub fn run(a: BenchArgs) -> Result<()> {
     use burn::prelude::*;
     let devices: Devices = a.device.devices()?;
-    shears_nn::conv::set_fast_conv(!a.burn_conv);
+    shears_nn::ops::set_fast_conv(!a.burn_conv);
     let mut rows = Vec::new();
     // Burn-flex runs on rayon's global pool, which honours RAYON_NUM_THREADS.
     let threads = std::env::var("RAYON_NUM_THREADS")

@@ -6,7 +6,7 @@
 //! Both adapt their first fully connected layer to the input size.
 
 use super::layer::{LayerInfo, conv_out};
-use crate::conv::conv2d_forward;
+use crate::ops::{conv2d_forward, max_pool2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -23,7 +23,7 @@ pub enum Pool {
 impl Pool {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Pool::Max(p) => p.forward(x),
+            Pool::Max(p) => max_pool2d_forward(p, x),
             Pool::Avg(p) => p.forward(x),
         }
     }

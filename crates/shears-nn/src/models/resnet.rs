@@ -7,7 +7,6 @@
 
 use super::layer::{LayerInfo, conv_out};
 use super::vgg::ConvBn;
-use crate::conv::conv2d_forward;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -30,20 +29,14 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(conv_bn(&self.conv1, x.clone()));
-        let out = conv_bn(&self.conv2, out);
+        let out = self.conv1.forward_relu(x.clone());
+        let out = self.conv2.forward(out);
         let skip = match &self.shortcut {
-            Some(s) => conv_bn(s, x),
+            Some(s) => s.forward(x),
             None => x,
         };
         relu(out + skip)
     }
-}
-
-/// `ConvBn::forward` with the convolution lowered by [`conv2d_forward`] (same parameters,
-/// faster on the CPU backend for the small convolutions).
-fn conv_bn(m: &ConvBn, x: Tensor<4>) -> Tensor<4> {
-    m.bn.forward(conv2d_forward(&m.conv, x))
 }
 
 /// Stage widths, blocks per stage and first-stage stride of a CIFAR ResNet.
@@ -88,7 +81,7 @@ impl ResNet {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(conv_bn(&self.stem, x));
+        let mut x = self.stem.forward_relu(x);
         for block in &self.blocks {
             x = block.forward(x);
         }

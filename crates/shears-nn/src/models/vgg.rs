@@ -4,11 +4,11 @@
 //! single pixel so 28x28 inputs work too, and the head averages whatever spatial size remains.
 
 use super::layer::{LayerInfo, conv_out};
+use crate::ops::{batch_norm_forward, conv2d_forward, max_pool2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// Output channels per conv; `None` marks a max-pool.
 const CFG: [Option<usize>; 13] = [
@@ -47,7 +47,12 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        batch_norm_forward(&self.bn, conv2d_forward(&self.conv, x), false)
+    }
+
+    /// `relu(self.forward(x))`, fused where the kernels allow.
+    pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
+        batch_norm_forward(&self.bn, conv2d_forward(&self.conv, x), true)
     }
 }
 
@@ -102,9 +107,9 @@ impl Vgg {
 
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (i, layer) in self.features.iter().enumerate() {
-            x = relu(layer.forward(x));
+            x = layer.forward_relu(x);
             if self.pool_after.contains(&i) {
-                x = self.pool.forward(x);
+                x = max_pool2d_forward(&self.pool, x);
             }
         }
         let [n, c, _, _] = x.dims();
