@@ -94,80 +94,73 @@ impl Conv2dShape {
     }
 }
 
-/// Calls `f(row_of_cols, input_row)` for every (cols row, output row) pair that reads the input:
-/// `row_of_cols` is the `w_out`-long slice of the im2col matrix, `input_row` the image row it
-/// samples, with the valid column range and the input offset of its first valid element.
-/// Rows that fall into the padding are reported with `None`.
-#[inline]
-fn for_each_patch_row(
-    s: &Conv2dShape,
-    mut f: impl FnMut(usize, Option<(usize, usize, usize, usize)>),
-) {
+/// One contiguous run of an im2col row that reads the input: `len` values written at `dst` in
+/// the column matrix, read from `src` in the sample's input with the horizontal stride.
+/// Positions of the column matrix no run covers are padding and stay zero.
+#[derive(Clone, Copy)]
+struct Run {
+    dst: usize,
+    src: usize,
+    len: usize,
+}
+
+/// The runs of a sample's im2col matrix, computed once per call and shared by every sample.
+fn plan(s: &Conv2dShape) -> Vec<Run> {
     let (ho, wo) = (s.h_out(), s.w_out());
+    let mut runs = Vec::with_capacity(s.k() * ho);
     for c in 0..s.c_in {
         for ki in 0..s.kh {
             for kj in 0..s.kw {
                 let row = (c * s.kh + ki) * s.kw + kj;
                 let (lo, hi) = s.valid_cols(kj);
                 for oh in 0..ho {
-                    let start = row * ho * wo + oh * wo;
                     let ih = (oh * s.stride[0] + ki) as isize - s.pad[0] as isize;
                     if ih < 0 || ih >= s.h as isize || lo == hi {
-                        f(start, None);
                         continue;
                     }
-                    let first = lo * s.stride[1] + kj - s.pad[1];
-                    f(
-                        start,
-                        Some((lo, hi, c * s.h * s.w + ih as usize * s.w, first)),
-                    );
+                    runs.push(Run {
+                        dst: row * ho * wo + oh * wo + lo,
+                        src: c * s.h * s.w + ih as usize * s.w + lo * s.stride[1] + kj - s.pad[1],
+                        len: hi - lo,
+                    });
                 }
+            }
+        }
+    }
+    runs
+}
+
+/// Fills the data positions of `cols`; its padding positions must already be zero (the buffers
+/// are zeroed once when allocated and only data positions are ever written).
+fn im2col(runs: &[Run], sw: usize, x: &[f32], cols: &mut [f32]) {
+    for r in runs {
+        let out = &mut cols[r.dst..r.dst + r.len];
+        if sw == 1 {
+            for (o, &v) in out.iter_mut().zip(&x[r.src..r.src + r.len]) {
+                *o = v;
+            }
+        } else {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = x[r.src + i * sw];
             }
         }
     }
 }
 
-fn im2col(s: &Conv2dShape, x: &[f32], cols: &mut [f32]) {
-    let wo = s.w_out();
-    let sw = s.stride[1];
-    for_each_patch_row(s, |start, valid| {
-        let out = &mut cols[start..start + wo];
-        match valid {
-            None => out.fill(0.0),
-            Some((lo, hi, row_base, first)) => {
-                out[..lo].fill(0.0);
-                out[hi..].fill(0.0);
-                let src = &x[row_base + first..];
-                if sw == 1 {
-                    out[lo..hi].copy_from_slice(&src[..hi - lo]);
-                } else {
-                    for (i, o) in out[lo..hi].iter_mut().enumerate() {
-                        *o = src[i * sw];
-                    }
-                }
-            }
-        }
-    });
-}
-
 /// Adds each im2col entry back onto the input position it was read from.
-fn col2im(s: &Conv2dShape, cols: &[f32], dx: &mut [f32]) {
-    let sw = s.stride[1];
-    for_each_patch_row(s, |start, valid| {
-        if let Some((lo, hi, row_base, first)) = valid {
-            let src = &cols[start + lo..start + hi];
-            let dst = &mut dx[row_base + first..];
-            if sw == 1 {
-                for (d, v) in dst[..hi - lo].iter_mut().zip(src) {
-                    *d += v;
-                }
-            } else {
-                for (i, v) in src.iter().enumerate() {
-                    dst[i * sw] += v;
-                }
+fn col2im(runs: &[Run], sw: usize, cols: &[f32], dx: &mut [f32]) {
+    for r in runs {
+        let src = &cols[r.dst..r.dst + r.len];
+        if sw == 1 {
+            for (d, v) in dx[r.src..r.src + r.len].iter_mut().zip(src) {
+                *d += v;
+            }
+        } else {
+            for (i, v) in src.iter().enumerate() {
+                dx[r.src + i * sw] += v;
             }
         }
-    });
+    }
 }
 
 fn check_io(
@@ -202,6 +195,7 @@ pub fn conv2d_forward(
     let (k, l) = (s.k(), s.l());
     let x_len = s.c_in * s.h * s.w;
     let pointwise = s.pointwise();
+    let runs = if pointwise { Vec::new() } else { plan(s) };
     y.par_chunks_mut(s.c_out * l)
         .zip(x.par_chunks(x_len))
         .for_each_init(
@@ -216,7 +210,7 @@ pub fn conv2d_forward(
                 let cols: &[f32] = if pointwise {
                     x_n
                 } else {
-                    im2col(s, x_n, cols);
+                    im2col(&runs, s.stride[1], x_n, cols);
                     cols
                 };
                 if let Some(b) = bias {
@@ -258,6 +252,7 @@ pub fn conv2d_backward_weight(
     let x_len = s.c_in * s.h * s.w;
     let y_len = s.c_out * l;
     let pointwise = s.pointwise();
+    let runs = if pointwise { Vec::new() } else { plan(s) };
     let want_bias = dbias.is_some();
     let partials: Vec<(Vec<f32>, Vec<f32>)> = blocks(s.batch)
         .into_par_iter()
@@ -275,7 +270,7 @@ pub fn conv2d_backward_weight(
                 let cols: &[f32] = if pointwise {
                     x_n
                 } else {
-                    im2col(s, x_n, &mut cols);
+                    im2col(&runs, s.stride[1], x_n, &mut cols);
                     &cols
                 };
                 // Accumulated transposed, dWᵀ (K x c_out) += cols * dYᵀ: with few output
@@ -330,6 +325,7 @@ pub fn conv2d_backward_input(
     let (k, l) = (s.k(), s.l());
     let x_len = s.c_in * s.h * s.w;
     let pointwise = s.pointwise();
+    let runs = if pointwise { Vec::new() } else { plan(s) };
     dx.par_chunks_mut(x_len)
         .zip(dy.par_chunks(s.c_out * l))
         .for_each_init(
@@ -347,7 +343,7 @@ pub fn conv2d_backward_input(
                 } else {
                     matmul(dcols, wt, View::new(dy_n, s.c_out, l), false);
                     dx_n.fill(0.0);
-                    col2im(s, dcols, dx_n);
+                    col2im(&runs, s.stride[1], dcols, dx_n);
                 }
             },
         );

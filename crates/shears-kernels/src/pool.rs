@@ -74,10 +74,14 @@ pub fn max_pool2d_forward(
     }
     let (ho, wo) = (s.h_out(), s.w_out());
     let plane = s.h * s.w;
+    let pair_pool = s.kh == 2 && s.kw == 2 && s.stride == [2, 2] && s.pad == [0, 0];
     y.par_chunks_mut(ho * wo)
         .zip(argmax.par_chunks_mut(ho * wo))
         .zip(x.par_chunks(plane))
         .for_each(|((y_p, a_p), x_p)| {
+            if pair_pool {
+                return pool_2x2(s.w, wo, ho, x_p, y_p, a_p);
+            }
             for oh in 0..ho {
                 let h0 = (oh * s.stride[0]) as isize - s.pad[0] as isize;
                 let (ih_lo, ih_hi) = (h0.max(0) as usize, ((h0 + s.kh as isize) as usize).min(s.h));
@@ -105,6 +109,39 @@ pub fn max_pool2d_forward(
             }
         });
     Ok(())
+}
+
+/// The 2x2, stride-2, unpadded pooling of LeNet and VGG without per-element branches; a window
+/// holding a NaN (rare: a diverging run) is redone by the general rule so the NaN wins.
+#[inline(never)]
+fn pool_2x2(w: usize, wo: usize, ho: usize, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    for oh in 0..ho {
+        let (r0, r1) = (2 * oh * w, (2 * oh + 1) * w);
+        let pairs = x[r0..r0 + 2 * wo]
+            .chunks_exact(2)
+            .zip(x[r1..r1 + 2 * wo].chunks_exact(2));
+        let outs = y[oh * wo..(oh + 1) * wo]
+            .iter_mut()
+            .zip(&mut argmax[oh * wo..(oh + 1) * wo]);
+        for (ow, ((t, b), (yo, ao))) in pairs.zip(outs).enumerate() {
+            // Raster order, the first maximum wins: top pair, bottom pair, then the two.
+            let (mt, it) = if t[1] > t[0] { (t[1], 1) } else { (t[0], 0) };
+            let (mb, ib) = if b[1] > b[0] {
+                (b[1], w + 1)
+            } else {
+                (b[0], w)
+            };
+            let (mut m, mut i) = if mb > mt { (mb, ib) } else { (mt, it) };
+            if (t[0] + t[1] + b[0] + b[1]).is_nan() {
+                let v = [t[0], t[1], b[0], b[1]];
+                if let Some(k) = v.iter().position(|x| x.is_nan()) {
+                    (m, i) = (v[k], [0, 1, w, w + 1][k]);
+                }
+            }
+            *yo = m;
+            *ao = (r0 + 2 * ow + i) as u32;
+        }
+    }
 }
 
 /// `dx` (overwritten) = the output gradient scattered back onto each window's maximum.
