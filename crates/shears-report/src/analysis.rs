@@ -588,6 +588,12 @@ fn compare_target(
                 )
             } else {
                 match epochs_ratio {
+                    // "1.0× fewer" reads as a contradiction; a ratio that rounds to 1.0 is
+                    // stated as the epoch counts alone.
+                    Some(r) if r < 1.05 => format!(
+                        "the cheaper regime {} needs slightly fewer epochs ({:.1} vs {:.1})",
+                        cheapest.regime, cheapest.epochs, best.epochs
+                    ),
                     Some(r) => format!(
                         "the cheaper regime {} needs {:.1}× fewer epochs ({:.1} vs {:.1})",
                         cheapest.regime, r, cheapest.epochs, best.epochs

@@ -223,6 +223,35 @@ fn clear_win_is_significant() {
 }
 
 #[test]
+fn a_cost_ratio_that_rounds_to_one_is_stated_as_epoch_counts() {
+    // hybrid has the best mean; one-shot ties with 58 epochs against 60 (ratio 1.03).
+    let mut rows = Vec::new();
+    for (si, noise) in [0.004, -0.004, 0.001].into_iter().enumerate() {
+        rows.extend(run_rows_with("h", "hybrid", 0.8, si, 0.851, 0.0, vec![60]));
+        rows.extend(run_rows_with(
+            "o",
+            "one-shot",
+            0.8,
+            si,
+            0.85 + noise,
+            0.0,
+            vec![58],
+        ));
+    }
+    let s = analyze(&rows, &AnalysisOptions::default());
+    let t = target(&s, 0.8);
+    assert_eq!(t.best_mean, "hybrid");
+    assert_eq!(t.cheapest_tied, "one-shot");
+    assert!(
+        t.statement
+            .contains("the cheaper regime one-shot needs slightly fewer epochs (58.0 vs 60.0)"),
+        "{}",
+        t.statement
+    );
+    assert!(!t.statement.contains("1.0×"), "{}", t.statement);
+}
+
+#[test]
 fn tie_says_no_significant_difference_and_names_the_cheaper_regime() {
     let s = analyze(&full(), &AnalysisOptions::default());
     let t = target(&s, 0.8);
