@@ -1,5 +1,5 @@
-//! `shears-kernels`' convolution and max-pooling wired into Burn as a backend extension for
-//! Burn-flex, with hand-written backward passes under autodiff.
+//! `shears-kernels`' convolution, max-pooling and training batch norm (+ReLU) wired into Burn as
+//! a backend extension for Burn-flex, with hand-written backward passes under autodiff.
 //!
 //! Burn-flex's own convolution gradients are the largest loss in a CPU training step (profile in
 //! `docs/benchmarks.md`); these kernels compute each product as one cache-sized GEMM per sample.

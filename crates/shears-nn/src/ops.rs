@@ -38,6 +38,7 @@ pub fn fast_conv() -> bool {
 pub fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if fast_conv()
         && kernels::usable(&x)
+        && conv.weight.dtype() == x.dtype()
         && let Some(geometry) = kernel_geometry(conv, &x)
     {
         let bias = conv.bias.as_ref().map(|b| b.val());
@@ -103,7 +104,13 @@ pub fn max_pool2d_forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 pub fn batch_norm_forward(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let [_, c, _, _] = x.dims();
     let training = x.device().is_autodiff() && bn.training.is_enabled();
-    if fast_conv() && training && kernels::usable(&x) && bn.gamma.dims() == [c] {
+    if fast_conv()
+        && training
+        && kernels::usable(&x)
+        && bn.gamma.dims() == [c]
+        && bn.gamma.dtype() == x.dtype()
+        && bn.beta.dtype() == x.dtype()
+    {
         let device = x.device();
         let (y, mean, var) =
             kernels::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, relu);
