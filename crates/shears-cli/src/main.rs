@@ -60,9 +60,11 @@ fn main() -> ExitCode {
     // default (immediate) behaviour, having nothing to lose.
     let resumable = matches!(
         command,
-        Command::Compare(_) | Command::Sweep(_) | Command::Prune(_) | Command::Train(_)
+        Command::Compare(_) | Command::Sweep(_) | Command::Prune(_)
     );
-    if resumable {
+    // `train` also stops cleanly, but it writes its checkpoint only at the end: nothing to resume.
+    let restartable = matches!(command, Command::Train(_));
+    if resumable || restartable {
         install_stop_handler();
     }
     let result = match command {
@@ -80,12 +82,20 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if resumable && is_interrupted(&e) => {
+        Err(e) if (resumable || restartable) && is_interrupted(&e) => {
             let args: Vec<String> = std::env::args().collect();
-            eprintln!(
-                "interrupted: every finished step is kept; run the same command again to resume:\n  {}",
-                args.join(" ")
-            );
+            if resumable {
+                eprintln!(
+                    "interrupted: every finished step is kept; run the same command again to resume:\n  {}",
+                    args.join(" ")
+                );
+            } else {
+                eprintln!(
+                    "interrupted: `shears train` writes its checkpoint only when training ends, so \
+                     nothing was written; run the same command again to train from the start:\n  {}",
+                    args.join(" ")
+                );
+            }
             ExitCode::from(130)
         }
         Err(e) => {

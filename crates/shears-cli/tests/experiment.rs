@@ -885,6 +885,41 @@ fn sigint_or_sigterm_stops_at_a_safe_point_and_says_how_to_resume() {
 }
 
 #[test]
+fn sigint_during_train_stops_cleanly_and_says_nothing_was_written() {
+    let out = scratch("train-int").join("dense.ckpt");
+    let args: Vec<String> = [
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "fashion-mnist-mini",
+        "--epochs",
+        "50",
+        "--out",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([out.to_str().unwrap().to_string()])
+    .collect();
+    let mut p = spawn(&args);
+    assert!(p.wait_for(|l| l.err_contains("epoch   1")), "{:?}", p.log);
+    signal(&p.child, libc::SIGINT);
+    let f = p.finish();
+    assert_eq!(f.status.code(), Some(130), "{}", f.stderr);
+    assert!(
+        f.stderr.contains("nothing was written")
+            && f.stderr.contains("train from the start")
+            && !f.stderr.contains("resume"),
+        "{}",
+        f.stderr
+    );
+    assert!(!f.stderr.contains("panicked"), "{}", f.stderr);
+    assert!(!out.exists(), "a checkpoint was written");
+    let left = std::fs::read_dir(out.parent().unwrap()).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "files left beside the checkpoint path");
+}
+
+#[test]
 fn a_full_disk_is_a_clear_error_and_the_store_stays_consistent() {
     use std::os::unix::process::CommandExt;
     let out = scratch("full-disk");
@@ -1111,6 +1146,54 @@ fn sigkill_during_a_sweep_then_rerun_gives_the_uninterrupted_report() {
     let summary = |d: &Path| std::fs::read_to_string(d.join("summary.json")).unwrap();
     assert_eq!(summary(&reference), summary(&killed));
     assert_clean_store(&killed);
+}
+
+#[test]
+fn sigint_or_sigterm_during_a_sweep_or_compare_stops_safely_and_resumes() {
+    let dir = scratch("sweep-int");
+    let config = dir.join("sweep.toml");
+    std::fs::write(&config, SWEEP).unwrap();
+    let reference = dir.join("reference");
+    let f = run(&sweep_args(&config, &reference));
+    assert!(f.status.success(), "{}", f.stderr);
+    let ids: Vec<_> = std::fs::read_dir(reference.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "dense")
+        .collect();
+    assert_eq!(ids.len(), 4);
+
+    for (command, sig, name) in [
+        ("sweep", libc::SIGINT, "SIGINT"),
+        ("compare", libc::SIGTERM, "SIGTERM"),
+    ] {
+        let out = dir.join(command);
+        let mut args = sweep_args(&config, &out);
+        args[0] = command.into();
+        // After the first finished run, i.e. in the middle of the next one.
+        let mut p = spawn(&args);
+        assert!(p.wait_for(is_result_line), "{command}: {:?}", p.log);
+        signal(&p.child, sig);
+        let f = p.finish();
+        assert_eq!(f.status.code(), Some(130), "{command} {name}: {}", f.stderr);
+        assert!(
+            f.stderr.contains("run the same command again to resume") && f.stderr.contains(command),
+            "{command} {name}: {}",
+            f.stderr
+        );
+        assert!(!f.stderr.contains("panicked"), "{}", f.stderr);
+        assert_store_parses(&out);
+        assert_clean_store(&out);
+
+        let f = run(&args);
+        assert!(f.status.success(), "{command}: {}", f.stderr);
+        for id in &ids {
+            let (a, b) = (reference.join("runs").join(id), out.join("runs").join(id));
+            assert_same_rows(&rows(&a), &rows(&b), &format!("{command} {id:?}"));
+        }
+        assert_clean_store(&out);
+    }
 }
 
 /// Every JSON file of the store parses after a kill (stranded temp files and the dead
