@@ -920,6 +920,41 @@ fn sigint_during_train_stops_cleanly_and_says_nothing_was_written() {
 }
 
 #[test]
+fn a_damaged_dense_model_fails_its_checksum_and_is_trained_again_to_the_same_result() {
+    let out = scratch("dense-damaged");
+    let args = prune_args(&out, &[]);
+    let f = run(&args);
+    let exp = f.dir();
+    let model = files(&out)
+        .into_iter()
+        .find(|p| p.ends_with("model.ckpt"))
+        .expect("a stored dense model");
+    assert!(
+        model.with_extension("sha256").exists(),
+        "no checksum stored"
+    );
+    // Flip one byte deep in the weights (the header stays valid), and start the experiment
+    // over so it needs the dense model again.
+    let mut bytes = std::fs::read(&model).unwrap();
+    let at = bytes.len() - 1000;
+    bytes[at] ^= 0x40;
+    std::fs::write(&model, &bytes).unwrap();
+    std::fs::remove_dir_all(&exp).unwrap();
+
+    let f = run(&args);
+    assert!(f.status.success(), "{}", f.stderr);
+    assert!(
+        f.stderr.contains("does not match its recorded checksum")
+            && f.stderr.contains("training the dense model"),
+        "{}",
+        f.stderr
+    );
+    assert_ne!(std::fs::read(&model).unwrap(), bytes, "not replaced");
+    assert_same_as_reference(&f.dir(), "after retraining a damaged dense model");
+    assert_clean_store(&out);
+}
+
+#[test]
 fn a_full_disk_is_a_clear_error_and_the_store_stays_consistent() {
     use std::os::unix::process::CommandExt;
     let out = scratch("full-disk");

@@ -4,7 +4,7 @@
 
 use crate::config::{ExperimentConfig, FinetuneMode, ScopeName};
 use crate::finetune::{StepLength, finetune};
-use crate::store::{Lock, RunDir, RunState, StoreError, remove_stale_temps, write};
+use crate::store::{Lock, RunDir, RunState, StoreError, remove_stale_temps, sha256_hex, write};
 use crate::structured::{self, Widths};
 use burn::module::Module;
 use shears_core::budget::split_budget;
@@ -73,6 +73,12 @@ pub enum Event {
         epochs: usize,
     },
     DenseReused {
+        seed: u64,
+        path: PathBuf,
+    },
+    /// A stored dense model does not match its recorded SHA-256: it is trained again (same
+    /// seed, same result) and replaced.
+    DenseDamaged {
         seed: u64,
         path: PathBuf,
     },
@@ -325,21 +331,15 @@ fn dense_model(
     }
     let dir = out.join("dense").join(config.dense_key(seed));
     let path = dir.join("model.ckpt");
-    if path.exists() {
-        on_event(Event::DenseReused {
-            seed,
-            path: path.clone(),
-        });
-        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
+    if let Some(model) = stored_dense(&path, spec, seed, devices, on_event)? {
         return Ok(model);
     }
     // Another job or process training the same dense model: wait for it, then reuse it.
     let _lock = Lock::acquire_waiting(&dir, |_| !shears_nn::interrupt::requested())?;
     check_interrupt()?;
     remove_stale_temps(&dir);
-    if path.exists() {
-        // Another process trained it while we waited for the lock.
-        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
+    // Another process may have trained it while we waited for the lock.
+    if let Some(model) = stored_dense(&path, spec, seed, devices, &mut |_| {})? {
         return Ok(model);
     }
     let recipe = config.dense_recipe(seed);
@@ -358,6 +358,12 @@ fn dense_model(
         sparsity: 0.0,
     };
     checkpoint::save(&path, &model, &meta)?;
+    // Checked on reuse: a header-valid file with flipped weight bytes would otherwise load.
+    let bytes = std::fs::read(&path).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    write(&checksum_path(&path), sha256_hex(&bytes).as_bytes())?;
     write(
         &dir.join("report.json"),
         serde_json::to_string_pretty(&report)
@@ -365,6 +371,45 @@ fn dense_model(
             .as_bytes(),
     )?;
     Ok(model)
+}
+
+fn checksum_path(model: &Path) -> PathBuf {
+    model.with_extension("sha256")
+}
+
+/// The stored dense model at `path`, if there is one whose bytes match its recorded SHA-256.
+/// A mismatch is reported and treated as absent, so the model is trained again and replaced.
+/// (A model without a checksum file, from an older store, is loaded as before: its header and
+/// shapes are still checked.)
+fn stored_dense(
+    path: &Path,
+    spec: &ModelSpec,
+    seed: u64,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Option<Network>, RunError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    if let Ok(expected) = std::fs::read_to_string(checksum_path(path)) {
+        let bytes = std::fs::read(path).map_err(|e| StoreError::Io {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        if sha256_hex(&bytes) != expected.trim() {
+            on_event(Event::DenseDamaged {
+                seed,
+                path: path.to_path_buf(),
+            });
+            return Ok(None);
+        }
+    }
+    on_event(Event::DenseReused {
+        seed,
+        path: path.to_path_buf(),
+    });
+    let (model, _) = checkpoint::load(path, Some(spec), &devices.train)?;
+    Ok(Some(model))
 }
 
 /// Per-step shuffling seed: distinct for every (run seed, step), fixed across resumes.

@@ -269,6 +269,13 @@ fn run_cells(
             Event::DenseTraining { seed, epochs } if !quiet => {
                 pb.suspend(|| eprintln!("seed {seed}: training the dense model ({epochs} epochs)"))
             }
+            Event::DenseDamaged { seed, path } => pb.suspend(|| {
+                eprintln!(
+                    "seed {seed}: warning: dense model {} does not match its recorded \
+                     checksum; training it again",
+                    path.display()
+                )
+            }),
             _ => {}
         })
         .with_context(|| format!("regime '{}', target {}", cell.regime, cell.target))?;

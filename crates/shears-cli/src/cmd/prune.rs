@@ -91,6 +91,13 @@ pub fn run(a: PruneArgs) -> Result<()> {
         Event::DenseReused { seed, path } => {
             pb.suspend(|| eprintln!("seed {seed}: reusing dense model {}", path.display()))
         }
+        Event::DenseDamaged { seed, path } => pb.suspend(|| {
+            eprintln!(
+                "seed {seed}: warning: dense model {} does not match its recorded checksum; \
+                 training it again",
+                path.display()
+            )
+        }),
         Event::Resumed { seed, step } => {
             pb.inc(step as u64);
             pb.suspend(|| eprintln!("seed {seed}: resuming after step {step}"))
