@@ -20,7 +20,7 @@ mod norm;
 mod pool;
 
 pub use conv::{Conv2dShape, conv2d_backward_input, conv2d_backward_weight, conv2d_forward};
-pub use norm::{NormShape, batch_norm_train_backward, batch_norm_train_forward};
+pub use norm::{NormShape, batch_norm_train_backward, batch_norm_train_forward, channel_affine};
 pub use pool::{Pool2dShape, max_pool2d_backward, max_pool2d_forward};
 
 /// A shape or buffer length that does not fit the operation: names the offending value.

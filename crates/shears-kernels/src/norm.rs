@@ -176,6 +176,34 @@ pub fn batch_norm_train_forward(
         scale[c] = (gamma[c] as f64 * inv_std) as f32;
         shift[c] = (beta[c] as f64 - m * gamma[c] as f64 * inv_std) as f32;
     }
+    apply_affine(s, x, &scale, &shift, relu, y);
+    Ok(())
+}
+
+/// `y = x * scale[c] + shift[c]` per channel (then `max(y, 0)` when `relu`): inference batch
+/// norm with its running statistics folded into `scale` and `shift`.
+pub fn channel_affine(
+    s: &NormShape,
+    x: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) -> Result<(), ShapeError> {
+    check_params(
+        s,
+        &[
+            ("x", x.len(), s.len()),
+            ("output", y.len(), s.len()),
+            ("scale", scale.len(), s.channels),
+            ("shift", shift.len(), s.channels),
+        ],
+    )?;
+    apply_affine(s, x, scale, shift, relu, y);
+    Ok(())
+}
+
+fn apply_affine(s: &NormShape, x: &[f32], scale: &[f32], shift: &[f32], relu: bool, y: &mut [f32]) {
     let sample = s.channels * s.spatial;
     y.par_chunks_mut(sample)
         .zip(x.par_chunks(sample))
@@ -188,7 +216,6 @@ pub fn batch_norm_train_forward(
                 affine_row(yr, xr, scale[c], shift[c], relu);
             }
         });
-    Ok(())
 }
 
 /// Gradients of [`batch_norm_train_forward`] with respect to `x` (written to `dx`), `gamma` and
@@ -365,6 +392,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn channel_affine_scales_shifts_and_clamps_per_channel() {
+        let s = NormShape {
+            batch: 2,
+            channels: 2,
+            spatial: 3,
+        };
+        let x = [
+            1.0,
+            -2.0,
+            3.0,
+            0.5,
+            0.0,
+            -1.0,
+            2.0,
+            2.0,
+            -4.0,
+            1.0,
+            f32::NAN,
+            3.0,
+        ];
+        let mut y = [0.0; 12];
+        channel_affine(&s, &x, &[2.0, -1.0], &[1.0, 0.5], true, &mut y).unwrap();
+        let want = [
+            3.0,
+            0.0,
+            7.0,
+            0.0,
+            0.5,
+            1.5,
+            5.0,
+            5.0,
+            0.0,
+            0.0,
+            f32::NAN,
+            0.0,
+        ];
+        for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "[{i}] {a} vs {b}");
+        }
+        channel_affine(&s, &x, &[2.0, -1.0], &[1.0, 0.5], false, &mut y).unwrap();
+        assert_eq!(y[1], -3.0);
+        assert!(channel_affine(&s, &x, &[2.0], &[1.0, 0.5], false, &mut y).is_err());
     }
 
     #[test]

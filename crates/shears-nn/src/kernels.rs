@@ -12,6 +12,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::prelude::*;
@@ -63,6 +64,14 @@ pub trait KernelOps: Backend {
         epsilon: f64,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `x * scale[c] + shift[c]` per channel (then ReLU): inference batch norm.
+    fn shears_channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
 }
 
 /// Whether `x` can take the kernels: an `f32` tensor on the Flex device (with or without
@@ -117,6 +126,17 @@ pub fn batch_norm_train(
         Tensor::from_dispatch(mean),
         Tensor::from_dispatch(var),
     )
+}
+
+/// Inference batch norm (then ReLU when `relu`) with the statistics folded in:
+/// `x * scale[c] + shift[c]`. The caller checked [`usable`] and the lengths.
+pub fn channel_affine(x: Tensor<4>, scale: Tensor<1>, shift: Tensor<1>, relu: bool) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as KernelOps>::shears_channel_affine(
+        x.into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        relu,
+    ))
 }
 
 fn contiguous_f32(t: &FlexTensor) -> FlexTensor {
@@ -246,6 +266,24 @@ fn norm_forward(
 }
 
 impl KernelOps for Flex {
+    fn shears_channel_affine(
+        x: FlexTensor,
+        scale: FlexTensor,
+        shift: FlexTensor,
+        relu: bool,
+    ) -> FlexTensor {
+        let (x, scale, shift) = (
+            contiguous_f32(&x),
+            contiguous_f32(&scale),
+            contiguous_f32(&shift),
+        );
+        let s = norm_shape(&x);
+        let mut y = vec![0.0f32; s.len()];
+        shears_kernels::channel_affine(&s, slice(&x), slice(&scale), slice(&shift), relu, &mut y)
+            .expect("lengths checked by the caller");
+        tensor(y, &dims4(&x))
+    }
+
     fn shears_batch_norm_train(
         x: FlexTensor,
         gamma: FlexTensor,
@@ -435,6 +473,23 @@ impl Backward<Flex, 3> for NormBackward {
 type AdTensor = FloatTensor<Autodiff<Flex>>;
 
 impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
+    /// Not routed here by `ops` (inference uses a device without autodiff); composed from
+    /// Burn's differentiable ops so that it is still correct if called.
+    fn shears_channel_affine(
+        x: AdTensor,
+        scale: AdTensor,
+        shift: AdTensor,
+        relu: bool,
+    ) -> AdTensor {
+        let c = scale.primitive().layout().shape()[0];
+        let per_channel = Shape::new([1, c, 1, 1]);
+        let y = Self::float_add(
+            Self::float_mul(x, Self::float_reshape(scale, per_channel.clone())),
+            Self::float_reshape(shift, per_channel),
+        );
+        if relu { Self::relu(y) } else { y }
+    }
+
     fn shears_conv2d(
         x: AdTensor,
         weight: AdTensor,

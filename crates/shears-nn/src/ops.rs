@@ -123,6 +123,22 @@ pub fn batch_norm_forward(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4>
             .update((running_var * (1.0 - m) + var.detach() * m).detach());
         return y;
     }
+    let inference = !x.device().is_autodiff();
+    if fast_conv()
+        && inference
+        && kernels::usable(&x)
+        && bn.gamma.dims() == [c]
+        && bn.gamma.dtype() == x.dtype()
+        && bn.beta.dtype() == x.dtype()
+    {
+        // y = gamma * (x - mean) / sqrt(var + eps) + beta, folded into one multiply-add.
+        let device = x.device();
+        let mean = bn.running_mean.value().to_device(&device);
+        let var = bn.running_var.value().to_device(&device);
+        let scale = bn.gamma.val() / (var + bn.epsilon).sqrt();
+        let shift = bn.beta.val() - mean * scale.clone();
+        return kernels::channel_affine(x, scale, shift, relu);
+    }
     let y = bn.forward(x);
     if relu { activation::relu(y) } else { y }
 }
@@ -299,5 +315,51 @@ mod tests {
                 assert!(d < 1e-4, "{name} differs by {d} (relu {relu})");
             }
         }
+    }
+
+    #[test]
+    fn inference_batch_norm_matches_burn() {
+        use burn::nn::BatchNormConfig;
+        let device = Device::flex();
+        let bn = BatchNorm {
+            gamma: Param::from_tensor(Tensor::random([5], Distribution::Default, &device)),
+            beta: Param::from_tensor(Tensor::random([5], Distribution::Default, &device)),
+            ..BatchNormConfig::new(5).init(&device)
+        };
+        bn.running_mean
+            .update(Tensor::random([5], Distribution::Default, &device));
+        bn.running_var.update(Tensor::random(
+            [5],
+            Distribution::Uniform(0.5, 2.0),
+            &device,
+        ));
+        let x = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 2.0), &device);
+        for relu in [false, true] {
+            let burn = bn.forward(x.clone());
+            let burn = if relu { activation::relu(burn) } else { burn };
+            let d = max_diff(flat(burn), flat(batch_norm_forward(&bn, x.clone(), relu)));
+            assert!(d < 1e-5, "relu {relu}: differs by {d}");
+        }
+    }
+
+    #[test]
+    fn channel_affine_under_autodiff_gives_the_same_output_and_a_gradient() {
+        let ad = Device::flex().autodiff();
+        let plain = Device::flex();
+        let xa = Tensor::<4>::random([2, 3, 4, 4], Distribution::Default, &ad)
+            .detach()
+            .require_grad();
+        let params = |v: [f32; 3], d: &Device| Tensor::<1>::from_floats(v, d);
+        let (s, b) = ([2.0, -1.0, 0.5], [0.1, 0.2, -0.3]);
+        let ya = kernels::channel_affine(xa.clone(), params(s, &ad), params(b, &ad), true);
+        let x = Tensor::<4>::from_data(xa.to_data(), &plain);
+        let y = kernels::channel_affine(x, params(s, &plain), params(b, &plain), true);
+        let back = |t: Tensor<4>| Tensor::<4>::from_data(t.into_data(), &plain);
+        assert!(max_diff(flat(y.clone()), flat(back(ya.clone()))) < 1e-6);
+        let grads = ya.sum().backward();
+        let g = xa.grad(&grads).expect("input gradient");
+        // d/dx relu(x * s + b) = s where the output is positive, else 0.
+        let want = y.greater_elem(0.0).float() * params(s, &plain).reshape([1, 3, 1, 1]);
+        assert!(max_diff(flat(want), flat(back(g))) < 1e-6);
     }
 }
