@@ -104,8 +104,12 @@ struct Run {
     len: usize,
 }
 
-/// The runs of a sample's im2col matrix, computed once per call and shared by every sample.
+/// The runs of a sample's im2col matrix, computed once per call and shared by every sample
+/// (none for a pointwise convolution, which reads its input directly).
 fn plan(s: &Conv2dShape) -> Vec<Run> {
+    if s.pointwise() {
+        return Vec::new();
+    }
     let (ho, wo) = (s.h_out(), s.w_out());
     let mut runs = Vec::with_capacity(s.k() * ho);
     for c in 0..s.c_in {
@@ -128,6 +132,16 @@ fn plan(s: &Conv2dShape) -> Vec<Run> {
         }
     }
     runs
+}
+
+/// A zeroed buffer for one sample's im2col matrix (empty for a pointwise convolution). Its
+/// padding positions stay zero for as long as it is reused.
+fn cols_buffer(s: &Conv2dShape) -> Vec<f32> {
+    if s.pointwise() {
+        Vec::new()
+    } else {
+        vec![0.0; s.k() * s.l()]
+    }
 }
 
 /// Fills the data positions of `cols`; its padding positions must already be zero (the buffers
@@ -195,17 +209,11 @@ pub fn conv2d_forward(
     let (k, l) = (s.k(), s.l());
     let x_len = s.c_in * s.h * s.w;
     let pointwise = s.pointwise();
-    let runs = if pointwise { Vec::new() } else { plan(s) };
+    let runs = plan(s);
     y.par_chunks_mut(s.c_out * l)
         .zip(x.par_chunks(x_len))
         .for_each_init(
-            || {
-                if pointwise {
-                    Vec::new()
-                } else {
-                    vec![0.0; k * l]
-                }
-            },
+            || cols_buffer(s),
             |cols, (y_n, x_n)| {
                 let cols: &[f32] = if pointwise {
                     x_n
@@ -252,18 +260,14 @@ pub fn conv2d_backward_weight(
     let x_len = s.c_in * s.h * s.w;
     let y_len = s.c_out * l;
     let pointwise = s.pointwise();
-    let runs = if pointwise { Vec::new() } else { plan(s) };
+    let runs = plan(s);
     let want_bias = dbias.is_some();
     let partials: Vec<(Vec<f32>, Vec<f32>)> = blocks(s.batch)
         .into_par_iter()
         .map(|range| {
             let mut dw = vec![0.0f32; s.c_out * k];
             let mut db = vec![0.0f32; s.c_out];
-            let mut cols = if pointwise {
-                Vec::new()
-            } else {
-                vec![0.0; k * l]
-            };
+            let mut cols = cols_buffer(s);
             for n in range {
                 let x_n = &x[n * x_len..(n + 1) * x_len];
                 let dy_n = &dy[n * y_len..(n + 1) * y_len];
@@ -325,17 +329,11 @@ pub fn conv2d_backward_input(
     let (k, l) = (s.k(), s.l());
     let x_len = s.c_in * s.h * s.w;
     let pointwise = s.pointwise();
-    let runs = if pointwise { Vec::new() } else { plan(s) };
+    let runs = plan(s);
     dx.par_chunks_mut(x_len)
         .zip(dy.par_chunks(s.c_out * l))
         .for_each_init(
-            || {
-                if pointwise {
-                    Vec::new()
-                } else {
-                    vec![0.0; k * l]
-                }
-            },
+            || cols_buffer(s),
             |dcols, (dx_n, dy_n)| {
                 let wt = View::t(weight, s.c_out, k);
                 if pointwise {

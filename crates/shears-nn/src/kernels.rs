@@ -496,45 +496,31 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         bias: AdTensor,
         geometry: ConvGeometry,
     ) -> AdTensor {
+        let out = conv_forward(
+            x.primitive(),
+            weight.primitive(),
+            Some(bias.primitive()),
+            geometry,
+        );
         match ConvWithBias
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let out = conv_forward(
-                    x.primitive(),
-                    weight.primitive(),
-                    Some(bias.primitive()),
-                    geometry,
-                );
-                prep.finish(ConvState::new(&x, &weight, geometry), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(conv_forward(
-                x.primitive(),
-                weight.primitive(),
-                Some(bias.primitive()),
-                geometry,
-            )),
+            OpsKind::Tracked(prep) => prep.finish(ConvState::new(&x, &weight, geometry), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }
 
     fn shears_conv2d_no_bias(x: AdTensor, weight: AdTensor, geometry: ConvGeometry) -> AdTensor {
+        let out = conv_forward(x.primitive(), weight.primitive(), None, geometry);
         match ConvNoBias
             .prepare::<C>([x.node(), weight.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let out = conv_forward(x.primitive(), weight.primitive(), None, geometry);
-                prep.finish(ConvState::new(&x, &weight, geometry), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(conv_forward(
-                x.primitive(),
-                weight.primitive(),
-                None,
-                geometry,
-            )),
+            OpsKind::Tracked(prep) => prep.finish(ConvState::new(&x, &weight, geometry), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }
 
@@ -545,27 +531,22 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         epsilon: f64,
         relu: bool,
     ) -> (AdTensor, AdTensor, AdTensor) {
-        let stats = |mean: &[f32], var: &[f32]| {
-            let c = mean.len();
-            (
-                AdTensor::new(tensor(mean.to_vec(), &[c])),
-                AdTensor::new(tensor(var.to_vec(), &[c])),
-            )
-        };
+        let (y, mean, var) = norm_forward(
+            x.primitive(),
+            gamma.primitive(),
+            beta.primitive(),
+            epsilon,
+            relu,
+        );
+        let c = mean.len();
+        let m = AdTensor::new(tensor(mean.clone(), &[c]));
+        let v = AdTensor::new(tensor(var.clone(), &[c]));
         match NormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (y, mean, var) = norm_forward(
-                    x.primitive(),
-                    gamma.primitive(),
-                    beta.primitive(),
-                    epsilon,
-                    relu,
-                );
-                let (m, v) = stats(&mean, &var);
                 let state = NormState {
                     x: x.primitive().clone(),
                     gamma: gamma.primitive().clone(),
@@ -577,17 +558,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                 };
                 (prep.finish(state, y), m, v)
             }
-            OpsKind::UnTracked(prep) => {
-                let (y, mean, var) = norm_forward(
-                    x.primitive(),
-                    gamma.primitive(),
-                    beta.primitive(),
-                    epsilon,
-                    relu,
-                );
-                let (m, v) = stats(&mean, &var);
-                (prep.finish(y), m, v)
-            }
+            OpsKind::UnTracked(prep) => (prep.finish(y), m, v),
         }
     }
 
