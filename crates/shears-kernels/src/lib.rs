@@ -1,6 +1,7 @@
 //! CPU kernels for the operations that dominate shears' training time on small networks:
 //! 2-D convolution (forward and both gradients), max-pooling (forward with argmax, and its
-//! gradient) and training-mode batch normalisation (optionally fused with a ReLU).
+//! gradient) and batch normalisation (training mode with its backward, and inference as one
+//! multiply-add; both optionally fused with a ReLU).
 //!
 //! Burn-flex computes a convolution's weight gradient as a convolution whose kernel is the whole
 //! output gradient and converts layouts on every call, which leaves the small-channel layers of

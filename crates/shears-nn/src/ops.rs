@@ -1,11 +1,11 @@
-//! Where the models' convolutions, max-pools and training-mode batch norms are computed: by
-//! `shears-kernels` (through the backend extension in [`crate::kernels`]) for `f32` tensors on
-//! the Flex device, by Burn otherwise.
+//! Where the models' convolutions, max-pools and batch norms are computed: by `shears-kernels`
+//! (through the backend extension in [`crate::kernels`]) for `f32` tensors on the Flex device,
+//! by Burn otherwise.
 //!
 //! The modules stay Burn's [`Conv2d`], [`MaxPool2d`] and [`BatchNorm`] (same parameters and
 //! running statistics, so checkpoints, pruning and structured surgery are untouched); only the
 //! computation differs. Grouped, dilated, `Same`-padded and ceil-mode operations fall back to
-//! Burn, and so does batch norm in inference (Burn's is one fused pass already).
+//! Burn, and so does a frozen batch norm on a training device.
 
 use crate::kernels::{self, ConvGeometry, PoolGeometry};
 use burn::nn::conv::Conv2d;
@@ -98,19 +98,19 @@ pub fn max_pool2d_forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     pool.forward(x)
 }
 
-/// `bn.forward(x)`, followed by a ReLU when `relu`. In training (autodiff device, layer not
-/// frozen) on the kernels' path, both are one fused operation and the running statistics are
-/// updated exactly as Burn's `BatchNorm` does (momentum, biased batch variance).
+/// `bn.forward(x)`, followed by a ReLU when `relu`. On the kernels' path both are one fused
+/// operation: in training (autodiff device, layer not frozen) with the batch statistics, the
+/// running statistics updated exactly as Burn's `BatchNorm` does (momentum, biased batch
+/// variance); in inference (device without autodiff) with the running statistics.
 pub fn batch_norm_forward(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let [_, c, _, _] = x.dims();
-    let training = x.device().is_autodiff() && bn.training.is_enabled();
-    if fast_conv()
-        && training
+    let kernels_apply = fast_conv()
         && kernels::usable(&x)
         && bn.gamma.dims() == [c]
         && bn.gamma.dtype() == x.dtype()
-        && bn.beta.dtype() == x.dtype()
-    {
+        && bn.beta.dtype() == x.dtype();
+    let autodiff = x.device().is_autodiff();
+    if kernels_apply && autodiff && bn.training.is_enabled() {
         let device = x.device();
         let (y, mean, var) =
             kernels::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, relu);
@@ -123,14 +123,7 @@ pub fn batch_norm_forward(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4>
             .update((running_var * (1.0 - m) + var.detach() * m).detach());
         return y;
     }
-    let inference = !x.device().is_autodiff();
-    if fast_conv()
-        && inference
-        && kernels::usable(&x)
-        && bn.gamma.dims() == [c]
-        && bn.gamma.dtype() == x.dtype()
-        && bn.beta.dtype() == x.dtype()
-    {
+    if kernels_apply && !autodiff {
         // y = gamma * (x - mean) / sqrt(var + eps) + beta, folded into one multiply-add.
         let device = x.device();
         let mean = bn.running_mean.value().to_device(&device);
