@@ -955,6 +955,30 @@ fn a_damaged_dense_model_fails_its_checksum_and_is_trained_again_to_the_same_res
 }
 
 #[test]
+fn locks_left_by_a_killed_process_on_finished_work_are_cleared_on_rerun() {
+    let out = scratch("stale-lock");
+    let args = prune_args(&out, &[]);
+    let exp = run(&args).dir();
+    // What a process killed between its last write and releasing its locks leaves behind.
+    let model = files(&out)
+        .into_iter()
+        .find(|p| p.ends_with("model.ckpt"))
+        .expect("a stored dense model");
+    for dir in [seed_dir(&exp), model.parent().unwrap().to_path_buf()] {
+        std::fs::write(dir.join(".lock"), "999999").unwrap();
+    }
+    let f = run(&args);
+    assert!(f.status.success(), "{}", f.stderr);
+    assert!(f.stderr.contains("already finished"), "{}", f.stderr);
+    assert!(!seed_dir(&exp).join(".lock").exists(), "run lock left");
+    // The dense model is not needed for a finished run; a new experiment with the same dense
+    // recipe reuses it and clears its lock.
+    let f = run(&prune_args(&out, &["-s", "schedule.target=0.7"]));
+    assert!(f.stderr.contains("reusing dense model"), "{}", f.stderr);
+    assert_clean_store(&out);
+}
+
+#[test]
 fn a_full_disk_is_a_clear_error_and_the_store_stays_consistent() {
     use std::os::unix::process::CommandExt;
     let out = scratch("full-disk");
@@ -1164,20 +1188,9 @@ fn sigkill_during_a_sweep_then_rerun_gives_the_uninterrupted_report() {
     assert!(f.status.success(), "{}", f.stderr);
 
     // Every run's rows equal the uninterrupted sweep's, and so does the report's summary.
-    let ids: Vec<_> = std::fs::read_dir(reference.join("runs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .filter(|n| n != "dense")
-        .collect();
+    let ids = experiment_ids(&reference);
     assert_eq!(ids.len(), 4);
-    for id in &ids {
-        let (a, b) = (
-            reference.join("runs").join(id),
-            killed.join("runs").join(id),
-        );
-        assert_same_rows(&rows(&a), &rows(&b), &format!("{id:?}"));
-    }
+    assert_same_runs(&reference, &killed, &ids, "after SIGKILLs");
     let summary = |d: &Path| std::fs::read_to_string(d.join("summary.json")).unwrap();
     assert_eq!(summary(&reference), summary(&killed));
     assert_clean_store(&killed);
@@ -1191,12 +1204,7 @@ fn sigint_or_sigterm_during_a_sweep_or_compare_stops_safely_and_resumes() {
     let reference = dir.join("reference");
     let f = run(&sweep_args(&config, &reference));
     assert!(f.status.success(), "{}", f.stderr);
-    let ids: Vec<_> = std::fs::read_dir(reference.join("runs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .filter(|n| n != "dense")
-        .collect();
+    let ids = experiment_ids(&reference);
     assert_eq!(ids.len(), 4);
 
     for (command, sig, name) in [
@@ -1223,11 +1231,26 @@ fn sigint_or_sigterm_during_a_sweep_or_compare_stops_safely_and_resumes() {
 
         let f = run(&args);
         assert!(f.status.success(), "{command}: {}", f.stderr);
-        for id in &ids {
-            let (a, b) = (reference.join("runs").join(id), out.join("runs").join(id));
-            assert_same_rows(&rows(&a), &rows(&b), &format!("{command} {id:?}"));
-        }
+        assert_same_runs(&reference, &out, &ids, command);
         assert_clean_store(&out);
+    }
+}
+
+/// The experiment ids stored under `<out>/runs` (the dense models' folder excluded).
+fn experiment_ids(out: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "dense")
+        .collect()
+}
+
+/// Every listed experiment's rows in `other` equal those in `reference`.
+fn assert_same_runs(reference: &Path, other: &Path, ids: &[std::ffi::OsString], what: &str) {
+    for id in ids {
+        let (a, b) = (reference.join("runs").join(id), other.join("runs").join(id));
+        assert_same_rows(&rows(&a), &rows(&b), &format!("{what} {id:?}"));
     }
 }
 

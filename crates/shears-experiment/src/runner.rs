@@ -246,11 +246,13 @@ pub fn run_experiment(
         if let Some(state) = run.read_state()?
             && state.finished
         {
+            Lock::clear_stale(&run.dir);
             rows.extend(run.read_rows(state.completed_step)?);
             on_event(Event::SeedDone { seed, cached: true });
             continue;
         }
         if let Some(f) = run.read_failure()? {
+            Lock::clear_stale(&run.dir);
             on_event(Event::SeedFailed {
                 seed,
                 reason: f.reason.clone(),
@@ -403,6 +405,9 @@ fn stored_dense(
             });
             return Ok(None);
         }
+    }
+    if let Some(dir) = path.parent() {
+        Lock::clear_stale(dir);
     }
     on_event(Event::DenseReused {
         seed,

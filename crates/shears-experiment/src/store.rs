@@ -309,6 +309,16 @@ impl Lock {
 }
 
 impl Lock {
+    /// Removes a `dir/.lock` that no live holder has: the one a process killed after its last
+    /// write leaves behind, which nothing else would take over when the work it guarded is
+    /// already finished and only read from now on. A lock held by a live process is left alone.
+    pub fn clear_stale(dir: &Path) {
+        if dir.join(".lock").exists() {
+            // Taking and dropping the lock unlinks its file.
+            let _ = Self::acquire(dir);
+        }
+    }
+
     /// Like [`Lock::acquire`], but while another holder has the lock, polls until it is
     /// released or `keep_waiting` (called with the holder's pid) says stop; then returns
     /// [`StoreError::Locked`]. For shared work another job may be doing right now (a dense
