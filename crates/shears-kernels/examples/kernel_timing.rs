@@ -14,106 +14,37 @@ fn best_ms(mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// A batch-128 convolution on a square input with a square kernel and symmetric padding.
+fn square(
+    c_in: usize,
+    hw: usize,
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Conv2dShape {
+    Conv2dShape {
+        batch: 128,
+        c_in,
+        h: hw,
+        w: hw,
+        c_out,
+        kh: k,
+        kw: k,
+        stride: [stride; 2],
+        pad: [pad; 4],
+    }
+}
+
 fn main() {
     let layers = [
-        (
-            "lenet5 conv1 1->6 5x5 28x28",
-            Conv2dShape {
-                batch: 128,
-                c_in: 1,
-                h: 28,
-                w: 28,
-                c_out: 6,
-                kh: 5,
-                kw: 5,
-                stride: [1, 1],
-                pad: [2; 4],
-            },
-        ),
-        (
-            "lenet5 conv2 6->16 5x5 14x14",
-            Conv2dShape {
-                batch: 128,
-                c_in: 6,
-                h: 14,
-                w: 14,
-                c_out: 16,
-                kh: 5,
-                kw: 5,
-                stride: [1, 1],
-                pad: [0; 4],
-            },
-        ),
-        (
-            "resnet stem 3->16 3x3 32x32",
-            Conv2dShape {
-                batch: 128,
-                c_in: 3,
-                h: 32,
-                w: 32,
-                c_out: 16,
-                kh: 3,
-                kw: 3,
-                stride: [1, 1],
-                pad: [1; 4],
-            },
-        ),
-        (
-            "resnet 16->16 3x3 32x32",
-            Conv2dShape {
-                batch: 128,
-                c_in: 16,
-                h: 32,
-                w: 32,
-                c_out: 16,
-                kh: 3,
-                kw: 3,
-                stride: [1, 1],
-                pad: [1; 4],
-            },
-        ),
-        (
-            "resnet 32->32 3x3 16x16",
-            Conv2dShape {
-                batch: 128,
-                c_in: 32,
-                h: 16,
-                w: 16,
-                c_out: 32,
-                kh: 3,
-                kw: 3,
-                stride: [1, 1],
-                pad: [1; 4],
-            },
-        ),
-        (
-            "resnet 64->64 3x3 8x8",
-            Conv2dShape {
-                batch: 128,
-                c_in: 64,
-                h: 8,
-                w: 8,
-                c_out: 64,
-                kh: 3,
-                kw: 3,
-                stride: [1, 1],
-                pad: [1; 4],
-            },
-        ),
-        (
-            "resnet 1x1 s2 16->32 32x32",
-            Conv2dShape {
-                batch: 128,
-                c_in: 16,
-                h: 32,
-                w: 32,
-                c_out: 32,
-                kh: 1,
-                kw: 1,
-                stride: [2, 2],
-                pad: [0; 4],
-            },
-        ),
+        ("lenet5 conv1 1->6 5x5 28x28", square(1, 28, 6, 5, 1, 2)),
+        ("lenet5 conv2 6->16 5x5 14x14", square(6, 14, 16, 5, 1, 0)),
+        ("resnet stem 3->16 3x3 32x32", square(3, 32, 16, 3, 1, 1)),
+        ("resnet 16->16 3x3 32x32", square(16, 32, 16, 3, 1, 1)),
+        ("resnet 32->32 3x3 16x16", square(32, 16, 32, 3, 1, 1)),
+        ("resnet 64->64 3x3 8x8", square(64, 8, 64, 3, 1, 1)),
+        ("resnet 1x1 s2 16->32 32x32", square(16, 32, 32, 1, 2, 0)),
     ];
     println!("threads {}", rayon::current_num_threads());
     for (name, s) in layers {
