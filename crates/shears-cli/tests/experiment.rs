@@ -1064,7 +1064,7 @@ fn a_manual_per_layer_schedule_removes_each_tensors_planned_share() {
         zeros += step
             .iter()
             .zip(&sizes)
-            .map(|(&v, &n)| shears_core::select::removal_count(n, v))
+            .map(|(&v, &n)| shears_core::masks::removal_count(n, v))
             .sum::<usize>();
         let r = &rows[i + 1];
         assert_eq!(r["regime"], "manual");
@@ -1076,7 +1076,7 @@ fn a_manual_per_layer_schedule_removes_each_tensors_planned_share() {
     for (l, (b, &n)) in bits.iter().zip(&sizes).enumerate() {
         let planned: usize = steps
             .iter()
-            .map(|s| shears_core::select::removal_count(n, s[l]))
+            .map(|s| shears_core::masks::removal_count(n, s[l]))
             .sum();
         let z = b.iter().filter(|&&x| f32::from_bits(x) == 0.0).count();
         assert_eq!(z, planned, "tensor {l}");

@@ -1,6 +1,6 @@
 //! Importance criteria as pure functions on flat slices.
 //!
-//! Convention everywhere: **higher score = more important = kept**; [`crate::select`] removes the
+//! Convention everywhere: **higher score = more important = kept**; [`crate::masks`] removes the
 //! lowest scores. Tensors are flat row-major slices plus, for structured criteria, a shape.
 //! Accumulators sum in `f64` because gradient statistics are summed over hundreds of batches.
 //!

@@ -15,7 +15,7 @@
 //! [`SparseChain`] strings layers (CSR weight + bias + optional ReLU) into an MLP forward pass
 //! taking and returning the usual batch-major `[batch][features]` data.
 
-use crate::select::Mask;
+use crate::masks::Mask;
 use rayon::prelude::*;
 use thiserror::Error;
 

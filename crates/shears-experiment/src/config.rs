@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shears_core::budget::SplitPolicy;
 use shears_core::lr::LrPolicy;
+use shears_core::masks::ScopeKind;
 use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
@@ -82,7 +83,7 @@ pub struct PruneSection {
     /// magnitude, random, taylor, hessian.
     pub criterion: Criterion,
     /// global (one threshold over all tensors) or layer-wise (same fraction per tensor).
-    pub scope: ScopeName,
+    pub scope: ScopeKind,
     /// Global scope: keep at least this fraction of every tensor (0 = the reference).
     pub min_density: f64,
     /// Prune Conv/Linear biases too (the reference does).
@@ -105,13 +106,6 @@ pub struct PruneSection {
     /// cell) and needs `scope = "layer-wise"`. Empty = use `[schedule]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_layer: Vec<Vec<f64>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScopeName {
-    Global,
-    LayerWise,
 }
 
 /// How each step is fine-tuned.
@@ -215,7 +209,7 @@ impl Default for PruneSection {
     fn default() -> Self {
         Self {
             criterion: Criterion::Magnitude,
-            scope: ScopeName::Global,
+            scope: ScopeKind::Global,
             min_density: 0.0,
             include_bias: true,
             score_batches: 10,
@@ -451,7 +445,7 @@ impl ExperimentConfig {
                         .into(),
                 );
             }
-            if self.prune.scope != ScopeName::LayerWise {
+            if self.prune.scope != ScopeKind::LayerWise {
                 return bad("prune.per_layer: a per-layer schedule fixes each tensor's amount; set prune.scope = \"layer-wise\"".into());
             }
             // Lengths are checked against the model's prunable tensors before the run starts.

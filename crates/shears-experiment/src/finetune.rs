@@ -46,7 +46,7 @@ pub struct Tuned {
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     mut model: Network,
-    hook: &mut dyn AfterStep,
+    hook: &mut dyn AfterStep<Network>,
     f: &FinetuneSection,
     length: StepLength,
     data: &Prepared,

@@ -3,9 +3,9 @@
 
 pub mod config;
 pub mod finetune;
+pub mod prune_once;
 pub mod runner;
 pub mod store;
-pub mod structured;
 pub mod sweep;
 
 pub use config::ExperimentConfig;

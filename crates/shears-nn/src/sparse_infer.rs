@@ -87,7 +87,7 @@ mod tests {
     use crate::models::{ModelKind, ModelSpec};
     use crate::prune::{self, Criterion};
     use burn::tensor::Distribution;
-    use shears_core::select::{Scope, StepAmount};
+    use shears_core::masks::{Scope, StepAmount};
 
     #[test]
     fn sparse_mlp_matches_dense_masked_forward_at_90_percent() {

@@ -62,9 +62,23 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     picked.mean().neg()
 }
 
-/// Evaluates `model` (moved to validation mode here) on a whole dataset, in order.
-pub fn evaluate(
-    model: &Network,
+/// An image classifier: what [`evaluate`] needs of a model. shears' own [`Network`] is one;
+/// implement it for your Burn model to evaluate it the same way.
+pub trait Classifier: Module {
+    /// Logits `[batch, classes]` of images `[batch, channels, height, width]`.
+    fn classify(&self, images: Tensor<4>) -> Tensor<2>;
+}
+
+impl Classifier for Network {
+    fn classify(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward(images)
+    }
+}
+
+/// Evaluates `model` (moved to validation mode here) on a whole dataset, in order: exact
+/// per-sample top-1/top-5 and loss.
+pub fn evaluate<M: Classifier>(
+    model: &M,
     data: &Dataset,
     config: &BatchConfig,
     device: &Device,
@@ -76,7 +90,7 @@ pub fn evaluate(
     let mut batch = Batch::default();
     while batches.next_into(&mut batch) {
         let (x, _) = to_tensors(&batch, device);
-        let logits = model.forward(x).into_data();
+        let logits = model.classify(x).into_data();
         let logits = logits
             .as_slice::<f32>()
             .map_err(|e| TrainError::Invalid(format!("logits are not f32: {e:?}")))?;
@@ -115,12 +129,12 @@ impl LrClock {
 }
 
 /// Hook called after every optimizer step; pruning uses it to keep pruned weights at zero.
-pub trait AfterStep {
-    fn after_step(&mut self, model: Network) -> Network;
+pub trait AfterStep<M> {
+    fn after_step(&mut self, model: M) -> M;
 }
 
-impl AfterStep for () {
-    fn after_step(&mut self, model: Network) -> Network {
+impl<M> AfterStep<M> for () {
+    fn after_step(&mut self, model: M) -> M {
         model
     }
 }
@@ -136,7 +150,7 @@ pub fn train_epoch(
     epoch: usize,
     lr: &LrClock,
     devices: &Devices,
-    hook: &mut dyn AfterStep,
+    hook: &mut dyn AfterStep<Network>,
 ) -> Result<(Network, EpochStats), TrainError> {
     let start = Instant::now();
     let mut batches = Batches::new(data, config, epoch as u64)?;

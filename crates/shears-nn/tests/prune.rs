@@ -1,7 +1,7 @@
 //! Unstructured pruning on real models: exact counts, zeros that stay zero through
 //! fine-tuning, gradient plumbing for the Taylor/Hessian criteria, and the plan check.
 
-use shears_core::select::{Scope, StepAmount, removal_count};
+use shears_core::masks::{Scope, StepAmount, removal_count};
 use shears_data::DatasetId;
 use shears_nn::Device;
 use shears_nn::fit::{Prepared, TrainRecipe, fit};
@@ -140,8 +140,7 @@ fn taylor_and_hessian_scores_use_the_model_gradients() {
     let params = prune::prunable(&spec, true);
     let values = prune::read(&model, &params).unwrap();
     let cfg = data.train_batches(64, 0);
-    let stats =
-        prune::gradient_stats(&model, &params, &values, &data.train, &cfg, 2, &devices).unwrap();
+    let stats = prune::gradient_stats(&model, &params, &data.train, &cfg, 2, &devices).unwrap();
     assert_eq!(stats.batches, 2);
     let taylor = prune::scores(Criterion::Taylor, &values, Some(&stats), 0, 0).unwrap();
     let hessian = prune::scores(Criterion::Hessian, &values, Some(&stats), 0, 0).unwrap();

@@ -5,7 +5,7 @@ use super::common::{DeviceArgs, print_json};
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
-use shears_core::select::{Scope, StepAmount};
+use shears_core::masks::{Scope, StepAmount};
 use shears_nn::models::{ModelKind, ModelSpec};
 use shears_nn::optim::OptimizerConfig;
 use shears_nn::prune::{self, Criterion, MaskSet};

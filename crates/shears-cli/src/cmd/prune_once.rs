@@ -1,23 +1,14 @@
 //! `shears prune-once`: one pruning step on a checkpoint, no fine-tuning; and `shears inspect`.
 
 use super::common::{DeviceArgs, print_json};
-use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use anyhow::{Result, bail};
+use clap::Args;
 use serde_json::json;
-use shears_core::select::{Scope, StepAmount};
-use shears_nn::checkpoint::{self, CheckpointMeta};
-use shears_nn::fit::Prepared;
-use shears_nn::models::Network;
-use shears_nn::prune::{self, Criterion, MaskSet, SparsityTable};
+use shears_core::masks::ScopeKind;
+use shears_experiment::prune_once::{PruneOnce, prune_once, sparsity_table};
+use shears_nn::checkpoint;
+use shears_nn::prune::{Criterion, SparsityTable};
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ScopeArg {
-    /// One threshold across all prunable tensors (the paper's setting).
-    Global,
-    /// The same fraction of every tensor.
-    LayerWise,
-}
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -27,8 +18,10 @@ pub struct PruneOnceArgs {
     /// magnitude, random, taylor or hessian.
     #[arg(long, default_value = "magnitude")]
     pub criterion: Criterion,
-    #[arg(long, value_enum, default_value = "global")]
-    pub scope: ScopeArg,
+    /// global (one threshold across all prunable tensors, the paper's setting) or layer-wise
+    /// (the same fraction of every tensor).
+    #[arg(long, default_value = "global")]
+    pub scope: ScopeKind,
     /// Target fraction of prunable weights that are zero afterwards, in (0, 1).
     #[arg(long)]
     pub sparsity: f64,
@@ -65,20 +58,6 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-fn table(
-    meta: &CheckpointMeta,
-    model: &Network,
-    include_bias: bool,
-    exclude: &[String],
-) -> Result<(MaskSet, SparsityTable)> {
-    let params = prune::prunable_filtered(&meta.model, include_bias, &[], exclude)
-        .map_err(anyhow::Error::msg)?;
-    let values = prune::read(model, &params).map_err(anyhow::Error::msg)?;
-    let masks = MaskSet::from_zeros(params, &values);
-    let t = SparsityTable::new(&meta.model, &masks, prune::total_params(model));
-    Ok((masks, t))
-}
-
 fn print_table(t: &SparsityTable, json: bool, extra: serde_json::Value) -> Result<()> {
     if json {
         let mut v = serde_json::to_value(t)?;
@@ -100,80 +79,33 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
         bail!("--min-density {} must be in [0, 1)", a.min_density);
     }
     let devices = a.device.devices()?;
-    let (model, mut meta) = checkpoint::load(&a.checkpoint, None, &devices.base)?;
-    let (mut masks, before) = table(&meta, &model, !a.weights_only, &a.exclude)?;
-    if a.sparsity <= before.sparsity {
-        bail!(
-            "{}: already {:.4} sparse; --sparsity {} removes nothing",
-            a.checkpoint.display(),
-            before.sparsity,
-            a.sparsity
-        );
-    }
-    // The step as a fraction of the original prunable count (the reference's convention).
-    // Global: chosen so exactly floor(N·sparsity) entries are zero afterwards, whatever was
-    // already zero. Layer-wise: each tensor loses floor(N_l·v) more.
-    let n = before.prunable as f64;
-    let v = match a.scope {
-        ScopeArg::Global => {
-            let target_zeros = (n * a.sparsity).floor();
-            (target_zeros - (before.prunable - before.kept) as f64 + 0.5) / n
-        }
-        ScopeArg::LayerWise => a.sparsity - before.sparsity,
+    let job = PruneOnce {
+        checkpoint: a.checkpoint,
+        criterion: a.criterion,
+        scope: a.scope,
+        sparsity: a.sparsity,
+        min_density: a.min_density,
+        include_bias: !a.weights_only,
+        exclude: a.exclude,
+        seed: a.seed,
+        score_batches: a.score_batches,
+        data_dir: a.data_dir,
+        out: a.out,
     };
-    let scope = match a.scope {
-        ScopeArg::Global => Scope::Global {
-            min_density: a.min_density,
-        },
-        ScopeArg::LayerWise => Scope::LayerWise,
-    };
-    let grads = if a.criterion.needs_gradients() {
-        let dataset = meta.dataset.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let splits = shears_data::load(dataset, a.data_dir.as_deref())
-            .with_context(|| format!("loading '{dataset}' for gradient scores"))?;
-        let data = Prepared::new(dataset, splits, 0.1, meta.seed, false)?;
-        let values = prune::read(&model, &masks.params).map_err(anyhow::Error::msg)?;
-        Some(prune::gradient_stats(
-            &model,
-            &masks.params,
-            &values,
-            &data.train,
-            &data.train_batches(128, meta.seed),
-            a.score_batches,
-            &devices,
-        )?)
-    } else {
-        None
-    };
-    let model = prune::prune_step(
-        model,
-        &mut masks,
-        a.criterion,
-        grads.as_ref(),
-        &StepAmount::Uniform(v),
-        &scope,
-        a.seed,
-        0,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let after = SparsityTable::new(&meta.model, &masks, prune::total_params(&model));
-    meta.sparsity = after.sparsity;
-    meta.test = None;
-    checkpoint::save(&a.out, &model, &meta)
-        .with_context(|| format!("saving {}", a.out.display()))?;
+    let after = prune_once(&job, &devices)?;
     if !a.json {
-        eprintln!("saved {}", a.out.display());
+        eprintln!("saved {}", job.out.display());
     }
     print_table(
         &after,
         a.json,
-        json!({"checkpoint": a.out, "criterion": a.criterion}),
+        json!({"checkpoint": job.out, "criterion": job.criterion}),
     )
 }
 
 pub fn inspect(a: InspectArgs) -> Result<()> {
     let (model, meta) = checkpoint::load(&a.checkpoint, None, &shears_nn::Device::flex())?;
-    let (_, t) = table(&meta, &model, true, &[])?;
+    let (_, t) = sparsity_table(&meta, &model, true, &[])?;
     if !a.json {
         println!(
             "{}: {} for {:?} inputs, {} classes, trained on {} (seed {}, epoch {})",

@@ -89,12 +89,31 @@ pub struct GradientStats {
 pub fn gradient_stats(
     model: &Network,
     params: &[Prunable],
-    values: &[Vec<f32>],
     data: &Dataset,
     config: &BatchConfig,
     batches: usize,
     devices: &Devices,
 ) -> Result<GradientStats, TrainError> {
+    let mut it = Batches::new(data, config, 0)?;
+    let mut batch = Batch::default();
+    gradient_stats_with(model, params, batches, |m: &Network| {
+        if !it.next_into(&mut batch) {
+            return None;
+        }
+        let (x, y) = to_tensors(&batch, &devices.train);
+        Some(cross_entropy(m.forward(x), y))
+    })
+}
+
+/// [`gradient_stats`] for any module: `next_loss` computes the (mean) loss of the next
+/// scoring batch on the module it is given, or `None` when there are no more batches.
+pub fn gradient_stats_with<M: Module>(
+    model: &M,
+    params: &[Prunable],
+    batches: usize,
+    mut next_loss: impl FnMut(&M) -> Option<Tensor<1>>,
+) -> Result<GradientStats, TrainError> {
+    let values = super::read(model, params).map_err(TrainError::Invalid)?;
     let model = model.clone().train();
     let mut taylor: Vec<_> = params
         .iter()
@@ -109,12 +128,11 @@ pub fn gradient_stats(
         .enumerate()
         .map(|(i, p)| (p.path.as_str(), i))
         .collect();
-    let mut it = Batches::new(data, config, 0)?;
-    let mut batch = Batch::default();
     let mut seen = 0;
-    while seen < batches && it.next_into(&mut batch) {
-        let (x, y) = to_tensors(&batch, &devices.train);
-        let loss = cross_entropy(model.forward(x), y);
+    while seen < batches {
+        let Some(loss) = next_loss(&model) else {
+            break;
+        };
         let grads = loss.backward();
         let mut v = GradVisitor {
             stack: PathStack::default(),

@@ -8,12 +8,11 @@
 //! weight decay reviving pruned weights. The optimizer is also rebuilt at every pruning step.
 
 use super::Prunable;
-use crate::models::Network;
 use crate::params::PathStack;
 use crate::train::AfterStep;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
-use shears_core::select::{Mask, SparsityReport};
+use shears_core::masks::{Mask, SparsityReport};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -62,7 +61,7 @@ impl MaskSet {
 
     /// Zeroes every pruned entry of `model`; parameter ids (and so optimizer state keys) are
     /// preserved.
-    pub fn apply(&mut self, model: Network) -> Network {
+    pub fn apply<M: Module>(&mut self, model: M) -> M {
         let mut mapper = MaskMapper {
             stack: PathStack::default(),
             set: self,
@@ -83,8 +82,8 @@ impl MaskSet {
     }
 }
 
-impl AfterStep for MaskSet {
-    fn after_step(&mut self, model: Network) -> Network {
+impl<M: Module> AfterStep<M> for MaskSet {
+    fn after_step(&mut self, model: M) -> M {
         self.apply(model)
     }
 }

@@ -1,19 +1,23 @@
-//! Unstructured pruning on a Burn model: which tensors are prunable, reading them to the host
-//! for scoring, and keeping pruned entries at exactly zero while training.
+//! Unstructured pruning of any Burn module: which tensors are prunable, reading them to the
+//! host for scoring, the [`Pruner`] that owns a run's steps, and keeping pruned entries at
+//! exactly zero while training.
 //!
-//! Scoring and selection are the framework-free functions of `shears_core::{score, select}`;
-//! this module only moves tensors between Burn and plain slices.
+//! Scoring and selection are the framework-free functions of `shears_core::{score, masks}`;
+//! this module moves tensors between Burn and plain slices and owns the step.
 
 mod criterion;
 mod masks;
+mod pruner;
 mod report;
 
-pub use criterion::{Criterion, GradientStats, gradient_stats, scores};
+pub use criterion::{Criterion, GradientStats, gradient_stats, gradient_stats_with, scores};
 pub use masks::MaskSet;
+pub use pruner::{PruneError, Pruner, PrunerState};
 pub use report::{LayerRow, SparsityTable};
 
-use crate::models::{ModelSpec, Network};
+use crate::models::ModelSpec;
 use crate::params::visit_floats;
+use burn::module::Module;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -57,6 +61,29 @@ pub fn prunable(spec: &ModelSpec, include_bias: bool) -> Vec<Prunable> {
             });
         }
     }
+    out
+}
+
+/// The prunable tensors of any module, found from its parameters: every weight of rank ≥ 2
+/// (Linear, Conv, Embedding; a norm layer's weight has rank 1) and, with `include_bias`, the
+/// bias beside it, in declaration order. Restrict the list with ordinary iterator filters.
+pub fn prunable_params<M: Module>(model: &M, include_bias: bool) -> Vec<Prunable> {
+    let mut out: Vec<Prunable> = Vec::new();
+    let mut layers = std::collections::HashSet::new();
+    visit_floats(model, |path, t| {
+        let (layer, name) = path.rsplit_once('.').unwrap_or(("", path));
+        let shape = t.dims();
+        let is_bias = name == "bias" && layers.contains(layer);
+        if (name == "weight" && shape.len() >= 2) || (include_bias && is_bias) {
+            layers.insert(layer.to_string());
+            out.push(Prunable {
+                path: path.to_string(),
+                layer: layer.to_string(),
+                shape,
+                is_bias,
+            });
+        }
+    });
     out
 }
 
@@ -104,7 +131,7 @@ pub fn prunable_filtered(
 }
 
 /// Host copies of the prunable tensors, in `params` order.
-pub fn read(model: &Network, params: &[Prunable]) -> Result<Vec<Vec<f32>>, String> {
+pub fn read<M: Module>(model: &M, params: &[Prunable]) -> Result<Vec<Vec<f32>>, String> {
     let index: HashMap<&str, usize> = params
         .iter()
         .enumerate()
@@ -136,37 +163,91 @@ pub fn read(model: &Network, params: &[Prunable]) -> Result<Vec<Vec<f32>>, Strin
 
 /// Number of float parameters in the whole model (BatchNorm included): the denominator of
 /// "sparsity of the whole model".
-pub fn total_params(model: &Network) -> u64 {
+pub fn total_params<M: Module>(model: &M) -> u64 {
     let mut n = 0u64;
     visit_floats(model, |_, t| n += t.dims().iter().product::<usize>() as u64);
     n
 }
 
-/// One pruning step on `model`: score the surviving entries, select under `scope`, update the
-/// cumulative masks and zero the newly pruned entries. Returns the pruned model; `masks` is
-/// updated in place. The result is verified against the plan before it is returned.
+/// A single pruning step on `model` outside a planned run (benchmarks, one-off pruning):
+/// score the surviving entries, remove what `amount` under `scope` stands for, zero them.
+/// `masks` is updated in place; the removed count and the model's zeros are checked. A run
+/// of several steps uses a [`Pruner`], which converts its whole schedule once.
 #[allow(clippy::too_many_arguments)]
-pub fn prune_step(
-    model: Network,
+pub fn prune_step<M: Module>(
+    model: M,
     masks: &mut MaskSet,
     criterion: Criterion,
     grads: Option<&GradientStats>,
-    amount: &shears_core::select::StepAmount,
-    scope: &shears_core::select::Scope,
+    amount: &shears_core::masks::StepAmount,
+    scope: &shears_core::masks::Scope,
     seed: u64,
     step: u64,
-) -> Result<Network, String> {
+) -> Result<M, String> {
+    let sizes: Vec<usize> = masks.params.iter().map(Prunable::len).collect();
+    let removal =
+        shears_core::masks::removal_for(&sizes, amount, scope).map_err(|e| e.to_string())?;
+    let how = (criterion, grads, seed, step);
+    remove_and_apply(model, masks, how, &removal, scope.min_density())
+}
+
+/// Prunes `model` once, to `sparsity` of the prunable entries of `masks` (entries already
+/// zero count as pruned): globally, exactly `floor(N·sparsity)` entries are zero afterwards;
+/// layer-wise, each tensor loses `floor(N_l·(sparsity − current))` more. `masks` is updated
+/// in place and the result checked.
+pub fn prune_to_sparsity<M: Module>(
+    model: M,
+    masks: &mut MaskSet,
+    criterion: Criterion,
+    grads: Option<&GradientStats>,
+    sparsity: f64,
+    scope: &shears_core::masks::Scope,
+    seed: u64,
+) -> Result<M, String> {
+    use shears_core::masks::{Removal, Scope, StepAmount, removal_count, removal_for};
+    let report = masks.report();
+    let sizes: Vec<usize> = masks.params.iter().map(Prunable::len).collect();
+    let removal = match scope {
+        Scope::Global { .. } => {
+            let target = removal_count(report.total, sparsity);
+            Removal::Global(target.checked_sub(report.pruned()).ok_or_else(|| {
+                format!(
+                    "already {} of {} entries pruned, more than {sparsity}",
+                    report.pruned(),
+                    report.total
+                )
+            })?)
+        }
+        _ => removal_for(
+            &sizes,
+            &StepAmount::Uniform(sparsity - report.sparsity),
+            scope,
+        )
+        .map_err(|e| e.to_string())?,
+    };
+    let how = (criterion, grads, seed, 0);
+    remove_and_apply(model, masks, how, &removal, scope.min_density())
+}
+
+/// Scores the surviving entries (criterion, gradients, seed and step of the random
+/// criterion), removes `removal` of them, zeroes them in `model` and checks both.
+pub(crate) fn remove_and_apply<M: Module>(
+    model: M,
+    masks: &mut MaskSet,
+    (criterion, grads, seed, step): (Criterion, Option<&GradientStats>, u64, u64),
+    removal: &shears_core::masks::Removal,
+    min_density: f64,
+) -> Result<M, String> {
     let values = read(&model, &masks.params)?;
     let s = scores(criterion, &values, grads, seed, step)?;
     let before = masks.report().pruned();
-    let expected = expected_removals(&masks.params, amount, scope)?;
-    let new = shears_core::select::prune_step(&s, &masks.masks, amount, scope)
+    let new = shears_core::masks::remove(&s, &masks.masks, removal, min_density)
         .map_err(|e| e.to_string())?;
-    let after: usize = new.iter().map(|m| m.pruned()).sum();
-    if after - before != expected {
+    let removed = new.iter().map(|m| m.pruned()).sum::<usize>() - before;
+    if removed != removal.total() {
         return Err(format!(
-            "realised sparsity does not match the plan: removed {} entries, planned {expected}",
-            after - before
+            "realised sparsity does not match the plan: removed {removed} entries, planned {}",
+            removal.total()
         ));
     }
     masks.set_masks(new);
@@ -175,41 +256,8 @@ pub fn prune_step(
     Ok(model)
 }
 
-/// Entries a step removes: `floor(N_total·v)` globally, `Σ floor(N_l·v_l)` per layer.
-fn expected_removals(
-    params: &[Prunable],
-    amount: &shears_core::select::StepAmount,
-    scope: &shears_core::select::Scope,
-) -> Result<usize, String> {
-    use shears_core::select::{Scope, StepAmount, removal_count};
-    let sizes: Vec<usize> = params.iter().map(Prunable::len).collect();
-    let per = |i: usize| -> Result<f64, String> {
-        match amount {
-            StepAmount::Uniform(v) => Ok(*v),
-            StepAmount::PerLayer(v) => v.get(i).copied().ok_or_else(|| {
-                format!(
-                    "step has {} per-layer values for {} tensors",
-                    v.len(),
-                    params.len()
-                )
-            }),
-        }
-    };
-    Ok(match scope {
-        Scope::Global { .. } => removal_count(sizes.iter().sum(), per(0)?),
-        Scope::LayerWise => (0..sizes.len())
-            .map(|i| per(i).map(|v| removal_count(sizes[i], v)))
-            .sum::<Result<usize, String>>()?,
-        Scope::PerLayer { ratios } => (0..sizes.len())
-            .map(|i| {
-                per(i).map(|v| removal_count(sizes[i], v * ratios.get(i).copied().unwrap_or(0.0)))
-            })
-            .sum::<Result<usize, String>>()?,
-    })
-}
-
 /// Every masked entry of the model must be exactly zero; an error names the tensor.
-pub fn verify_applied(model: &Network, masks: &MaskSet) -> Result<(), String> {
+pub fn verify_applied<M: Module>(model: &M, masks: &MaskSet) -> Result<(), String> {
     let values = read(model, &masks.params)?;
     for ((p, m), v) in masks.params.iter().zip(&masks.masks).zip(&values) {
         let bad = v

@@ -15,9 +15,11 @@
 //! and FLOPs from the actual module shapes.
 
 mod groups;
+mod pruner;
 mod surgery;
 
 pub use groups::{ChannelGroup, Role, Slice, channel_groups, channel_view, kept_indices};
+pub use pruner::{ChannelPruner, Widths, prune_to, skeleton, widths};
 pub use surgery::{
     Footprint, apply_channel_masks, check_consistency, footprint, layer_infos, shrink,
 };
@@ -25,8 +27,8 @@ pub use surgery::{
 use crate::models::Network;
 use crate::params::visit_floats;
 use serde::{Deserialize, Serialize};
+use shears_core::masks::{SelectError, removal_count, select_channels};
 use shears_core::score::{GroupPart, ScoreError, group_ln_norm};
-use shears_core::select::{SelectError, removal_count, select_channels};
 use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 

@@ -15,7 +15,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 use serde::Serialize;
-use shears_core::select::Mask;
+use shears_core::masks::Mask;
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

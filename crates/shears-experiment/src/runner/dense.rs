@@ -1,0 +1,113 @@
+//! The dense model a seed starts from: loaded from `dense.checkpoint`, reused from the store
+//! (verified against its SHA-256), or trained once and stored for every experiment with the
+//! same model, data, recipe and seed — which is what makes regime comparisons paired.
+
+use super::{Event, RunError, check_interrupt};
+use crate::config::ExperimentConfig;
+use crate::store::{Lock, StoreError, remove_stale_temps, sha256_hex, write};
+use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use shears_nn::fit::{Prepared, fit};
+use shears_nn::models::{ModelSpec, Network};
+use shears_nn::train::Devices;
+use std::path::{Path, PathBuf};
+
+/// The dense model of `seed` (see the module docs).
+pub(super) fn dense_model(
+    config: &ExperimentConfig,
+    spec: &ModelSpec,
+    seed: u64,
+    data: &Prepared,
+    out: &Path,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Network, RunError> {
+    if !config.dense.checkpoint.is_empty() {
+        let path = PathBuf::from(&config.dense.checkpoint);
+        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
+        return Ok(model);
+    }
+    let dir = out.join("dense").join(config.dense_key(seed));
+    let path = dir.join("model.ckpt");
+    if let Some(model) = stored_dense(&path, spec, seed, devices, on_event)? {
+        return Ok(model);
+    }
+    // Another job or process training the same dense model: wait for it, then reuse it.
+    let _lock = Lock::acquire_waiting(&dir, |_| !shears_nn::interrupt::requested())?;
+    check_interrupt()?;
+    remove_stale_temps(&dir);
+    // Another process may have trained it while we waited for the lock.
+    if let Some(model) = stored_dense(&path, spec, seed, devices, &mut |_| {})? {
+        return Ok(model);
+    }
+    let recipe = config.dense_recipe(seed);
+    on_event(Event::DenseTraining {
+        seed,
+        epochs: recipe.epochs,
+    });
+    let (model, report) = fit(spec, data, &recipe, devices, &mut |_| {})?;
+    let meta = CheckpointMeta {
+        format_version: FORMAT_VERSION,
+        model: *spec,
+        dataset: config.data.dataset.to_string(),
+        seed,
+        epoch: recipe.epochs,
+        test: Some(report.test),
+        sparsity: 0.0,
+    };
+    checkpoint::save(&path, &model, &meta)?;
+    // Checked on reuse: a header-valid file with flipped weight bytes would otherwise load.
+    let bytes = std::fs::read(&path).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    write(&checksum_path(&path), sha256_hex(&bytes).as_bytes())?;
+    write(
+        &dir.join("report.json"),
+        serde_json::to_string_pretty(&report)
+            .expect("report serialises")
+            .as_bytes(),
+    )?;
+    Ok(model)
+}
+
+fn checksum_path(model: &Path) -> PathBuf {
+    model.with_extension("sha256")
+}
+
+/// The stored dense model at `path`, if there is one whose bytes match its recorded SHA-256.
+/// A mismatch is reported and treated as absent, so the model is trained again and replaced.
+/// (A model without a checksum file, from an older store, is loaded as before: its header and
+/// shapes are still checked.)
+fn stored_dense(
+    path: &Path,
+    spec: &ModelSpec,
+    seed: u64,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Option<Network>, RunError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    if let Ok(expected) = std::fs::read_to_string(checksum_path(path)) {
+        let bytes = std::fs::read(path).map_err(|e| StoreError::Io {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        if sha256_hex(&bytes) != expected.trim() {
+            on_event(Event::DenseDamaged {
+                seed,
+                path: path.to_path_buf(),
+            });
+            return Ok(None);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        Lock::clear_stale(dir);
+    }
+    on_event(Event::DenseReused {
+        seed,
+        path: path.to_path_buf(),
+    });
+    let (model, _) = checkpoint::load(path, Some(spec), &devices.train)?;
+    Ok(Some(model))
+}

@@ -1,0 +1,281 @@
+//! Runs an experiment: for every seed, the shared dense model, then per schedule step
+//! score → prune → fresh optimizer → fine-tune → record, committing each step to the store
+//! so a killed run resumes where it stopped and produces the same rows.
+
+mod commit;
+mod dense;
+mod pruning;
+mod seed;
+mod space;
+
+use crate::config::ExperimentConfig;
+use crate::store::{Lock, RunDir, StoreError, remove_stale_temps, write};
+use shears_core::results::{FailedRun, StepRow};
+use shears_data::Splits;
+use shears_nn::checkpoint;
+use shears_nn::fit::Prepared;
+use shears_nn::models::ModelSpec;
+use shears_nn::train::{Devices, TrainError};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "not enough free disk space in {dir}: a run of this experiment keeps up to {needed_mb} MB of \
+         checkpoints, {available_mb} MB are free; nothing was trained — free space (or use another \
+         --out) and run the same command again"
+    )]
+    NoSpace {
+        dir: PathBuf,
+        needed_mb: u64,
+        available_mb: u64,
+    },
+}
+
+impl RunError {
+    /// A requested stop (Ctrl-C, SIGTERM), not a failure of the run.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, RunError::Train(TrainError::Interrupted))
+    }
+
+    /// A failure of this run alone (its training diverged): recorded, and the caller's other
+    /// runs go on. Everything else (I/O, damaged files, bad configs) stops the caller.
+    pub fn is_run_failure(&self) -> bool {
+        matches!(self, RunError::Train(TrainError::Diverged { .. }))
+    }
+}
+
+/// Stops between units of work once a stop has been requested.
+fn check_interrupt() -> Result<(), RunError> {
+    if shears_nn::interrupt::requested() {
+        return Err(TrainError::Interrupted.into());
+    }
+    Ok(())
+}
+
+/// Progress events for a caller's display.
+#[derive(Debug, Clone)]
+pub enum Event {
+    DenseTraining {
+        seed: u64,
+        epochs: usize,
+    },
+    DenseReused {
+        seed: u64,
+        path: PathBuf,
+    },
+    /// A stored dense model does not match its recorded SHA-256: it is trained again (same
+    /// seed, same result) and replaced.
+    DenseDamaged {
+        seed: u64,
+        path: PathBuf,
+    },
+    Resumed {
+        seed: u64,
+        step: usize,
+    },
+    Epoch {
+        seed: u64,
+        step: usize,
+        epoch: usize,
+        val_top1: f64,
+    },
+    Step(Box<StepRow>),
+    SeedDone {
+        seed: u64,
+        cached: bool,
+    },
+    /// The seed's run failed (or had failed before: `cached`); the other seeds go on.
+    SeedFailed {
+        seed: u64,
+        reason: String,
+        cached: bool,
+    },
+}
+
+/// Outcome of [`run_experiment`].
+#[derive(Debug, Clone)]
+pub struct ExperimentResult {
+    pub id: String,
+    pub dir: PathBuf,
+    pub rows: Vec<StepRow>,
+    /// Seeds whose run failed (now or in an earlier invocation), with the reason.
+    pub failed: Vec<FailedRun>,
+}
+
+/// Checks a manual per-layer schedule against the model's prunable tensors, before anything
+/// is written or trained.
+fn check_per_layer(config: &ExperimentConfig) -> Result<(), RunError> {
+    let Some(manual) = config.manual() else {
+        return Ok(());
+    };
+    let spec = ModelSpec {
+        kind: config.model.kind,
+        input: config.data.dataset.sample_shape(),
+        classes: config.data.dataset.num_classes(),
+    };
+    let params = pruning::prunable(config, &spec)?;
+    manual.validate(params.len()).map_err(|e| {
+        let names: Vec<&str> = params.iter().map(|p| p.path.as_str()).collect();
+        RunError::Invalid(format!(
+            "prune.per_layer: {e}; {} has {} prunable tensors: {}",
+            config.model.kind,
+            params.len(),
+            names.join(", ")
+        ))
+    })
+}
+
+/// Forgets the recorded failures of `config`'s seeds under `out`, so the next
+/// [`run_experiment`] retries them from their last committed step.
+pub fn clear_failures(config: &ExperimentConfig, out: &Path) -> Result<(), RunError> {
+    let dir = out.join(config.id());
+    for &seed in &config.seeds {
+        RunDir::new(&dir, seed).clear_failure()?;
+    }
+    Ok(())
+}
+
+/// Runs (or resumes, or returns the stored result of) `config` under `out`.
+pub fn run_experiment(
+    config: &ExperimentConfig,
+    out: &Path,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<ExperimentResult, RunError> {
+    config
+        .validate()
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    check_per_layer(config)?;
+    let id = config.id();
+    let dir = out.join(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::Io {
+        path: dir.clone(),
+        detail: e.to_string(),
+    })?;
+    remove_stale_temps(&dir);
+    record_config(config, &dir)?;
+
+    let mut splits: Option<Splits> = None;
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for (repeat, &seed) in config.seeds.iter().enumerate() {
+        check_interrupt()?;
+        let run = RunDir::new(&dir, seed);
+        if let Some(state) = run.read_state()?
+            && state.finished
+        {
+            Lock::clear_stale(&run.dir);
+            rows.extend(run.read_rows(state.completed_step)?);
+            on_event(Event::SeedDone { seed, cached: true });
+            continue;
+        }
+        if let Some(f) = run.read_failure()? {
+            Lock::clear_stale(&run.dir);
+            on_event(Event::SeedFailed {
+                seed,
+                reason: f.reason.clone(),
+                cached: true,
+            });
+            failed.push(f);
+            continue;
+        }
+        space::check_free_space(&run.dir, space::space_needed(config))?;
+        let _lock = Lock::acquire(&run.dir)?;
+        remove_stale_temps(&run.dir);
+        if splits.is_none() {
+            let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
+            splits = Some(
+                shears_data::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?,
+            );
+        }
+        let data = Prepared::new(
+            config.data.dataset,
+            splits.clone().expect("loaded above"),
+            config.data.val_fraction,
+            seed,
+            config.dense_recipe(seed).augment,
+        )?;
+        let context = seed::Seed {
+            config,
+            id: &id,
+            repeat,
+            seed,
+            data: &data,
+            out,
+            run: &run,
+            devices,
+        };
+        match seed::run_seed(&context, on_event) {
+            Ok(seed_rows) => {
+                on_event(Event::SeedDone {
+                    seed,
+                    cached: false,
+                });
+                rows.extend(seed_rows);
+            }
+            Err(e) if e.is_run_failure() => {
+                let f = record_failure(config, &id, &run, seed, &e)?;
+                on_event(Event::SeedFailed {
+                    seed,
+                    reason: f.reason.clone(),
+                    cached: false,
+                });
+                failed.push(f);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ExperimentResult {
+        id,
+        dir,
+        rows,
+        failed,
+    })
+}
+
+/// Writes the experiment's `config.toml`, listing every seed ever run under this id (the id
+/// excludes seeds).
+fn record_config(config: &ExperimentConfig, dir: &Path) -> Result<(), RunError> {
+    let mut resolved = config.clone();
+    if let Ok(text) = std::fs::read_to_string(dir.join("config.toml"))
+        && let Ok(old) = ExperimentConfig::parse_stored(&text)
+    {
+        for s in old.seeds {
+            if !resolved.seeds.contains(&s) {
+                resolved.seeds.push(s);
+            }
+        }
+    }
+    resolved.seeds.sort_unstable();
+    write(&dir.join("config.toml"), resolved.to_toml().as_bytes())?;
+    Ok(())
+}
+
+/// Records that `seed`'s run failed on its own (diverged), so a rerun reports it.
+fn record_failure(
+    config: &ExperimentConfig,
+    id: &str,
+    run: &RunDir,
+    seed: u64,
+    e: &RunError,
+) -> Result<FailedRun, RunError> {
+    let f = FailedRun {
+        experiment: id.to_string(),
+        regime: config.regime().to_string(),
+        target: config.schedule.target,
+        seed,
+        completed_step: run.read_state()?.map_or(0, |s| s.completed_step),
+        reason: e.to_string(),
+    };
+    run.write_failure(&f)?;
+    Ok(f)
+}
