@@ -1,5 +1,6 @@
 //! Fine-tuning budgets: splitting a fixed epoch budget over pruning steps (equal-compute
-//! comparisons of one-shot vs iterative, digest §2.3) and converting epochs ↔ iterations.
+//! comparisons of one-shot vs iterative, `docs/design.md#budgets`) and converting
+//! epochs ↔ iterations.
 
 use std::fmt;
 use std::str::FromStr;

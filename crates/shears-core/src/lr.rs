@@ -1,7 +1,8 @@
 //! Learning-rate schedules as pure functions of the training position, evaluated per iteration.
 //!
 //! The reference fine-tunes with a constant LR and a fresh optimizer per pruning step
-//! (digest §9.5); step decay, cosine and warm-up are here for longer one-shot runs.
+//! (`docs/design.md#learning-rate-and-optimizer`); step decay, cosine and warm-up are here for
+//! longer one-shot runs.
 //! PyTorch equivalents (all stepped once per iteration, `N` = iterations per epoch):
 //! - `Constant` — no scheduler.
 //! - `Step { step_epochs, gamma }` — `StepLR(step_size=step_epochs, gamma)` stepped per

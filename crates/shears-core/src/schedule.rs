@@ -2,15 +2,17 @@
 //!
 //! A [`ScheduleSpec`] is a small immutable description (kind, target, step or steps, start);
 //! [`ScheduleSpec::plan`] materialises it into a [`Plan`], the list of per-step fractions.
-//! Every value is a fraction of the *original* count, as in the reference code (digest §9.1),
+//! Every value is a fraction of the *original* count, as in the reference code
+//! (`docs/design.md#fractions-of-the-original-count`),
 //! so a consumer removes `floor(n · v)` additional entries at a step.
 //!
 //! Two semantics are offered, picked by [`Compat`]:
 //! - [`Compat::Exact`] (default): the cumulative sparsity hits `target` exactly and rises
 //!   strictly, so comparisons between regimes are not blurred by rounding artefacts.
 //! - [`Compat::Reference`]: bit-for-bit the schedulers of the reference code
-//!   (`janumiko/pruning-benchmark`, branch `main`, digest §7.3), Python rounding included, so
-//!   published runs can be replayed (including their overshoot and undershoot).
+//!   (`janumiko/pruning-benchmark`, branch `main`; `docs/design.md#reference-arithmetic`),
+//!   Python rounding included, so published runs can be replayed (including their overshoot
+//!   and undershoot).
 //!
 //! In every kind, `steps` counts the steps *after* an optional `start` jump: a plan with
 //! `start > 0` has `steps + 1` entries, the first being `start` itself.
@@ -45,11 +47,11 @@ pub enum Compat {
     /// Hits the target exactly with strictly rising cumulative sparsity.
     #[default]
     Exact,
-    /// Replicates the reference code's schedulers exactly (digest §7.3).
+    /// Replicates the reference code's schedulers exactly (`docs/design.md#reference-arithmetic`).
     Reference,
 }
 
-/// The shape of a schedule (digest §2.1, §3.3).
+/// The shape of a schedule (`docs/design.md#regimes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScheduleKind {
@@ -64,7 +66,8 @@ pub enum ScheduleKind {
     Geometric,
     /// Log-spaced steps, largest first (reference `LogarithmicStepScheduler`; not in the paper).
     Logarithmic,
-    /// The paper's few-shot hybrid: one large step `start`, then geometric steps (digest §4.4).
+    /// The paper's few-shot hybrid: one large step `start`, then geometric steps
+    /// (`docs/design.md#hybrid`).
     #[serde(alias = "few-shot", alias = "few_shot")]
     Hybrid,
     /// Zhu & Gupta's gradual (AGP) cubic-style schedule; no reference form exists.
@@ -281,8 +284,9 @@ fn default_power() -> f64 {
 ///
 /// Under [`Compat::Exact`] a geometric/hybrid `step` rate gives the smallest `n` with
 /// `1 − (1 − step)^n ≥ target − start` (within 1e-9), then the rate is re-derived from `n`
-/// (R-kamil, digest §5.2). Feeding back an already-adjusted, 5-decimal rate from the paper's
-/// Tables 3–4 can therefore give `n + 1`; pass `steps = n` to replay those tables.
+/// (the reference's `kamil` scripts, `docs/design.md#geometric-step-counts`). Feeding back an
+/// already-adjusted, 5-decimal rate from the paper's Tables 3–4 can therefore give `n + 1`;
+/// pass `steps = n` to replay those tables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
@@ -518,7 +522,7 @@ impl Plan {
     }
 
     /// Entries removed at each step the way the reference converts fractions: `floor(n · v)`
-    /// of the original count, independently per step (digest §9.1).
+    /// of the original count, independently per step (`docs/design.md#floor-rounding`).
     pub fn step_counts(&self, n_prunable: u64) -> Vec<u64> {
         self.steps
             .iter()

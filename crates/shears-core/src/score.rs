@@ -4,7 +4,7 @@
 //! lowest scores. Tensors are flat row-major slices plus, for structured criteria, a shape.
 //! Accumulators sum in `f64` because gradient statistics are summed over hundreds of batches.
 //!
-//! Decisions (see digest §3.1):
+//! Decisions (see `docs/design.md#criteria`):
 //! - **Taylor** is `|w · Σ_b g_b|`, the first-order estimate of the change of the *whole-dataset*
 //!   loss when `w` is zeroed. This is what Torch-Pruning's `GroupTaylorImportance` computes from
 //!   `.grad` accumulated over `backward()` calls (the reference's refactor branch is built on

@@ -1,9 +1,10 @@
-//! Per-step early stopping and best-epoch tracking (digest §4.1–4.2).
+//! Per-step early stopping and best-epoch tracking (`docs/design.md#patience`,
+//! `docs/design.md#best-epoch-and-carried-weights`).
 //!
-//! Follows the reference code ([R-main] `EarlyStopper`), not the paper's Algorithm 1: any epoch
-//! that does not beat the best by more than `min_delta` counts towards patience (Algorithm 1
-//! lets values inside the band neither reset nor increment the counter). A fresh stopper is
-//! built for every pruning step.
+//! Follows the reference code (`EarlyStopper` on its `main` branch), not the paper's
+//! Algorithm 1: any epoch that does not beat the best by more than `min_delta` counts towards
+//! patience (Algorithm 1 lets values inside the band neither reset nor increment the counter).
+//! A fresh stopper is built for every pruning step.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

@@ -1,4 +1,5 @@
-//! Python's `round`, needed to replay the reference schedulers exactly (digest §9.3).
+//! Python's `round`, needed to replay the reference schedulers exactly
+//! (`docs/design.md#python-rounding`).
 
 /// Python 3 `round(x)`: to the nearest integer, ties to even (`round(4.5) == 4`,
 /// `round(5.5) == 6`). Returned as `f64`; non-finite values pass through.
