@@ -10,6 +10,5 @@ pub mod results;
 pub mod schedule;
 pub mod score;
 pub mod select;
-pub mod sparse;
 pub mod stats;
 pub mod stopping;

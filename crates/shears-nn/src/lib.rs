@@ -1,6 +1,7 @@
 //! Models, training and checkpoints for shears, on Burn.
 
 pub mod checkpoint;
+pub mod csr_inference;
 pub mod fit;
 pub mod interrupt;
 pub mod kernels;
@@ -10,7 +11,6 @@ pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod prune;
-pub mod sparse_infer;
 pub mod structured;
 pub mod train;
 
