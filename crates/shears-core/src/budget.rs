@@ -1,5 +1,6 @@
 //! Fine-tuning budgets: splitting a fixed epoch budget over pruning steps (equal-compute
-//! comparisons of one-shot vs iterative, digest §2.3) and converting epochs ↔ iterations.
+//! comparisons of one-shot vs iterative, `docs/design.md#budgets`) and converting
+//! epochs ↔ iterations.
 
 use std::fmt;
 use std::str::FromStr;
@@ -41,6 +42,19 @@ pub enum SplitPolicy {
 /// Every step gets at least one epoch (steps whose share would be below one are fixed at one
 /// and the rest is re-shared among the others); the remainder is apportioned by largest
 /// remainder (Hamilton), ties to the earlier step. Errors if `total_epochs < steps`.
+///
+/// ```
+/// use shears_core::budget::{SplitPolicy, split_budget};
+///
+/// // 10 epochs over 3 steps: 3.33 each, the spare epoch to the first step.
+/// assert_eq!(split_budget(10, &[0.6, 0.2, 0.1], SplitPolicy::Even)?, vec![4, 3, 3]);
+/// // In proportion to the fraction each step removes.
+/// assert_eq!(split_budget(10, &[0.6, 0.2, 0.2], SplitPolicy::Proportional)?, vec![6, 2, 2]);
+/// // Every step fine-tunes at least one epoch.
+/// assert_eq!(split_budget(5, &[0.9, 0.05, 0.05], SplitPolicy::Proportional)?, vec![3, 1, 1]);
+/// assert!(split_budget(2, &[0.5, 0.2, 0.1], SplitPolicy::Even).is_err());
+/// # Ok::<(), shears_core::budget::BudgetError>(())
+/// ```
 pub fn split_budget(
     total_epochs: usize,
     step_fractions: &[f64],
@@ -132,6 +146,10 @@ pub fn split_budget(
 
 /// Iterations in one epoch: `ceil(n_samples / batch_size)` (the last partial batch is kept,
 /// like a PyTorch `DataLoader` with `drop_last=False`).
+///
+/// ```
+/// assert_eq!(shears_core::budget::iterations_per_epoch(1000, 128), Ok(8));
+/// ```
 pub fn iterations_per_epoch(n_samples: usize, batch_size: usize) -> Result<usize, BudgetError> {
     if batch_size == 0 {
         return Err(BudgetError::ZeroBatch);
@@ -141,6 +159,17 @@ pub fn iterations_per_epoch(n_samples: usize, batch_size: usize) -> Result<usize
 
 /// A training length in epochs or iterations, convertible given the iterations per epoch
 /// (OpenLTH's step type). Serialized as `"10ep"` / `"500it"`.
+///
+/// ```
+/// use shears_core::budget::TrainingLength;
+///
+/// let length: TrainingLength = "500it".parse()?;
+/// assert_eq!(length, TrainingLength::Iterations(500));
+/// assert_eq!(length.epochs_started(200), 3); // two full epochs and a partial one
+/// assert_eq!(TrainingLength::Epochs(2).iterations(200), 400);
+/// assert_eq!(TrainingLength::Epochs(2).to_string(), "2ep");
+/// # Ok::<(), shears_core::budget::BudgetError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum TrainingLength {

@@ -1,7 +1,8 @@
 //! Learning-rate schedules as pure functions of the training position, evaluated per iteration.
 //!
 //! The reference fine-tunes with a constant LR and a fresh optimizer per pruning step
-//! (digest §9.5); step decay, cosine and warm-up are here for longer one-shot runs.
+//! (`docs/design.md#learning-rate-and-optimizer`); step decay, cosine and warm-up are here for
+//! longer one-shot runs.
 //! PyTorch equivalents (all stepped once per iteration, `N` = iterations per epoch):
 //! - `Constant` — no scheduler.
 //! - `Step { step_epochs, gamma }` — `StepLR(step_size=step_epochs, gamma)` stepped per
@@ -54,6 +55,26 @@ pub struct Warmup {
 }
 
 /// A main schedule plus optional warm-up.
+///
+/// ```
+/// use shears_core::lr::{LrPolicy, LrSchedule, Warmup};
+///
+/// // The reference's fine-tuning: a constant LR.
+/// assert_eq!(LrPolicy::default().lr_at(0.01, 7, 3, 100, 10), 0.01);
+///
+/// // Two warm-up epochs from 10% of the base LR, then cosine to 0 over the remaining 8.
+/// let policy = LrPolicy {
+///     schedule: LrSchedule::Cosine { min_lr: 0.0 },
+///     warmup: Some(Warmup { epochs: 2, start_factor: 0.1 }),
+/// };
+/// policy.validate()?;
+/// let lr = |epoch, iter| policy.lr_at(0.1, epoch, iter, 100, 10);
+/// assert!((lr(0, 0) - 0.01).abs() < 1e-12); // start of warm-up
+/// assert!((lr(1, 0) - 0.055).abs() < 1e-12); // halfway through it
+/// assert!((lr(2, 0) - 0.1).abs() < 1e-12); // cosine starts at the base LR
+/// assert!((lr(6, 0) - 0.05).abs() < 1e-12); // half of the cosine's 8 epochs
+/// # Ok::<(), shears_core::lr::LrError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LrPolicy {
@@ -136,6 +157,15 @@ impl LrSchedule {
     }
 
     /// LR at iteration `iter_in_epoch` of `epoch` (both 0-based), without warm-up.
+    ///
+    /// ```
+    /// use shears_core::lr::LrSchedule;
+    ///
+    /// // ×0.1 every 2 epochs; the LR changes only at epoch boundaries.
+    /// let step = LrSchedule::Step { step_epochs: 2, gamma: 0.1 };
+    /// assert_eq!(step.lr_at(0.1, 1, 99, 100, 10), 0.1);
+    /// assert!((step.lr_at(0.1, 2, 0, 100, 10) - 0.01).abs() < 1e-12);
+    /// ```
     pub fn lr_at(
         &self,
         base_lr: f64,

@@ -2,18 +2,43 @@
 //!
 //! A [`ScheduleSpec`] is a small immutable description (kind, target, step or steps, start);
 //! [`ScheduleSpec::plan`] materialises it into a [`Plan`], the list of per-step fractions.
-//! Every value is a fraction of the *original* count, as in the reference code (digest §9.1),
+//! Every value is a fraction of the *original* count, as in the reference code
+//! (`docs/design.md#fractions-of-the-original-count`),
 //! so a consumer removes `floor(n · v)` additional entries at a step.
 //!
 //! Two semantics are offered, picked by [`Compat`]:
 //! - [`Compat::Exact`] (default): the cumulative sparsity hits `target` exactly and rises
 //!   strictly, so comparisons between regimes are not blurred by rounding artefacts.
 //! - [`Compat::Reference`]: bit-for-bit the schedulers of the reference code
-//!   (`janumiko/pruning-benchmark`, branch `main`, digest §7.3), Python rounding included, so
-//!   published runs can be replayed (including their overshoot and undershoot).
+//!   (`janumiko/pruning-benchmark`, branch `main`; `docs/design.md#reference-arithmetic`),
+//!   Python rounding included, so published runs can be replayed (including their overshoot
+//!   and undershoot).
 //!
 //! In every kind, `steps` counts the steps *after* an optional `start` jump: a plan with
 //! `start > 0` has `steps + 1` entries, the first being `start` itself.
+//!
+//! ```
+//! use shears_core::schedule::{Compat, ScheduleKind, ScheduleSpec};
+//!
+//! // The paper's hybrid: a 60% one-shot jump, then three geometric steps up to 90%.
+//! let hybrid = ScheduleSpec::new(ScheduleKind::Hybrid, 0.9)
+//!     .with_start(0.6)
+//!     .with_steps(3)
+//!     .plan()?;
+//! assert_eq!(hybrid.len(), 4);
+//! assert_eq!(hybrid.steps[0], 0.6);
+//! assert!((hybrid.total() - 0.9).abs() < 1e-12);
+//!
+//! // The reference code's geometric scheduler stops within 0.001 of the target without
+//! // clipping its last step, so it overshoots.
+//! let reference = ScheduleSpec::new(ScheduleKind::Geometric, 0.9)
+//!     .with_step(0.2)
+//!     .with_compat(Compat::Reference)
+//!     .plan()?;
+//! assert_eq!(reference.len(), 11);
+//! assert!((reference.total() - 0.914101).abs() < 1e-6);
+//! # Ok::<(), shears_core::schedule::ScheduleError>(())
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,12 +47,14 @@ use serde::{Deserialize, Serialize};
 
 mod exact;
 mod manual;
+mod plan;
 mod pyround;
 mod reference;
 #[cfg(test)]
 mod tests;
 
 pub use manual::ManualSchedule;
+pub use plan::{Plan, PlanReport};
 pub use pyround::{py_round, py_round_ndigits};
 
 /// Upper bound on the number of steps a plan may have; guards against runaway step counts
@@ -45,11 +72,11 @@ pub enum Compat {
     /// Hits the target exactly with strictly rising cumulative sparsity.
     #[default]
     Exact,
-    /// Replicates the reference code's schedulers exactly (digest §7.3).
+    /// Replicates the reference code's schedulers exactly (`docs/design.md#reference-arithmetic`).
     Reference,
 }
 
-/// The shape of a schedule (digest §2.1, §3.3).
+/// The shape of a schedule (`docs/design.md#regimes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScheduleKind {
@@ -64,7 +91,8 @@ pub enum ScheduleKind {
     Geometric,
     /// Log-spaced steps, largest first (reference `LogarithmicStepScheduler`; not in the paper).
     Logarithmic,
-    /// The paper's few-shot hybrid: one large step `start`, then geometric steps (digest §4.4).
+    /// The paper's few-shot hybrid: one large step `start`, then geometric steps
+    /// (`docs/design.md#hybrid`).
     #[serde(alias = "few-shot", alias = "few_shot")]
     Hybrid,
     /// Zhu & Gupta's gradual (AGP) cubic-style schedule; no reference form exists.
@@ -281,8 +309,9 @@ fn default_power() -> f64 {
 ///
 /// Under [`Compat::Exact`] a geometric/hybrid `step` rate gives the smallest `n` with
 /// `1 − (1 − step)^n ≥ target − start` (within 1e-9), then the rate is re-derived from `n`
-/// (R-kamil, digest §5.2). Feeding back an already-adjusted, 5-decimal rate from the paper's
-/// Tables 3–4 can therefore give `n + 1`; pass `steps = n` to replay those tables.
+/// (the reference's `kamil` scripts, `docs/design.md#geometric-step-counts`). Feeding back an
+/// already-adjusted, 5-decimal rate from the paper's Tables 3–4 can therefore give `n + 1`;
+/// pass `steps = n` to replay those tables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
@@ -356,6 +385,24 @@ impl ScheduleSpec {
     }
 
     /// Materialises the per-step fractions.
+    ///
+    /// ```
+    /// use shears_core::schedule::{ScheduleKind, ScheduleSpec};
+    ///
+    /// // Constant: equal steps of the original count; `step` 0.3 means ceil(0.9 / 0.3) = 3 steps.
+    /// let plan = ScheduleSpec::new(ScheduleKind::Constant, 0.9).with_step(0.3).plan()?;
+    /// assert_eq!(plan.len(), 3);
+    /// assert!(plan.steps.iter().all(|&v| (v - 0.3).abs() < 1e-12));
+    ///
+    /// // Geometric: each step removes the same fraction of the weights still there.
+    /// let plan = ScheduleSpec::new(ScheduleKind::Geometric, 0.875).with_steps(3).plan()?;
+    /// let expected = [0.5, 0.25, 0.125]; // half of what remains, three times
+    /// assert!(plan.steps.iter().zip(expected).all(|(v, e)| (v - e).abs() < 1e-12));
+    ///
+    /// // Invalid fields are reported before any work.
+    /// assert!(ScheduleSpec::new(ScheduleKind::OneShot, 1.0).plan().is_err());
+    /// # Ok::<(), shears_core::schedule::ScheduleError>(())
+    /// ```
     pub fn plan(&self) -> Result<Plan, ScheduleError> {
         let resolved = self.resolve()?;
         let steps = match self.compat {
@@ -465,121 +512,4 @@ struct Resolved {
     /// 0 when absent.
     start: f64,
     count: Count,
-}
-
-/// A materialised schedule: `steps[i]` is the fraction of the ORIGINAL prunable count that
-/// step `i` removes (in addition to what earlier steps removed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    pub steps: Vec<f64>,
-}
-
-/// What a CLI prints for a plan: `{"steps": [...], "cumulative": [...], "total": x}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PlanReport {
-    pub steps: Vec<f64>,
-    pub cumulative: Vec<f64>,
-    pub total: f64,
-}
-
-impl Plan {
-    /// Number of pruning steps.
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
-    /// True for a plan with no steps (never produced by [`ScheduleSpec::plan`]).
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// Running sum: entry `i` is the sparsity reached after step `i`.
-    pub fn cumulative(&self) -> Vec<f64> {
-        self.steps
-            .iter()
-            .scan(0.0, |acc, &v| {
-                *acc += v;
-                Some(*acc)
-            })
-            .collect()
-    }
-
-    /// Final sparsity (the running sum of all steps).
-    pub fn total(&self) -> f64 {
-        self.steps.iter().fold(0.0, |acc, &v| acc + v)
-    }
-
-    /// Sparsity after `t` steps (JaxPruner's "sparsity at step t"): 0 at `t = 0` (dense),
-    /// the total for `t >= len()`.
-    pub fn sparsity_at(&self, t: usize) -> f64 {
-        self.steps[..t.min(self.steps.len())]
-            .iter()
-            .fold(0.0, |acc, &v| acc + v)
-    }
-
-    /// Entries removed at each step the way the reference converts fractions: `floor(n · v)`
-    /// of the original count, independently per step (digest §9.1).
-    pub fn step_counts(&self, n_prunable: u64) -> Vec<u64> {
-        self.steps
-            .iter()
-            .map(|&v| (n_prunable as f64 * v).floor() as u64)
-            .collect()
-    }
-
-    /// Entries removed at each step when the *cumulative* sparsity is converted instead:
-    /// `floor(n · c_t) − floor(n · c_{t−1})`, so the total is `floor(n · total)` rather than
-    /// losing up to one entry per step. Products within 1e-9 (relative) of an integer count
-    /// as that integer, so `10 × (0.1 + 0.2)` gives 3.
-    pub fn cumulative_counts(&self, n_prunable: u64) -> Vec<u64> {
-        let mut prev = 0u64;
-        self.cumulative()
-            .into_iter()
-            .map(|c| {
-                let cur = floor_tolerant(n_prunable as f64 * c).max(prev);
-                let d = cur - prev;
-                prev = cur;
-                d
-            })
-            .collect()
-    }
-
-    /// Checks that every step removes at least one entry out of `n_prunable`
-    /// (`floor(n · v) >= 1`); a step that rounds to zero would spend a fine-tuning phase on
-    /// an unchanged network.
-    pub fn check_resolvable(&self, n_prunable: u64) -> Result<(), ScheduleError> {
-        for (index, (&value, count)) in self
-            .steps
-            .iter()
-            .zip(self.step_counts(n_prunable))
-            .enumerate()
-        {
-            if count == 0 {
-                return Err(ScheduleError::Unresolvable {
-                    index,
-                    value,
-                    n_prunable,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// A serialisable summary (steps, cumulative, total) for printing.
-    pub fn report(&self) -> PlanReport {
-        PlanReport {
-            steps: self.steps.clone(),
-            cumulative: self.cumulative(),
-            total: self.total(),
-        }
-    }
-}
-
-/// `floor(x)`, except that values within 1e-9 (relative) below an integer round up to it.
-fn floor_tolerant(x: f64) -> u64 {
-    let r = x.round();
-    if (x - r).abs() <= 1e-9 * x.abs().max(1.0) {
-        r as u64
-    } else {
-        x.floor() as u64
-    }
 }

@@ -4,7 +4,7 @@
 //! lowest scores. Tensors are flat row-major slices plus, for structured criteria, a shape.
 //! Accumulators sum in `f64` because gradient statistics are summed over hundreds of batches.
 //!
-//! Decisions (see digest §3.1):
+//! Decisions (see `docs/design.md#criteria`):
 //! - **Taylor** is `|w · Σ_b g_b|`, the first-order estimate of the change of the *whole-dataset*
 //!   loss when `w` is zeroed. This is what Torch-Pruning's `GroupTaylorImportance` computes from
 //!   `.grad` accumulated over `backward()` calls (the reference's refactor branch is built on
@@ -56,12 +56,30 @@ fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), Scor
 }
 
 /// Magnitude criterion `|w|` (global L1 unstructured in the reference).
+///
+/// ```
+/// assert_eq!(shears_core::score::magnitude(&[-2.0, 0.5, 1.0]), vec![2.0, 0.5, 1.0]);
+/// ```
 pub fn magnitude(w: &[f32]) -> Vec<f32> {
     w.iter().map(|x| x.abs()).collect()
 }
 
 /// First-order Taylor score `|w · g|` where `grad_acc = Σ_b g_b` is the gradient summed over
 /// the scoring batches (see the module docs for why the sum is taken before the product).
+///
+/// ```
+/// use shears_core::score::{TaylorAccumulator, taylor};
+///
+/// let w = [1.0, -2.0];
+/// // Two batches whose gradients for the second weight cancel: noise, not importance.
+/// let (g1, g2) = ([0.5, 1.0], [0.5, -1.0]);
+/// let mut acc = TaylorAccumulator::new(2);
+/// acc.add_batch(&w, &g1)?;
+/// acc.add_batch(&w, &g2)?;
+/// assert_eq!(acc.scores(), vec![1.0, 0.0]);
+/// assert_eq!(taylor(&w, &[1.0, 0.0])?, vec![1.0, 0.0]); // the same from the summed gradient
+/// # Ok::<(), shears_core::score::ScoreError>(())
+/// ```
 pub fn taylor(w: &[f32], grad_acc: &[f32]) -> Result<Vec<f32>, ScoreError> {
     check_len("grad_acc", w.len(), grad_acc.len())?;
     Ok(w.iter()
@@ -113,6 +131,19 @@ impl TaylorAccumulator {
 }
 
 /// OBD / empirical-Fisher score `½ · w² · fisher_diag`, with `fisher_diag = Σ_b g_b²`.
+///
+/// ```
+/// use shears_core::score::{FisherAccumulator, obd};
+///
+/// let w = [2.0, 1.0];
+/// let mut fisher = FisherAccumulator::new(2);
+/// fisher.add_batch(&[1.0, 3.0])?;
+/// fisher.add_batch(&[-1.0, 1.0])?;
+/// assert_eq!(fisher.fisher_diag(), vec![2.0, 10.0]);
+/// assert_eq!(obd(&w, &fisher.fisher_diag())?, vec![4.0, 5.0]);
+/// assert_eq!(fisher.scores(&w)?, vec![4.0, 5.0]);
+/// # Ok::<(), shears_core::score::ScoreError>(())
+/// ```
 pub fn obd(w: &[f32], fisher_diag: &[f32]) -> Result<Vec<f32>, ScoreError> {
     check_len("fisher_diag", w.len(), fisher_diag.len())?;
     Ok(w.iter()
@@ -174,6 +205,14 @@ impl FisherAccumulator {
 /// Uniform `[0, 1)` scores, reproducible from `(seed, salt)`: a ChaCha8 stream keyed by
 /// `seed` with stream id `salt` (use the tensor index as salt so tensors get independent,
 /// order-insensitive draws). Baseline criterion; not used in the paper.
+///
+/// ```
+/// use shears_core::score::random;
+///
+/// assert_eq!(random(4, 7, 0), random(4, 7, 0)); // reproducible
+/// assert_ne!(random(4, 7, 0), random(4, 7, 1)); // another tensor, another stream
+/// assert!(random(100, 7, 0).iter().all(|&s| (0.0..1.0).contains(&s)));
+/// ```
 pub fn random(n: usize, seed: u64, salt: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(salt);
@@ -267,6 +306,16 @@ fn root(power: f64, p: f64) -> f32 {
 /// Ln-structured score: the p-norm over all axes except `dim`, one per index along `dim`
 /// (PyTorch `ln_structured(n=p, dim)`; `dim = 0` = output filters of a `[out, in, kh, kw]`
 /// conv or rows of a Linear). `p` may be any positive value or `f64::INFINITY`.
+///
+/// ```
+/// use shears_core::score::ln_norm_channels;
+///
+/// // A 2 x 2 weight: the L2 norm of each row (dim 0) and of each column (dim 1).
+/// let w = [3.0, 4.0, 0.0, 1.0];
+/// assert_eq!(ln_norm_channels(&w, &[2, 2], 0, 2.0)?, vec![5.0, 1.0]);
+/// assert_eq!(ln_norm_channels(&w, &[2, 2], 1, 1.0)?, vec![3.0, 5.0]);
+/// # Ok::<(), shears_core::score::ScoreError>(())
+/// ```
 pub fn ln_norm_channels(
     w: &[f32],
     shape: &[usize],
@@ -305,6 +354,16 @@ pub struct GroupPart<'a> {
 /// Exact group Ln norm: `(Σ_parts Σ |w|^p)^(1/p)` per shared channel, i.e. the norm of all
 /// coupled entries taken together (Torch-Pruning `GroupNormImportance` without its
 /// normaliser). Differs from [`group_scores`] of per-part norms, which adds roots.
+///
+/// ```
+/// use shears_core::score::{GroupPart, group_ln_norm};
+///
+/// // Two output channels of a conv (`[2, 1]`) coupled with a bias (`[2]`).
+/// let conv = GroupPart { w: &[3.0, 0.0], shape: &[2, 1], dim: 0 };
+/// let bias = GroupPart { w: &[4.0, 2.0], shape: &[2], dim: 0 };
+/// assert_eq!(group_ln_norm(&[conv, bias], 2.0)?, vec![5.0, 2.0]);
+/// # Ok::<(), shears_core::score::ScoreError>(())
+/// ```
 pub fn group_ln_norm(parts: &[GroupPart<'_>], p: f64) -> Result<Vec<f32>, ScoreError> {
     check_p(p)?;
     let first = parts.first().ok_or(ScoreError::EmptyGroup)?;

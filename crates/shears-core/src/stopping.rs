@@ -1,9 +1,10 @@
-//! Per-step early stopping and best-epoch tracking (digest §4.1–4.2).
+//! Per-step early stopping and best-epoch tracking (`docs/design.md#patience`,
+//! `docs/design.md#best-epoch-and-carried-weights`).
 //!
-//! Follows the reference code ([R-main] `EarlyStopper`), not the paper's Algorithm 1: any epoch
-//! that does not beat the best by more than `min_delta` counts towards patience (Algorithm 1
-//! lets values inside the band neither reset nor increment the counter). A fresh stopper is
-//! built for every pruning step.
+//! Follows the reference code (`EarlyStopper` on its `main` branch), not the paper's
+//! Algorithm 1: any epoch that does not beat the best by more than `min_delta` counts towards
+//! patience (Algorithm 1 lets values inside the band neither reset nor increment the counter).
+//! A fresh stopper is built for every pruning step.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -87,6 +88,22 @@ impl Decision {
 /// `value < best − min_delta` (loss) → best = value, counter = 0; otherwise counter += 1.
 /// Stop when `counter ≥ patience`. So **patience 0 stops after the first epoch** (as the
 /// reference), and NaN never improves (a diverged loss counts towards patience).
+///
+/// ```
+/// use shears_core::stopping::{Decision, EarlyStopper, Monitor};
+///
+/// let mut stopper = EarlyStopper::new(2, 0.0, Monitor::Accuracy)?;
+/// assert_eq!(stopper.observe(0.80), Decision::Improved);
+/// assert_eq!(stopper.observe(0.85), Decision::Improved);
+/// assert_eq!(stopper.observe(0.85), Decision::NoImprovement); // a tie is no improvement
+/// assert!(stopper.observe(0.84).is_stop()); // two epochs without improvement
+/// assert_eq!((stopper.best(), stopper.best_epoch()), (0.85, Some(1)));
+///
+/// // Patience 0 stops after the first epoch, as in the reference.
+/// let mut at_once = EarlyStopper::new(0, 0.0, Monitor::Loss)?;
+/// assert!(at_once.observe(1.2).is_stop());
+/// # Ok::<(), shears_core::stopping::StoppingError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EarlyStopper {
     patience: usize,
@@ -185,6 +202,16 @@ impl EarlyStopper {
 /// Patience per pruning step: step `i` uses `values[min(i, len − 1)]` (the reference's
 /// `multi_patience` generator; fixes the refactor branch's off-by-one). A hybrid run is e.g.
 /// `[200, 10]`: long patience for the one-shot step, short for the iterative ones.
+///
+/// ```
+/// use shears_core::stopping::PatienceSchedule;
+///
+/// let patience = PatienceSchedule::new(vec![200, 10])?;
+/// let per_step: Vec<usize> = (0..4).map(|step| patience.for_step(step)).collect();
+/// assert_eq!(per_step, vec![200, 10, 10, 10]);
+/// assert!(PatienceSchedule::new(vec![]).is_err());
+/// # Ok::<(), shears_core::stopping::StoppingError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
 pub struct PatienceSchedule(Vec<usize>);
@@ -225,6 +252,16 @@ impl From<PatienceSchedule> for Vec<usize> {
 /// the best when it is not worse than the best so far, so **ties go to the later epoch**
 /// (reference: `not (v < best)`). Unlike the reference, NaN is never best (in Python a NaN
 /// would win and then every later epoch would too).
+///
+/// ```
+/// use shears_core::stopping::{BestTracker, Monitor};
+///
+/// let mut best = BestTracker::new(Monitor::Accuracy);
+/// assert!(best.observe(0.80));
+/// assert!(!best.observe(0.70));
+/// assert!(best.observe(0.80)); // a tie: the later epoch's weights are kept
+/// assert_eq!((best.best(), best.best_epoch()), (Some(0.80), Some(2)));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BestTracker {
     monitor: Monitor,

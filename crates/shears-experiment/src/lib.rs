@@ -1,4 +1,4 @@
-//! The prune → fine-tune procedure of shears (paper digest §2, §4, §7.5): experiment configs,
+//! The prune → fine-tune procedure of shears (`docs/design.md#fine-tuning`): experiment configs,
 //! per-step fine-tuning policies, a resumable results store named by config hash, repeats.
 
 pub mod config;

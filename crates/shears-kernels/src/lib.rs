@@ -1,7 +1,8 @@
 //! CPU kernels for the operations that dominate shears' training time on small networks:
 //! 2-D convolution (forward and both gradients), max-pooling (forward with argmax, and its
 //! gradient) and batch normalisation (training mode with its backward, and inference as one
-//! multiply-add; both optionally fused with a ReLU).
+//! multiply-add; both optionally fused with a ReLU), and the sparse (CSR) matrix product that
+//! runs inference of unstructured-pruned fully connected layers ([`csr`]).
 //!
 //! Burn-flex computes a convolution's weight gradient as a convolution whose kernel is the whole
 //! output gradient and converts layouts on every call, which leaves the small-channel layers of
@@ -16,6 +17,7 @@
 //! same thread count gives bit-identical results.
 
 mod conv;
+pub mod csr;
 mod gemm;
 mod norm;
 mod pool;

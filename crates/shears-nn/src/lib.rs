@@ -30,6 +30,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod csr_inference;
 pub mod fit;
 pub mod interrupt;
 pub mod kernels;
@@ -39,7 +40,6 @@ pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod prune;
-pub mod sparse_infer;
 pub mod structured;
 pub mod train;
 

@@ -67,9 +67,10 @@ fn known_parameter_counts() {
     };
     // LeNet-300-100: 784*300+300 + 300*100+100 + 100*10+10.
     assert_eq!(count(ModelKind::LeNet300, [1, 28, 28], 10), 266_610);
-    // lenet-cifar, 10 classes: 83,126 parameters (digest §7.4).
+    // lenet-cifar, 10 classes: 83,126 parameters (`docs/design.md#what-is-prunable`).
     assert_eq!(count(ModelKind::LeNetCifar, [3, 32, 32], 10), 83_126);
-    // ResNet-18 CIFAR (kuangliu): conv 11,159,232 + linear 5,130 (digest §7.4).
+    // ResNet-18 CIFAR (kuangliu): conv 11,159,232 + linear 5,130
+    // (`docs/design.md#what-is-prunable`).
     assert_eq!(
         count(ModelKind::ResNet18, [3, 32, 32], 10),
         11_159_232 + 5_130

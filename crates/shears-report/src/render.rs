@@ -347,39 +347,41 @@ fn inline_svg(svg: &str) -> &str {
     }
 }
 
+/// `code` spans and *emphasis* as used in the fixed texts, after [`html_inline`].
+fn md_to_html(s: &str) -> String {
+    let e = html_inline(s);
+    let mut out = String::new();
+    for (i, part) in e.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            let mut em = String::new();
+            for (j, p) in part.split('*').enumerate() {
+                if j % 2 == 1 {
+                    let _ = write!(em, "<em>{p}</em>");
+                } else {
+                    em += p;
+                }
+            }
+            out += &em;
+        }
+    }
+    out
+}
+
+/// Everything of `report.html` up to and including the page title.
+const HTML_HEAD: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>shears report</title>\n<style>\n\
+     body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\n\
+     table{border-collapse:collapse;margin:1em 0;font-size:0.92em}\n\
+     th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\n\
+     th{background:#f2f2f2}\ntr:nth-child(even) td{background:#fafafa}\n\
+     figure{margin:1.5em 0}\nfigure svg{max-width:100%;height:auto;border:1px solid #eee}\n\
+     figcaption{font-style:italic;color:#555}\npre{background:#f6f6f6;padding:0.8em;overflow-x:auto}\n\
+     </style>\n</head>\n<body>\n<h1>shears: one-shot vs iterative vs hybrid pruning</h1>\n";
+
 /// `report.html`: self-contained (inline CSS and inline SVG figures).
 pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
-    let md_to_html = |s: &str| {
-        // `code` spans and *emphasis* as used in the fixed texts.
-        let e = html_inline(s);
-        let mut out = String::new();
-        for (i, part) in e.split('`').enumerate() {
-            if i % 2 == 1 {
-                let _ = write!(out, "<code>{part}</code>");
-            } else {
-                let mut em = String::new();
-                for (j, p) in part.split('*').enumerate() {
-                    if j % 2 == 1 {
-                        let _ = write!(em, "<em>{p}</em>");
-                    } else {
-                        em += p;
-                    }
-                }
-                out += &em;
-            }
-        }
-        out
-    };
-    let mut s = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>shears report</title>\n<style>\n\
-         body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\n\
-         table{border-collapse:collapse;margin:1em 0;font-size:0.92em}\n\
-         th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\n\
-         th{background:#f2f2f2}\ntr:nth-child(even) td{background:#fafafa}\n\
-         figure{margin:1.5em 0}\nfigure svg{max-width:100%;height:auto;border:1px solid #eee}\n\
-         figcaption{font-style:italic;color:#555}\npre{background:#f6f6f6;padding:0.8em;overflow-x:auto}\n\
-         </style>\n</head>\n<body>\n<h1>shears: one-shot vs iterative vs hybrid pruning</h1>\n",
-    );
+    let mut s = String::from(HTML_HEAD);
     let _ = write!(
         s,
         "<p>{}</p>\n<p>{}</p>\n",
@@ -390,7 +392,32 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
     s += &html_table(&results_table(summary));
     s += "<h2>Verdict per target</h2>\n";
     s += &html_table(&winners_table(summary));
-    s += "<ul>\n";
+    s += &html_verdicts(summary);
+    s += &html_failed(summary);
+    s += &html_figures(svgs);
+    s += "<h2>How to read this</h2>\n<ul>\n";
+    for h in HOW_TO_READ {
+        let _ = writeln!(s, "<li>{}</li>", md_to_html(h));
+    }
+    s += "</ul>\n";
+    if !summary.warnings.is_empty() {
+        s += "<h2>Warnings</h2>\n<ul>\n";
+        for w in &summary.warnings {
+            let _ = writeln!(s, "<li>{}</li>", html_escape(w));
+        }
+        s += "</ul>\n";
+    }
+    let _ = write!(
+        s,
+        "<h2>Configuration</h2>\n<pre>{}</pre>\n</body>\n</html>\n",
+        html_escape(&serde_json::to_string_pretty(&summary.config).unwrap_or_default())
+    );
+    s
+}
+
+/// The per-target statements, the crossover and the recommendations.
+fn html_verdicts(summary: &Summary) -> String {
+    let mut s = String::from("<ul>\n");
     for t in &summary.targets {
         let _ = writeln!(
             s,
@@ -416,23 +443,35 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
         let _ = writeln!(s, "<li>{}.</li>", html_escape(&r.text));
     }
     s += "</ul>\n";
-    if !summary.failed.is_empty() {
-        s += "<h2>Failed runs</h2>\n<p>These runs stopped on their own and are left out of every statistic above.</p>\n<table>\n<tr><th>regime</th><th>target</th><th>seed</th><th>experiment</th><th>steps done</th><th>reason</th></tr>\n";
-        for f in &summary.failed {
-            let _ = writeln!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                html_escape(&f.regime),
-                pct(f.target),
-                f.seed,
-                html_escape(&f.experiment),
-                f.completed_step,
-                html_escape(&f.reason)
-            );
-        }
-        s += "</table>\n";
+    s
+}
+
+/// The failed-runs section (empty when no run failed).
+fn html_failed(summary: &Summary) -> String {
+    let mut s = String::new();
+    if summary.failed.is_empty() {
+        return s;
     }
-    s += "<h2>Figures</h2>\n";
+    s += "<h2>Failed runs</h2>\n<p>These runs stopped on their own and are left out of every statistic above.</p>\n<table>\n<tr><th>regime</th><th>target</th><th>seed</th><th>experiment</th><th>steps done</th><th>reason</th></tr>\n";
+    for f in &summary.failed {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(&f.regime),
+            pct(f.target),
+            f.seed,
+            html_escape(&f.experiment),
+            f.completed_step,
+            html_escape(&f.reason)
+        );
+    }
+    s += "</table>\n";
+    s
+}
+
+/// The figures section: each SVG inlined with its caption.
+fn html_figures(svgs: &[(&str, String)]) -> String {
+    let mut s = String::from("<h2>Figures</h2>\n");
     for (stem, caption) in FIGURES {
         if let Some((_, svg)) = svgs.iter().find(|(n, _)| n == stem) {
             let _ = write!(
@@ -443,23 +482,6 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
             );
         }
     }
-    s += "<h2>How to read this</h2>\n<ul>\n";
-    for h in HOW_TO_READ {
-        let _ = writeln!(s, "<li>{}</li>", md_to_html(h));
-    }
-    s += "</ul>\n";
-    if !summary.warnings.is_empty() {
-        s += "<h2>Warnings</h2>\n<ul>\n";
-        for w in &summary.warnings {
-            let _ = writeln!(s, "<li>{}</li>", html_escape(w));
-        }
-        s += "</ul>\n";
-    }
-    let _ = write!(
-        s,
-        "<h2>Configuration</h2>\n<pre>{}</pre>\n</body>\n</html>\n",
-        html_escape(&serde_json::to_string_pretty(&summary.config).unwrap_or_default())
-    );
     s
 }
 

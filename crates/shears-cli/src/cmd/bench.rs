@@ -243,10 +243,10 @@ fn pct(v: f64) -> String {
 
 /// Unstructured LeNet-300-100 at 90/95/98% (one-shot global magnitude pruning of a random
 /// init, weights and biases, as the ResNet-18 row): Burn's dense forward of the masked model
-/// against the CSR chain of `shears_nn::sparse_infer`, same batch.
+/// against the CSR chain of `shears_nn::csr_inference`, same batch.
 fn sparse_rows(a: &BenchArgs, device: &shears_nn::Device, rows: &mut Vec<Row>) -> Result<()> {
     use burn::prelude::*;
-    use shears_nn::sparse_infer::SparseMlp;
+    use shears_nn::csr_inference::SparseMlp;
     let spec = ModelSpec {
         kind: ModelKind::LeNet300,
         input: input_of(ModelKind::LeNet300),

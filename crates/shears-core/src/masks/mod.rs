@@ -1,6 +1,6 @@
 //! Masks over prunable tensors and how a step chooses them: the pure
 //! `(scores, masks, removal) → masks` step of JaxPruner / OpenLTH, plus the plan of removal
-//! counts it executes (see docs/design.md#counting-entries).
+//! counts it executes (docs/design.md#floor-rounding, #cumulative-masks, #global-and-layer-wise-scope).
 //!
 //! - A step value `v` is a fraction of the **original** count; the number of **additional**
 //!   entries a step removes is `floor(N·v)` ([`removal_count`], Python's `int(N * v)`), `N`

@@ -1,5 +1,5 @@
 //! What each pruning step removes, as integer counts computed once from the schedule, and
-//! the ledger every realised mask set is checked against (docs/design.md#counts).
+//! the ledger every realised mask set is checked against (docs/design.md#floor-rounding, #cumulative-conversion, #realised-sparsity-check).
 //!
 //! A schedule speaks in fractions of the original prunable entries; selection removes whole
 //! entries. The conversion happens here and nowhere else: global scope converts the

@@ -65,7 +65,8 @@ fn linear_count(kind: ScheduleKind, span: f64, count: Count) -> Result<usize, Sc
 }
 
 /// Step count for geometric kinds whose `step` is a rate of the remaining: the smallest `n`
-/// with `1 − (1 − step)^n >= span` (within 1e-9), as the R-kamil scripts do (digest §5.2).
+/// with `1 − (1 − step)^n >= span` (within 1e-9), as the reference's `kamil` scripts do
+/// (`docs/design.md#geometric-step-counts`).
 fn geometric_count(kind: ScheduleKind, span: f64, count: Count) -> Result<usize, ScheduleError> {
     let rate = match count {
         Count::Steps(n) => return Ok(n),
@@ -96,7 +97,7 @@ fn to_count(kind: ScheduleKind, x: f64) -> Result<usize, ScheduleError> {
 }
 
 /// `n` steps removing `r(1 − r)^k` of the original, `r = 1 − (1 − span)^(1/n)`, so together
-/// they remove `span` (as on a fresh network; digest §4.4 for the hybrid).
+/// they remove `span` (as on a fresh network; `docs/design.md#hybrid`).
 fn geometric(span: f64, n: usize) -> impl Iterator<Item = f64> {
     let log_keep = (-span).ln_1p() / n as f64; // ln(1 − r)
     let rate = -log_keep.exp_m1();

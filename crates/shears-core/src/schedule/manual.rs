@@ -1,4 +1,5 @@
-//! Manual per-layer schedules (reference `ManualStepScheduler`, digest §7.3), used for
+//! Manual per-layer schedules (reference `ManualStepScheduler`,
+//! `docs/design.md#manual-per-layer-schedules`), used for
 //! structured pruning where each layer or stage gets its own ratio.
 
 use serde::{Deserialize, Serialize};

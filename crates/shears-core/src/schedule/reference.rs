@@ -61,7 +61,8 @@ fn constant(start: f64, end: f64, step: f64) -> Result<Vec<f64>, ScheduleError> 
 /// `IterativeStepScheduler`. With `start == 0` each step is `round(step · remaining, 8)`;
 /// with `start != 0` (hybrid) the first step is `start` and then `step · d` where `d` is a
 /// separate "dummy_one" remainder starting at 1, i.e. geometric as if on a fresh network
-/// (digest §4.4). The loop stops once within 0.001 of `end`, without clipping the last step.
+/// (`docs/design.md#hybrid`). The loop stops once within 0.001 of `end`, without clipping the
+/// last step.
 fn iterative(
     kind: ScheduleKind,
     start: f64,

@@ -69,8 +69,8 @@ struct Row {
     total: f64,
 }
 
-/// Every worked example of digest §7.3.
-fn digest_rows() -> Vec<Row> {
+/// Every worked example of `docs/design.md#reference-arithmetic`.
+fn worked_example_rows() -> Vec<Row> {
     vec![
         Row {
             name: "one-shot end .9",
@@ -186,7 +186,7 @@ fn digest_rows() -> Vec<Row> {
             total: 0.99,
         },
         Row {
-            name: "hybrid start .5 end .7 step .01842 (digest §4.4)",
+            name: "hybrid start .5 end .7 step .01842 (design.md, Hybrid)",
             spec: reference(Hybrid, 0.5, 0.7, 0.01842),
             len: 13,
             prefix: &[0.5, 0.01842, 0.0180807, 0.01774766],
@@ -197,8 +197,8 @@ fn digest_rows() -> Vec<Row> {
 }
 
 #[test]
-fn reference_matches_digest_worked_examples() {
-    for row in digest_rows() {
+fn reference_matches_the_worked_examples() {
+    for row in worked_example_rows() {
         let plan = row
             .spec
             .plan()
@@ -236,7 +236,7 @@ fn reference_pre_fix_hybrid_variant_is_not_what_we_replay() {
     assert_ne!(plan.len(), 17);
 }
 
-/// Digest Tables 3–4 (§4.3): (target, p_k, [(s, n if stated)]).
+/// The paper's Tables 3–4 (`docs/design.md#hybrid`): (target, p_k, [(s, n if stated)]).
 type HybridRow = (f64, f64, [(f64, Option<usize>); 3]);
 const HYBRID_TABLE: [HybridRow; 21] = [
     (
@@ -368,8 +368,8 @@ fn reference_hybrid_reproduces_tables_3_and_4() {
 
 #[test]
 fn exact_hybrid_with_reference_step_count_recovers_table_rates() {
-    // The table rates are s = 1 − (1 − (p − p_k))^(1/n) rounded to 5 decimals (digest §4.4),
-    // with n the reference loop's step count.
+    // The table rates are s = 1 − (1 − (p − p_k))^(1/n) rounded to 5 decimals
+    // (`docs/design.md#hybrid`), with n the reference loop's step count.
     for (target, pk, cells) in HYBRID_TABLE {
         for (s, _) in cells {
             let n = reference(Hybrid, pk, target, s).plan().unwrap().len() - 1;
@@ -404,7 +404,7 @@ fn exact_hybrid_with_table_rate_as_step_may_take_one_more_step() {
 }
 
 #[test]
-fn exact_hybrid_digest_example() {
+fn exact_hybrid_worked_example() {
     // p_k = 0.5, p = 0.7, 12 steps: 0.5, 0.01842…, s(1−s), … summing to exactly 0.7.
     let plan = ScheduleSpec::new(Hybrid, 0.7)
         .with_start(0.5)
@@ -417,7 +417,7 @@ fn exact_hybrid_digest_example() {
 }
 
 #[test]
-fn exact_geometric_reproduces_adjusted_rates_of_digest_5_2() {
+fn exact_geometric_reproduces_the_adjusted_rate_table() {
     // (target, [(steps, adjusted rate)] for nominal rates 0.02, 0.05, 0.10).
     let table: [(f64, [(usize, f64); 3]); 6] = [
         (0.70, [(60, 0.01987), (24, 0.04893), (12, 0.09546)]),
@@ -516,7 +516,8 @@ fn exact_simple_kinds() {
         .unwrap();
     assert_close(&p.steps, &[0.4, 0.1, 0.1, 0.1, 0.1, 0.1], "constant start");
 
-    // [R-refactor] geometric (0.9, 5) example (digest §7.3).
+    // The reference's `refactor` branch geometric (0.9, 5) example
+    // (`docs/design.md#reference-arithmetic`).
     let p = ScheduleSpec::new(Geometric, 0.9)
         .with_steps(5)
         .plan()
@@ -528,7 +529,7 @@ fn exact_simple_kinds() {
     );
     assert_eq!(p.total(), 0.9);
 
-    // [R-refactor] few-shot (0.9, 3, one-shot 0.6) example.
+    // The `refactor` branch few-shot (0.9, 3, one-shot 0.6) example.
     let p = ScheduleSpec::new(Hybrid, 0.9)
         .with_start(0.6)
         .with_steps(3)

@@ -1,7 +1,8 @@
 //! Structured (channel) pruning: channel groups, group scores, layer-wise selection, and two
 //! realisations — zeroing masks in a same-shape model, or physical surgery into a smaller one.
 //!
-//! Pipeline (Torch-Pruning `MetaPruner` with `GroupNormImportance`, digest §3.2):
+//! Pipeline (Torch-Pruning `MetaPruner` with `GroupNormImportance`,
+//! `docs/design.md#channel-groups-and-surgery`):
 //! 1. [`channel_groups`] — the dependency graph: each group lists every parameter slice its
 //!    channels touch (producer weights/bias, BN, consumer inputs); ResNet channels joined by a
 //!    residual addition form one group per stage.

@@ -4,7 +4,7 @@
 //! structured pruning gets cheaper per epoch as it goes, and the FLOPs recorded are real.
 //!
 //! Step values are fractions of each group's ORIGINAL channels (the reference's
-//! `ln_structured` semantics, docs/design.md#structured-pruning): after steps v_1..v_i a group
+//! `ln_structured` semantics, docs/design.md#channel-counts): after steps v_1..v_i a group
 //! of C channels keeps C − Σ floor(C·v_j) channels, and always at least one.
 
 use super::{ChannelGroup, Importance, channel_groups, group_importance, shrink};

@@ -1,5 +1,5 @@
 //! Sparse (CSR) inference for unstructured-pruned fully connected networks: LeNet-300-100's
-//! Linear layers become a [`SparseChain`] of `shears_core::sparse` CSR matrices, so at high
+//! Linear layers become a [`SparseChain`] of `shears_kernels::csr` CSR matrices, so at high
 //! sparsity a forward pass costs in proportion to the surviving weights.
 //!
 //! The chain computes what Burn's dense forward of the same masked model computes (up to float
@@ -9,7 +9,7 @@ use crate::models::Network;
 use crate::prune::MaskSet;
 use burn::nn::Linear;
 use burn::prelude::*;
-use shears_core::sparse::{Csr, SparseChain, SparseLayer};
+use shears_kernels::csr::{Csr, SparseChain, SparseLayer};
 
 /// LeNet-300-100 as a CSR chain (`fc1 → ReLU → fc2 → ReLU → fc3`).
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ fn layer(
         m.params
             .iter()
             .position(|p| p.path == name)
-            .map(|i| &m.masks[i])
+            .map(|i| m.masks[i].as_slice())
     });
     let weight =
         Csr::from_dense_transposed(&w, d_in, d_out, mask).map_err(|e| format!("{name}: {e}"))?;

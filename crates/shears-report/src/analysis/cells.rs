@@ -1,0 +1,120 @@
+//! Runs → one (target, regime) cell each: the configuration (experiment id) kept when a regime
+//! was run with several, and its results over seeds.
+
+use std::collections::BTreeMap;
+
+use shears_core::stats;
+
+use super::runs::Run;
+use super::{AnalysisOptions, CellSummary, ConfigSummary, SeedValue, mean_of, target_key};
+
+/// Regime → experiment id → runs, at one target.
+pub(super) type ByRegime<'r, 'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'r Run<'a>>>>;
+
+/// Runs grouped by target (keyed by the rounded target, holding the first exact value seen),
+/// then by regime and experiment id.
+pub(super) fn group_by_target<'r, 'a>(
+    runs: &'r [Run<'a>],
+) -> BTreeMap<i64, (f64, ByRegime<'r, 'a>)> {
+    let mut cells_raw: BTreeMap<i64, (f64, ByRegime)> = BTreeMap::new();
+    for run in runs {
+        let e = cells_raw
+            .entry(target_key(run.target))
+            .or_insert((run.target, BTreeMap::new()));
+        e.1.entry(run.regime)
+            .or_default()
+            .entry(run.experiment)
+            .or_default()
+            .push(run);
+    }
+    cells_raw
+}
+
+/// One cell per regime at a target, each from its selected configuration.
+pub(super) fn select_cells(
+    regimes: &ByRegime,
+    opts: &AnalysisOptions,
+) -> BTreeMap<String, CellSummary> {
+    let mut cells = BTreeMap::new();
+    for (&regime, configs) in regimes {
+        let mut summaries: Vec<(ConfigSummary, Vec<SeedValue>)> = configs
+            .iter()
+            .map(|(&experiment, runs)| config_summary(experiment, runs))
+            .collect();
+        let best = selected(&summaries, opts);
+        summaries[best].0.selected = true;
+        cells.insert(regime.to_string(), cell(regime, summaries, best));
+    }
+    cells
+}
+
+/// One configuration's means over its seeds, and the per-seed values.
+fn config_summary(experiment: &str, runs: &[&Run]) -> (ConfigSummary, Vec<SeedValue>) {
+    let seeds: Vec<SeedValue> = runs
+        .iter()
+        .map(|r| SeedValue {
+            seed: r.seed,
+            test_top1: r.last.test_top1,
+            val_top1: r.last.val_top1,
+            cum_epochs: r.last.cum_epochs,
+            cum_train_flops: r.last.cum_train_flops,
+            sparsity: r.last.sparsity,
+        })
+        .collect();
+    let test: Vec<f64> = seeds.iter().map(|s| s.test_top1).collect();
+    let c = ConfigSummary {
+        experiment: experiment.to_string(),
+        n: seeds.len(),
+        val_mean: mean_of(seeds.iter().map(|s| s.val_top1)),
+        test_mean: mean_of(test.iter().copied()),
+        test_ci95: stats::ci95_half_width(&test),
+        epochs: mean_of(seeds.iter().map(|s| s.cum_epochs as f64)),
+        train_flops: mean_of(seeds.iter().map(|s| s.cum_train_flops)),
+        sparsity: mean_of(seeds.iter().map(|s| s.sparsity)),
+        selected: false,
+    };
+    (c, seeds)
+}
+
+/// Index of the configuration with the best selection metric; ties → more seeds, then the
+/// smaller experiment id (the order they come in).
+fn selected(summaries: &[(ConfigSummary, Vec<SeedValue>)], opts: &AnalysisOptions) -> usize {
+    let metric = |c: &ConfigSummary| {
+        if opts.select_on_validation {
+            c.val_mean
+        } else {
+            c.test_mean
+        }
+    };
+    let mut best = 0;
+    for i in 1..summaries.len() {
+        let (a, b) = (&summaries[i].0, &summaries[best].0);
+        if metric(a) > metric(b) || (metric(a) == metric(b) && a.n > b.n) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The cell of `regime`: the selected configuration's test top-1 over seeds, with every
+/// configuration listed.
+fn cell(regime: &str, summaries: Vec<(ConfigSummary, Vec<SeedValue>)>, best: usize) -> CellSummary {
+    let seeds = summaries[best].1.clone();
+    let sel = summaries[best].0.clone();
+    let test: Vec<f64> = seeds.iter().map(|s| s.test_top1).collect();
+    let d = stats::describe(&test).expect("finite, non-empty");
+    CellSummary {
+        regime: regime.to_string(),
+        experiment: sel.experiment,
+        n: d.n,
+        mean: d.mean,
+        std: d.std,
+        ci95: d.ci95,
+        val_mean: sel.val_mean,
+        epochs: sel.epochs,
+        train_flops: sel.train_flops,
+        sparsity: sel.sparsity,
+        configurations: summaries.into_iter().map(|(c, _)| c).collect(),
+        seeds,
+    }
+}

@@ -1,0 +1,239 @@
+//! Recommendations derived only from the measurements: at the nearest measured target, among
+//! the regimes within the epoch budget, the significant winner, else the cheapest regime tied
+//! with the best mean.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use shears_core::stats::PairedTest;
+
+use super::pairs::{by_mean, cheapest, paired};
+use super::{
+    ALPHA, AnalysisOptions, CellSummary, Evidence, Recommendation, TEST_NAME, TargetSummary, pct,
+    target_key,
+};
+
+/// The overall recommendation (for the requested target, or a digest of the per-target ones)
+/// and one recommendation per measured target.
+pub(super) fn recommendations(
+    targets: &[TargetSummary],
+    opts: &AnalysisOptions,
+) -> (Recommendation, Vec<Recommendation>) {
+    let by_target: Vec<Recommendation> = targets
+        .iter()
+        .map(|t| recommend(targets, t.target, opts.epoch_budget))
+        .collect();
+    let overall = match opts.recommend_target {
+        Some(t) => {
+            let mut r = recommend(targets, t, opts.epoch_budget);
+            r.requested_target = Some(t);
+            r
+        }
+        None => general_recommendation(&by_target, opts.epoch_budget),
+    };
+    (overall, by_target)
+}
+
+fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> Recommendation {
+    let mut rec = Recommendation {
+        requested_target: None,
+        epoch_budget: budget,
+        measured_target: None,
+        regime: None,
+        experiment: None,
+        basis: "no_data".into(),
+        text: "No measurements".into(),
+        evidence: vec![],
+    };
+    let Some(t) = nearest(targets, requested) else {
+        return rec;
+    };
+    rec.measured_target = Some(t.target);
+    let at = at_target(t.target, requested);
+    let budget_txt = budget
+        .map(|b| format!(" within {b:.0} epochs"))
+        .unwrap_or_default();
+    let feasible: Vec<&CellSummary> = t
+        .regimes
+        .values()
+        .filter(|c| budget.is_none_or(|b| c.epochs <= b))
+        .collect();
+    if feasible.is_empty() {
+        rec.basis = "none_within_budget".into();
+        rec.text = none_within_budget(t, &at, &budget_txt);
+        rec.evidence = evidence(&t.regimes, None, budget);
+        return rec;
+    }
+    let (chosen, basis, text) = choose(&feasible, &format!("{at}{budget_txt}"));
+    rec.basis = basis.into();
+    rec.text = text;
+    rec.regime = Some(chosen.regime.clone());
+    rec.experiment = Some(chosen.experiment.clone());
+    rec.evidence = evidence(&t.regimes, Some(chosen), budget);
+    rec
+}
+
+/// The measured target nearest to `requested`; ties go to the higher (more conservative) one.
+fn nearest(targets: &[TargetSummary], requested: f64) -> Option<&TargetSummary> {
+    targets.iter().min_by(|a, b| {
+        (a.target - requested)
+            .abs()
+            .total_cmp(&(b.target - requested).abs())
+            .then_with(|| b.target.total_cmp(&a.target))
+    })
+}
+
+/// "At 90.00% sparsity", saying so when that is not the requested target.
+fn at_target(measured: f64, requested: f64) -> String {
+    if target_key(measured) == target_key(requested) {
+        format!("At {} sparsity", pct(measured))
+    } else {
+        format!(
+            "At {} sparsity (nearest measured target to the requested {}; no interpolation)",
+            pct(measured),
+            pct(requested)
+        )
+    }
+}
+
+fn none_within_budget(t: &TargetSummary, at: &str, budget_txt: &str) -> String {
+    let cheapest = t
+        .regimes
+        .values()
+        .min_by(|a, b| a.epochs.total_cmp(&b.epochs))
+        .expect("non-empty target");
+    format!(
+        "{at}: no measured regime fits{budget_txt}; the cheapest is {} with {:.1} epochs ({} test top-1)",
+        cheapest.regime,
+        cheapest.epochs,
+        pct(cheapest.mean)
+    )
+}
+
+/// Among the feasible regimes: the only one, the significantly best one, or the cheapest of
+/// those tied with the best mean; with the basis and the text (starting with `lead`).
+fn choose<'c>(feasible: &[&'c CellSummary], lead: &str) -> (&'c CellSummary, &'static str, String) {
+    let order = by_mean(feasible.iter().copied());
+    let best = order[0];
+    if order.len() == 1 {
+        let text = format!(
+            "{lead}: {} is the only measured candidate: {}",
+            best.regime,
+            fmt_cell(best)
+        );
+        return (best, "only_candidate", text);
+    }
+    let tests: Vec<(&CellSummary, Option<PairedTest>)> =
+        order[1..].iter().map(|c| (*c, paired(best, c))).collect();
+    let mut tied = vec![best];
+    tied.extend(
+        tests
+            .iter()
+            .filter(|(_, t)| !t.as_ref().is_some_and(|t| t.significant(ALPHA)))
+            .map(|(c, _)| *c),
+    );
+    if tied.len() == 1 {
+        let worst_p = tests
+            .iter()
+            .filter_map(|(_, t)| t.as_ref().and_then(|t| t.p_value))
+            .fold(0.0, f64::max);
+        let text = format!(
+            "{lead}: use {}: it is significantly better than every other candidate ({}, largest p = {:.3}); {}",
+            best.regime,
+            TEST_NAME,
+            worst_p,
+            fmt_cell(best)
+        );
+        return (best, "significantly_best", text);
+    }
+    let cheapest = cheapest(&tied);
+    let others: Vec<&str> = tied
+        .iter()
+        .filter(|c| c.regime != cheapest.regime)
+        .map(|c| c.regime.as_str())
+        .collect();
+    let text = format!(
+        "{lead}: use {}: no significant difference from {} ({}), and it is the cheapest of them; {}; best mean {}",
+        cheapest.regime,
+        others.join(", "),
+        TEST_NAME,
+        fmt_cell(cheapest),
+        fmt_cell(best)
+    );
+    (cheapest, "tied_cheapest", text)
+}
+
+fn fmt_cell(c: &CellSummary) -> String {
+    format!(
+        "{} {}{} (n = {}), {:.1} epochs, {:.3e} training FLOPs",
+        c.regime,
+        pct(c.mean),
+        c.ci95.map(|h| format!(" ± {}", pct(h))).unwrap_or_default(),
+        c.n,
+        c.epochs,
+        c.train_flops
+    )
+}
+
+/// Every regime's numbers at the target, against the recommended one when there is one.
+fn evidence(
+    cells: &BTreeMap<String, CellSummary>,
+    rec: Option<&CellSummary>,
+    budget: Option<f64>,
+) -> Vec<Evidence> {
+    cells
+        .values()
+        .map(|c| {
+            let vs = rec
+                .filter(|r| r.regime != c.regime)
+                .and_then(|r| paired(r, c));
+            Evidence {
+                regime: c.regime.clone(),
+                experiment: c.experiment.clone(),
+                mean: c.mean,
+                ci95: c.ci95,
+                n: c.n,
+                epochs: c.epochs,
+                train_flops: c.train_flops,
+                within_budget: budget.is_none_or(|b| c.epochs <= b),
+                difference_vs_recommended: vs.as_ref().map(|t| t.mean_diff),
+                p_value_vs_recommended: vs.and_then(|t| t.p_value),
+            }
+        })
+        .collect()
+}
+
+/// Without a requested target: the per-target choices in one line.
+fn general_recommendation(by_target: &[Recommendation], budget: Option<f64>) -> Recommendation {
+    let parts: Vec<String> = by_target
+        .iter()
+        .map(|r| {
+            format!(
+                "{} → {}",
+                r.measured_target.map(pct).unwrap_or_default(),
+                r.regime.as_deref().unwrap_or("none")
+            )
+        })
+        .collect();
+    let regimes: BTreeSet<&str> = by_target
+        .iter()
+        .filter_map(|r| r.regime.as_deref())
+        .collect();
+    Recommendation {
+        requested_target: None,
+        epoch_budget: budget,
+        measured_target: None,
+        regime: None,
+        experiment: None,
+        basis: "no_target_requested".into(),
+        text: if parts.is_empty() {
+            "No measurements".into()
+        } else {
+            format!(
+                "No target requested; per measured target (significant winner, else the cheapest regime tied with the best mean): {} ({} distinct)",
+                parts.join(", "),
+                regimes.len()
+            )
+        },
+        evidence: vec![],
+    }
+}

@@ -1,0 +1,223 @@
+//! The types of the analysis, serialised together as `summary.json` (schema in the crate docs).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use shears_core::results::FailedRun;
+use shears_core::stats::Crossing;
+
+/// Options of [`analyze`](crate::analyze).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisOptions {
+    /// When several configurations (experiment ids) of one regime exist at one target, keep the
+    /// one with the best mean *validation* top-1 (true, default) or the best mean *test* top-1
+    /// (false: what the paper did). The kept configuration's *test* accuracy is reported.
+    pub select_on_validation: bool,
+    /// Regime name of the one-shot side of the crossover.
+    pub one_shot_regime: String,
+    /// Regime name of the iterative side of the crossover.
+    pub iterative_regime: String,
+    /// Target sparsity the user wants a recommendation for (`None`: one per measured target only).
+    pub recommend_target: Option<f64>,
+    /// Upper bound on mean cumulative fine-tuning epochs for the recommendation.
+    pub epoch_budget: Option<f64>,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        Self {
+            select_on_validation: true,
+            one_shot_regime: "one-shot".into(),
+            iterative_regime: "geometric".into(),
+            recommend_target: None,
+            epoch_budget: None,
+        }
+    }
+}
+
+/// The final result of one seed of the selected configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedValue {
+    pub seed: u64,
+    pub test_top1: f64,
+    pub val_top1: f64,
+    pub cum_epochs: usize,
+    pub cum_train_flops: f64,
+    pub sparsity: f64,
+}
+
+/// One configuration (experiment id) of a regime at a target, as considered by the selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSummary {
+    pub experiment: String,
+    pub n: usize,
+    pub val_mean: f64,
+    pub test_mean: f64,
+    pub test_ci95: Option<f64>,
+    pub epochs: f64,
+    pub train_flops: f64,
+    pub sparsity: f64,
+    pub selected: bool,
+}
+
+/// One (target, regime) cell: the selected configuration's final test top-1 over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellSummary {
+    pub regime: String,
+    /// Experiment id of the selected configuration.
+    pub experiment: String,
+    pub n: usize,
+    /// Mean final test top-1 (fraction).
+    pub mean: f64,
+    /// Sample std over seeds (`null` for n = 1).
+    pub std: Option<f64>,
+    /// 95% Student t CI half-width (`null` for n = 1).
+    pub ci95: Option<f64>,
+    /// Mean final validation top-1 (the selection metric by default).
+    pub val_mean: f64,
+    /// Mean cumulative fine-tuning epochs.
+    pub epochs: f64,
+    /// Mean cumulative training FLOPs of fine-tuning.
+    pub train_flops: f64,
+    /// Mean realised sparsity of the final step.
+    pub sparsity: f64,
+    /// Every configuration of this regime at this target; `selected` marks the kept one.
+    pub configurations: Vec<ConfigSummary>,
+    /// Per-seed values of the selected configuration, sorted by seed.
+    pub seeds: Vec<SeedValue>,
+}
+
+/// The best-mean regime at a target against one other regime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub regime: String,
+    /// Paired mean of best − this regime over the common seeds (fraction).
+    pub difference: f64,
+    pub ci95: Option<f64>,
+    pub n_pairs: usize,
+    pub p_value: Option<f64>,
+    pub significant: bool,
+    pub min_detectable_difference: Option<f64>,
+    pub note: Option<String>,
+}
+
+/// Everything measured at one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetSummary {
+    pub target: f64,
+    /// Keyed by regime name.
+    pub regimes: BTreeMap<String, CellSummary>,
+    /// The best-mean regime when it is significantly better than the runner-up, else `null`.
+    pub winner: Option<String>,
+    /// The regime with the highest mean, significant or not.
+    pub best_mean: String,
+    /// The regime with the second-highest mean (`null` with one regime).
+    pub runner_up: Option<String>,
+    /// Paired mean difference best − runner-up (fraction; `null` without a runner-up or pairs).
+    pub difference: Option<f64>,
+    pub difference_ci95: Option<f64>,
+    pub n_pairs: usize,
+    pub p_value: Option<f64>,
+    pub test: String,
+    pub significant: bool,
+    pub min_detectable_difference: Option<f64>,
+    /// Regimes not significantly worse than the best mean (the best included).
+    pub tied_with_best: Vec<String>,
+    /// Fewest mean epochs among `tied_with_best`.
+    pub cheapest_tied: String,
+    /// Epochs of `best_mean` ÷ epochs of `cheapest_tied` (`null` when the latter is 0).
+    pub epochs_ratio: Option<f64>,
+    /// Best mean against every other regime.
+    pub comparisons: Vec<Comparison>,
+    /// One-sentence verdict.
+    pub statement: String,
+}
+
+/// Difference iterative − one-shot at one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossoverPoint {
+    pub target: f64,
+    pub difference: f64,
+    pub ci95: Option<f64>,
+    pub n_pairs: usize,
+    pub p_value: Option<f64>,
+}
+
+/// Where iterative − one-shot changes sign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossoverSummary {
+    pub one_shot: String,
+    pub iterative: String,
+    /// How the estimate and its interval are computed.
+    pub method: String,
+    pub points: Vec<CrossoverPoint>,
+    pub crossings: Vec<Crossing>,
+    pub statement: String,
+}
+
+/// Step-0 (dense) test top-1 over distinct seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseSummary {
+    pub n: usize,
+    pub mean: f64,
+    pub std: Option<f64>,
+    pub ci95: Option<f64>,
+}
+
+/// One regime's numbers behind a recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub regime: String,
+    pub experiment: String,
+    pub mean: f64,
+    pub ci95: Option<f64>,
+    pub n: usize,
+    pub epochs: f64,
+    pub train_flops: f64,
+    pub within_budget: bool,
+    /// Paired difference recommended − this regime (`null` for the recommended one itself).
+    pub difference_vs_recommended: Option<f64>,
+    pub p_value_vs_recommended: Option<f64>,
+}
+
+/// A recommendation derived only from the measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub requested_target: Option<f64>,
+    pub epoch_budget: Option<f64>,
+    /// The measured target the recommendation rests on (the nearest one).
+    pub measured_target: Option<f64>,
+    pub regime: Option<String>,
+    pub experiment: Option<String>,
+    /// `significantly_best`, `tied_cheapest`, `only_candidate`, `none_within_budget`, `no_data`
+    /// or (for the overall recommendation without a requested target) `no_target_requested`.
+    pub basis: String,
+    pub text: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// The whole analysis; serialised as `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub test: String,
+    pub alpha: f64,
+    pub power: f64,
+    /// How one configuration per (target, regime) was chosen.
+    pub selection: String,
+    pub options: AnalysisOptions,
+    pub runs: usize,
+    pub dense: Option<DenseSummary>,
+    pub targets: Vec<TargetSummary>,
+    pub crossover: CrossoverSummary,
+    pub recommendation: Recommendation,
+    pub recommendations_by_target: Vec<Recommendation>,
+    pub warnings: Vec<String>,
+    /// Runs that failed on their own (training diverged) and so have no rows here; filled in
+    /// by the caller, who read them from the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FailedRun>,
+    /// The resolved config passed to `write_report` (`null` from `analyze`).
+    pub config: serde_json::Value,
+}

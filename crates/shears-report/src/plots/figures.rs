@@ -1,0 +1,294 @@
+//! The report's figures as panels: accuracy against sparsity (paper Fig. 2), against
+//! fine-tuning epochs per target (Fig. 4), and the hybrid runs step by step (Fig. 6).
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use shears_core::results::StepRow;
+use shears_core::stats;
+
+use super::panel::{Panel, Pt, Series, draw_panel};
+use super::style::{Marker, marker_element, regime_styles};
+use super::{FONT_LEGEND, FONT_TITLE, err};
+use crate::analysis::Summary;
+
+fn dense_reference(summary: &Summary) -> Option<(f64, String)> {
+    summary.dense.as_ref().map(|d| {
+        (
+            100.0 * d.mean,
+            format!("dense baseline ({:.2}%)", 100.0 * d.mean),
+        )
+    })
+}
+
+/// Fig. 2: mean test top-1 vs realised sparsity per regime, 95% CI bars, dense reference line.
+pub(super) fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
+    let styles = regime_styles(summary);
+    let series = styles
+        .iter()
+        .map(|(regime, &(color, marker))| {
+            let pts = summary
+                .targets
+                .iter()
+                .filter_map(|t| t.regimes.get(regime))
+                .map(|c| Pt {
+                    x: 100.0 * c.sparsity,
+                    y: 100.0 * c.mean,
+                    ci: c.ci95.map(|h| 100.0 * h),
+                })
+                .collect();
+            Series {
+                label: regime.clone(),
+                color,
+                marker,
+                filled: true,
+                line: true,
+                pts,
+            }
+        })
+        .collect();
+    Panel {
+        title: "Test top-1 vs sparsity (mean ± 95% CI over seeds)".into(),
+        x_desc: "realised sparsity (% of prunable weights removed)",
+        y_desc: "test top-1 accuracy (%)",
+        series,
+        reference: dense_reference(summary),
+        x_range: None,
+        legend: true,
+    }
+}
+
+/// Mean over seeds, step by step, of one experiment's rows: `(x(row), test top-1)` with the
+/// accuracy's 95% CI. `from_step` 0 includes the dense baseline.
+fn mean_trajectory(
+    rows: &[StepRow],
+    experiment: &str,
+    from_step: usize,
+    x: fn(&StepRow) -> f64,
+) -> Vec<Pt> {
+    // (step, seed) keys make the sums independent of the input row order.
+    let mut by_step_seed: BTreeMap<(usize, u64), &StepRow> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.experiment == experiment && r.step >= from_step)
+    {
+        by_step_seed.insert((r.step, r.seed), r);
+    }
+    let mut by_step: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for ((step, _), r) in by_step_seed {
+        let e = by_step.entry(step).or_default();
+        e.0.push(x(r));
+        e.1.push(r.test_top1);
+    }
+    by_step
+        .values()
+        .filter_map(|(xs, a)| {
+            Some(Pt {
+                x: stats::mean(xs)?,
+                y: 100.0 * stats::mean(a)?,
+                ci: stats::ci95_half_width(a).map(|h| 100.0 * h),
+            })
+        })
+        .collect()
+}
+
+/// Fig. 4 panels: per target, each regime's test top-1 after every pruning step against the
+/// cumulative fine-tuning epochs spent (mean over seeds of the selected configuration); the
+/// filled marker is the final result with its 95% CI.
+fn accuracy_vs_epochs(rows: &[StepRow], summary: &Summary) -> Vec<Panel<'static>> {
+    let styles = regime_styles(summary);
+    summary
+        .targets
+        .iter()
+        .map(|t| {
+            let mut series = Vec::new();
+            let mut max_epochs: f64 = 0.0;
+            for (regime, cell) in &t.regimes {
+                let (color, marker) = styles[regime];
+                // The selected configuration's path: accuracy after every step against the
+                // fine-tuning epochs spent so far (intermediate points are at intermediate
+                // sparsity; the last one is the final result).
+                let pts = mean_trajectory(rows, &cell.experiment, 0, |r| r.cum_epochs as f64);
+                max_epochs = pts.iter().map(|p| p.x).fold(max_epochs, f64::max);
+                let last: Vec<Pt> = pts
+                    .last()
+                    .map(|p| Pt {
+                        x: p.x,
+                        y: p.y,
+                        ci: p.ci,
+                    })
+                    .into_iter()
+                    .collect();
+                let path: Vec<Pt> = pts.into_iter().map(|p| Pt { ci: None, ..p }).collect();
+                series.push(Series {
+                    label: regime.clone(),
+                    color,
+                    marker,
+                    filled: false,
+                    line: true,
+                    pts: path,
+                });
+                series.push(Series {
+                    label: String::new(),
+                    color,
+                    marker,
+                    filled: true,
+                    line: false,
+                    pts: last,
+                });
+            }
+            Panel {
+                title: format!("target sparsity {:.1}%", 100.0 * t.target),
+                x_desc: "cumulative fine-tuning epochs",
+                y_desc: "test top-1 (%)",
+                series,
+                reference: dense_reference(summary),
+                x_range: Some((0.0, (max_epochs * 1.08).max(1.0))),
+                legend: false,
+            }
+        })
+        .collect()
+}
+
+/// Draws the shared legend strip of the multi-panel figure.
+fn legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    summary: &Summary,
+) -> Result<()> {
+    let styles = regime_styles(summary);
+    let text = ("sans-serif", FONT_LEGEND)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let mut x = 20;
+    let y = 22;
+    area.draw_text(
+        "Test top-1 after each pruning step vs cumulative fine-tuning epochs (mean over seeds; filled = final, ± 95% CI)",
+        &("sans-serif", FONT_TITLE).into_font().color(&BLACK),
+        (x, 12),
+    )
+    .map_err(err)?;
+    let y = y + 24;
+    for (regime, &(color, marker)) in &styles {
+        let line = ShapeStyle::from(&color).stroke_width(2);
+        area.draw(&PathElement::new(vec![(x, y), (x + 26, y)], line))
+            .map_err(err)?;
+        area.draw(
+            &(EmptyElement::at((x + 13, y))
+                + marker_element::<DB>((0, 0), marker, 5, ShapeStyle::from(&color).filled())),
+        )
+        .map_err(err)?;
+        area.draw_text(regime, &text, (x + 34, y)).map_err(err)?;
+        x += 34 + 9 * regime.chars().count() as i32 + 30;
+    }
+    if summary.dense.is_some() {
+        let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(2);
+        area.draw(&PathElement::new(vec![(x, y), (x + 10, y)], style))
+            .map_err(err)?;
+        area.draw(&PathElement::new(vec![(x + 16, y), (x + 26, y)], style))
+            .map_err(err)?;
+        area.draw_text("dense baseline", &text, (x + 34, y))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+pub(super) fn epochs_layout(n: usize) -> ((usize, usize), (u32, u32)) {
+    match n {
+        0 | 1 => ((1, 1), (800, 560)),
+        2 => ((1, 2), (1100, 520)),
+        3 => ((1, 3), (1400, 520)),
+        4 => ((2, 2), (1100, 900)),
+        _ => {
+            let rows = n.div_ceil(3);
+            ((rows, 3), (1400, 70 + 430 * rows as u32))
+        }
+    }
+}
+
+pub(super) fn draw_epochs<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    step_rows: &[StepRow],
+    summary: &Summary,
+) -> Result<()> {
+    let panels = accuracy_vs_epochs(step_rows, summary);
+    let ((rows, cols), _) = epochs_layout(panels.len());
+    let (top, body) = root.split_vertically(72);
+    legend_strip(&top, summary)?;
+    for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&panels) {
+        draw_panel(area, panel)?;
+    }
+    Ok(())
+}
+
+/// Fig. 6: hybrid runs after every pruning step (mean over seeds of the selected configuration),
+/// one line per target, with the final one-shot and iterative results for reference.
+pub(super) fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'static>> {
+    let hybrid = "hybrid";
+    let palette = [
+        RGBColor(200, 30, 40),
+        RGBColor(120, 40, 160),
+        RGBColor(0, 120, 120),
+        RGBColor(150, 90, 0),
+        RGBColor(200, 0, 140),
+        RGBColor(80, 80, 80),
+        RGBColor(120, 130, 0),
+    ];
+    let mut series = Vec::new();
+    for (k, t) in summary
+        .targets
+        .iter()
+        .filter(|t| t.regimes.contains_key(hybrid))
+        .enumerate()
+    {
+        let cell = &t.regimes[hybrid];
+        let pts = mean_trajectory(rows, &cell.experiment, 1, |r| 100.0 * r.sparsity);
+        series.push(Series {
+            label: format!("hybrid → {:.1}%", 100.0 * t.target),
+            color: palette[k % palette.len()],
+            marker: Marker::Diamond,
+            filled: true,
+            line: true,
+            pts,
+        });
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let styles = regime_styles(summary);
+    for regime in [&summary.crossover.one_shot, &summary.crossover.iterative] {
+        let Some(&(color, marker)) = styles.get(regime.as_str()) else {
+            continue;
+        };
+        let pts: Vec<Pt> = summary
+            .targets
+            .iter()
+            .filter_map(|t| t.regimes.get(regime.as_str()))
+            .map(|c| Pt {
+                x: 100.0 * c.sparsity,
+                y: 100.0 * c.mean,
+                ci: None,
+            })
+            .collect();
+        series.push(Series {
+            label: format!("{regime} (final)"),
+            color,
+            marker,
+            filled: false,
+            line: false,
+            pts,
+        });
+    }
+    Some(Panel {
+        title: "Hybrid runs: test top-1 after every pruning step (mean ± 95% CI)".into(),
+        x_desc: "realised sparsity (%)",
+        y_desc: "test top-1 accuracy (%)",
+        series,
+        reference: dense_reference(summary),
+        x_range: None,
+        legend: true,
+    })
+}
