@@ -2,16 +2,19 @@
 //! crates; every subcommand lives in `cmd/`.
 
 mod cmd;
+mod grid;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "shears",
     version,
-    about = "Neural-network pruning toolkit and benchmark: one-shot vs iterative, measured"
+    about = "Neural-network pruning toolkit and benchmark: one-shot vs iterative, measured",
+    after_help = "Start with `shears compare`: the built-in one-shot vs iterative comparison on the \
+                  embedded data (a few minutes), written to results/compare/."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,12 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// One-shot vs iterative vs hybrid on your model and targets, over seeds, with a report
-    /// (the default runs the built-in comparison on the embedded data).
+    /// (without options: the built-in comparison on the embedded data).
     Compare(cmd::compare::CompareArgs),
     /// Run a grid of experiments from a sweep TOML (skips runs already stored).
-    Sweep(cmd::compare::SweepArgs),
+    Sweep(cmd::sweep::SweepArgs),
     /// Regenerate the report of a compare/sweep directory from its stored results.
-    Report(cmd::compare::ReportArgs),
+    Report(cmd::report::ReportArgs),
     /// Benchmark training/inference throughput and the cost of a pruning step.
     Bench(cmd::bench::BenchArgs),
     /// Train a dense model and save a checkpoint.
@@ -38,24 +41,21 @@ enum Command {
     /// Prune a checkpoint once (no fine-tuning) and print per-layer sparsity, parameters, FLOPs.
     PruneOnce(cmd::prune_once::PruneOnceArgs),
     /// Print per-layer sparsity, parameters and FLOPs of any checkpoint.
-    Inspect(cmd::prune_once::InspectArgs),
+    Inspect(cmd::inspect::InspectArgs),
     /// Run a prune -> fine-tune experiment from a TOML config (resumable; prints its directory last).
     Prune(cmd::prune::PruneArgs),
-    /// Inspect the results store.
+    /// List or show the experiments of a results store.
     #[command(subcommand)]
-    Runs(cmd::prune::RunsCommand),
+    Runs(cmd::runs::RunsCommand),
 }
 
 fn main() -> ExitCode {
     keep_freed_memory();
-    let cli = Cli::parse();
-    // No subcommand: the main job, the built-in one-shot vs iterative comparison.
-    let command =
-        cli.command
-            .unwrap_or_else(|| match Cli::parse_from(["shears", "compare"]).command {
-                Some(c) => c,
-                None => unreachable!("parsed a subcommand"),
-            });
+    // No subcommand: help, not a multi-minute comparison started by accident.
+    let Some(command) = Cli::parse().command else {
+        println!("{}", Cli::command().render_help());
+        return ExitCode::SUCCESS;
+    };
     // Long, resumable commands stop at a safe point on Ctrl-C/SIGTERM; the rest keep the
     // default (immediate) behaviour, having nothing to lose.
     let resumable = matches!(
@@ -68,17 +68,17 @@ fn main() -> ExitCode {
         install_stop_handler();
     }
     let result = match command {
-        Command::Compare(a) => cmd::compare::compare(a),
-        Command::Sweep(a) => cmd::compare::sweep(a),
-        Command::Report(a) => cmd::compare::report(a),
+        Command::Compare(a) => cmd::compare::run(a),
+        Command::Sweep(a) => cmd::sweep::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Schedule(a) => cmd::schedule::run(a),
         Command::PruneOnce(a) => cmd::prune_once::run(a),
-        Command::Inspect(a) => cmd::prune_once::inspect(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
         Command::Prune(a) => cmd::prune::run(a),
-        Command::Runs(c) => cmd::prune::runs(c),
+        Command::Runs(c) => cmd::runs::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

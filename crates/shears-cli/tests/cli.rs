@@ -11,6 +11,19 @@ fn shears(args: &[&str]) -> Output {
         .expect("run shears")
 }
 
+/// `shears` run in the directory `cwd`.
+fn shears_in(cwd: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shears"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run shears")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 fn json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -263,14 +276,17 @@ fn report_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     let out = tmp("compare");
     let o = out.to_str().unwrap();
+    // Lists are taken comma- or space-separated.
     let grid = [
         "compare",
         "--targets",
-        "0.5,0.9",
+        "0.5",
+        "0.9",
         "--regimes",
         "one-shot,geometric",
         "--seeds",
-        "0,1",
+        "0",
+        "1",
         "--out",
         o,
     ];
@@ -323,6 +339,16 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     let again = shears(&grid);
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stderr).contains("training the dense model"));
+    // Its per-run lines give the target, sparsity and accuracy as percentages.
+    let stdout = text(&again.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("one-shot") && l.contains(" 90% "))
+        .unwrap_or_else(|| panic!("no one-shot line at 90%: {stdout}"));
+    let t: Vec<&str> = line.split_whitespace().collect();
+    assert!(t[3] == "90.00%" && t[4].ends_with('%'), "{line}");
+    let accuracy: f64 = t[4].trim_end_matches('%').parse().unwrap();
+    assert!(accuracy > 1.0 && accuracy <= 100.0, "{line}");
 }
 
 #[test]
@@ -358,7 +384,10 @@ geometric = ["schedule.kind=geometric", "schedule.steps=2", "finetune.lr=1e30"]
     );
     assert_eq!(first.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.contains("2 run(s) failed"), "{stderr}");
+    assert!(
+        stderr.contains("2 runs failed and are left out"),
+        "{stderr}"
+    );
     let failed_lines = stdout.lines().filter(|l| l.contains("FAILED")).count();
     assert_eq!(failed_lines, 2, "{stdout}");
     assert!(stdout.contains("training diverged"), "{stdout}");
@@ -503,4 +532,253 @@ fn compare_structured_removes_channels_and_reports_them() {
     let cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
     assert_eq!(cfg["sweep"]["base"]["prune"]["structured"], true, "{cfg}");
+}
+
+/// A fresh, empty working directory.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = tmp(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_bare_shears_prints_help_and_runs_nothing() {
+    let cwd = fresh_dir("bare");
+    let out = shears_in(&cwd, &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("Usage") && stdout.contains("compare") && stdout.contains("runs"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "wrote into the working directory"
+    );
+}
+
+#[test]
+fn list_flags_take_spaces_as_well_as_commas() {
+    let dense = tmp("lists.ckpt");
+    let pruned = tmp("lists-pruned.ckpt");
+    let (d, p) = (dense.to_str().unwrap(), pruned.to_str().unwrap());
+    json(&shears(&["train", "--epochs", "1", "--out", d, "--json"]));
+    // Only fc1 (784 x 300 weights + 300 biases) is prunable when fc2 and fc3 are excluded.
+    let v = json(&shears(&[
+        "prune-once",
+        "--checkpoint",
+        d,
+        "--sparsity",
+        "0.5",
+        "--exclude",
+        "fc2",
+        "fc3",
+        "--out",
+        p,
+        "--json",
+    ]));
+    assert_eq!(v["prunable"], 784 * 300 + 300, "{v}");
+    let v = json(&shears(&[
+        "bench",
+        "--models",
+        "lenet300",
+        "lenet5,lenet300",
+        "--batch-size",
+        "4",
+        "--iters",
+        "1",
+        "--repeats",
+        "1",
+        "--no-prune",
+        "--no-sparse",
+        "--json",
+    ]));
+    let ids: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "lenet300/train",
+            "lenet300/infer",
+            "lenet5/train",
+            "lenet5/infer",
+            "lenet300/train",
+            "lenet300/infer"
+        ]
+    );
+}
+
+/// A results store with the given experiment ids, each with a default config and no runs.
+fn fake_store(store: &std::path::Path, ids: &[&str]) {
+    let config = shears(&["prune", "--print-config"]);
+    assert!(config.status.success());
+    for id in ids {
+        std::fs::create_dir_all(store.join(id)).unwrap();
+        std::fs::write(store.join(id).join("config.toml"), &config.stdout).unwrap();
+    }
+}
+
+#[test]
+fn runs_finds_the_stores_under_the_working_directory_and_takes_id_prefixes() {
+    let cwd = fresh_dir("stores");
+    let empty = shears_in(&cwd, &["runs", "list"]);
+    assert!(empty.status.success());
+    let stderr = text(&empty.stderr);
+    assert!(
+        stderr.contains("no results store") && stderr.contains("results/compare/runs"),
+        "{stderr}"
+    );
+    fake_store(&cwd.join("results/compare/runs"), &["1a2b3c", "1a9f00"]);
+    fake_store(&cwd.join("runs"), &["77aa11"]);
+    fake_store(&cwd.join("target/debug/runs"), &["ffffff"]);
+    let list = shears_in(&cwd, &["runs", "list"]);
+    let stdout = text(&list.stdout);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    for needle in [
+        "results/compare/runs:",
+        "1a2b3c",
+        "1a9f00",
+        "runs:",
+        "77aa11",
+    ] {
+        assert!(stdout.contains(needle), "lacks {needle}: {stdout}");
+    }
+    assert!(!stdout.contains("ffffff"), "searched target/: {stdout}");
+    assert!(stdout.contains("one-shot -> 80% sparsity"), "{stdout}");
+    // The store flag names one store; --out is still understood.
+    let one = shears_in(&cwd, &["runs", "list", "--store", "runs"]);
+    assert_eq!(
+        text(&one.stdout).lines().count(),
+        1,
+        "{}",
+        text(&one.stdout)
+    );
+    let old = shears_in(&cwd, &["runs", "list", "--out", "runs"]);
+    assert_eq!(old.stdout, one.stdout);
+    // A unique prefix shows the experiment; an ambiguous one names the candidates.
+    let show = shears_in(&cwd, &["runs", "show", "77"]);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert!(text(&show.stdout).contains("[schedule]"));
+    let show = shears_in(&cwd, &["runs", "show", "1a2"]);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    let ambiguous = shears_in(&cwd, &["runs", "show", "1a"]);
+    let stderr = text(&ambiguous.stderr);
+    assert!(!ambiguous.status.success());
+    assert!(
+        stderr.contains("1a2b3c") && stderr.contains("1a9f00") && stderr.contains("several"),
+        "{stderr}"
+    );
+    fails_with(
+        &[
+            "runs",
+            "show",
+            "zz",
+            "--store",
+            cwd.join("runs").to_str().unwrap(),
+        ],
+        "no experiment 'zz'",
+    );
+}
+
+#[test]
+fn a_mistyped_override_is_blamed_on_the_override_with_the_nearest_key() {
+    let out = shears(&["prune", "-s", "finetune.patiance=3", "--print-config"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("override 'finetune.patiance=3': unknown key 'patiance'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean finetune.patience?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("<defaults>"), "{stderr}");
+    fails_with(
+        &["prune", "-s", "schedule.stpes=3", "--print-config"],
+        "did you mean schedule.steps?",
+    );
+    fails_with(
+        &["prune", "-s", "finetune.patience=abc", "--print-config"],
+        "override 'finetune.patience=abc'",
+    );
+}
+
+#[test]
+fn a_schedule_missing_a_parameter_names_its_flag() {
+    fails_with(
+        &["schedule", "hybrid", "--target", "0.9", "--steps", "3"],
+        "hybrid needs --start",
+    );
+    for kind in ["constant", "geometric", "logarithmic", "polynomial"] {
+        fails_with(
+            &["schedule", kind, "--target", "0.9"],
+            "needs --step (the amount each step removes) or --steps",
+        );
+    }
+    fails_with(
+        &[
+            "schedule",
+            "geometric",
+            "--target",
+            "0.9",
+            "--steps",
+            "3",
+            "--compat",
+            "reference",
+        ],
+        "needs --step and takes no --steps",
+    );
+    fails_with(
+        &["schedule", "geometric", "--target", "1.5", "--steps", "3"],
+        "--target must be in (0, 1)",
+    );
+}
+
+#[test]
+fn counts_are_pluralised_and_fractions_are_labelled() {
+    let one = shears(&["schedule", "one-shot", "--target", "0.9"]);
+    let stdout = text(&one.stdout);
+    assert!(stdout.contains("in 1 step ("), "{stdout}");
+    assert!(stdout.contains("fractions of the original"), "{stdout}");
+    let config = tmp("plural.toml");
+    std::fs::write(
+        &config,
+        "targets = [0.5]\nseeds = [7]\n[regimes]\none-shot = [\"schedule.kind=one-shot\"]\n\
+         [base.finetune]\nmode = \"epochs\"\nepochs = 1\n",
+    )
+    .unwrap();
+    let dry = shears(&["sweep", "--config", config.to_str().unwrap(), "--dry-run"]);
+    let stdout = text(&dry.stdout);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(
+        stdout.contains("target 50%")
+            && stdout.contains(" 1 seed ")
+            && stdout.contains("~1 epoch "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 experiment, estimated 1 fine-tuning epoch\n"),
+        "{stdout}"
+    );
+    let ckpt = tmp("plural.ckpt");
+    let train = shears(&["train", "--epochs", "1", "--out", ckpt.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&train.stdout), text(&train.stderr));
+    assert!(train.status.success(), "{stderr}");
+    assert!(stderr.contains(", 1 epoch\n"), "{stderr}");
+    assert!(stdout.contains("(1 epoch, "), "{stdout}");
+    let top1 = stdout.split_whitespace().nth(1).unwrap();
+    assert!(top1.ends_with('%'), "{stdout}");
+    let eval = shears(&["eval", "--checkpoint", ckpt.to_str().unwrap()]);
+    let stdout = text(&eval.stdout);
+    assert!(
+        stdout.contains("1 epoch trained)") && stdout.contains('%'),
+        "{stdout}"
+    );
 }

@@ -85,7 +85,7 @@ fn prune_args(out: &Path, extra: &[&str]) -> Vec<String> {
         example("geometric-80.toml"),
     ];
     a.extend(FAST.iter().chain(extra).map(|s| s.to_string()));
-    a.extend(["--out".into(), out.to_str().unwrap().to_string()]);
+    a.extend(["--store".into(), out.to_str().unwrap().to_string()]);
     a
 }
 
@@ -646,7 +646,7 @@ fn a_finished_experiment_is_served_from_the_store_without_training() {
     }
     assert!(steps_printed(&f.stdout).is_empty(), "{}", f.stdout);
     let last = rows(a).pop().unwrap();
-    let top1 = format!("{:.4}", last["test_top1"].as_f64().unwrap());
+    let top1 = format!("{:.2}%", last["test_top1"].as_f64().unwrap() * 100.0);
     assert!(
         f.stdout.contains("final seed 0:") && f.stdout.contains(&top1),
         "{}",
@@ -1101,7 +1101,7 @@ fn a_diverging_prune_run_is_recorded_and_reported_on_rerun() {
     let out = scratch("diverge");
     let args = prune_args(&out, &["-s", "finetune.lr=1e30"]);
     let f = run(&args);
-    f.fails_with("1 of 1 seeds failed (seeds 0)");
+    f.fails_with("1 of 1 seed failed (seed 0)");
     assert_eq!(f.status.code(), Some(2));
     assert!(
         f.stderr.contains("seed 0: failed: training diverged"),

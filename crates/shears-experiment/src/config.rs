@@ -16,6 +16,8 @@ use shears_nn::optim::OptimizerConfig;
 use shears_nn::prune::Criterion;
 use std::path::PathBuf;
 
+mod keys;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {detail}")]
@@ -380,25 +382,28 @@ impl ExperimentConfig {
     }
 
     pub fn from_toml(text: &str, name: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        let config = Self::resolve(text, name, overrides)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads TOML text and applies overrides in order, without the range checks of
+    /// [`Self::validate`] (for a caller that sets more fields before validating). An unknown
+    /// key or a value of the wrong type is blamed on the override that set it, if one did.
+    pub fn resolve(text: &str, name: &str, overrides: &[String]) -> Result<Self, ConfigError> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Read {
             path: name.into(),
             detail: e.to_string(),
         })?;
-        let overrides = overrides
+        let parsed = overrides
             .iter()
             .map(|o| parse_override(o))
             .collect::<Result<Vec<_>, _>>()?;
         let defaults: toml::Table =
             toml::from_str(&Self::default().to_toml()).expect("the defaults parse");
-        apply_overrides(&mut table, &defaults, &overrides)?;
-        let config: Self = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
-            |e: serde_path_to_error::Error<toml::de::Error>| ConfigError::Read {
-                path: name.into(),
-                detail: format!("{}: {}", e.path(), e.inner().message()),
-            },
-        )?;
-        config.validate()?;
-        Ok(config)
+        apply_overrides(&mut table, &defaults, &parsed)?;
+        serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| keys::value_error(&e, name, overrides, &parsed, &defaults))
     }
 
     /// Range checks, each naming its key.

@@ -1,6 +1,7 @@
 //! The prune → fine-tune procedure of shears (`docs/design.md#fine-tuning`): experiment configs,
 //! per-step fine-tuning policies, a resumable results store named by config hash, repeats.
 
+pub mod bench;
 pub mod config;
 pub mod finetune;
 pub mod prune_once;

@@ -11,6 +11,12 @@ use shears_nn::checkpoint::write_atomic;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod listing;
+pub use listing::{
+    ExperimentSummary, FindError, committed_rows, find_experiment, find_stores, list_experiments,
+    read_results, seed_runs,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {detail}")]

@@ -1,10 +1,27 @@
 //! Grids of experiments (a Hydra-style multirun): regimes × targets × grid axes, one
 //! experiment per cell, each repeated over the seeds. Cells already in the results store are
 //! returned from it, so a sweep can be extended or resumed by rerunning it.
+//!
+//! - [`SweepConfig`]: a grid, from a sweep file or from [`Comparison`] (the built-in one);
+//!   [`SweepConfig::cells`] resolves and validates its experiments.
+//! - [`Regime`] / [`RegimeRecipe`]: the built-in regimes as typed recipes.
+//! - [`run_cells`]: runs the cells, in parallel jobs, reporting [`GridEvent`]s.
+//! - [`Manifest`]: what a report directory was made from (`compare.json`).
 
-use crate::config::{ConfigError, ExperimentConfig};
-use serde::{Deserialize, Serialize};
+mod comparison;
+mod manifest;
+mod pool;
+mod regime;
+
+pub use comparison::{Comparison, DEFAULT_SEEDS, DEFAULT_TARGETS};
+pub use manifest::{Manifest, ManifestError};
+pub use pool::{GridError, GridEvent, GridOptions, Outcome, run_cells};
+pub use regime::{Regime, RegimeRecipe, scaled_target};
+
+use crate::config::{ConfigError, ExperimentConfig, FinetuneMode};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// A sweep file: a base experiment, how each regime modifies it, and the grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,16 +29,42 @@ use std::collections::BTreeMap;
 pub struct SweepConfig {
     /// Any experiment config keys (same layout as an experiment TOML).
     pub base: toml::Table,
-    /// Regime name → overrides (`key = value` as in `-s`), applied after `base`. The
-    /// placeholder `{target}` in a value is replaced by the cell's target and `{target*F}` by
-    /// the target times F (e.g. a hybrid's first jump: `schedule.start = "{target*0.7}"`).
-    pub regimes: BTreeMap<String, Vec<String>>,
+    /// Regime name → how it modifies the base (see [`Recipe`]).
+    pub regimes: BTreeMap<String, Recipe>,
     pub targets: Vec<f64>,
     pub seeds: Vec<u64>,
     /// Extra axes: dotted key → alternative values, each written as a TOML value string
     /// (`"finetune.patience" = ["[5]", "[10]"]`). A key `"<regime>/<key>"` applies to that
     /// regime only (`"geometric/schedule.steps" = ["3", "6"]`).
     pub grid: BTreeMap<String, Vec<String>>,
+}
+
+/// How a regime modifies the base experiment. Written (and read back) as a list of
+/// overrides either way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recipe {
+    /// Overrides as a user writes them (`key = value` as in `-s`), applied after `base`. The
+    /// placeholder `{target}` in a value is replaced by the cell's target and `{target*F}` by
+    /// the target times F, rounded by [`scaled_target`] (a hybrid's first jump:
+    /// `schedule.start = "{target*0.7}"`).
+    Overrides(Vec<String>),
+    /// A built-in regime's recipe, set on the config's fields after `base` and the grid axes.
+    Typed(RegimeRecipe),
+}
+
+impl Serialize for Recipe {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Recipe::Overrides(o) => o.serialize(s),
+            Recipe::Typed(r) => r.overrides().serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Recipe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Recipe::Overrides)
+    }
 }
 
 impl Default for SweepConfig {
@@ -46,6 +89,27 @@ pub struct Cell {
     pub config: ExperimentConfig,
 }
 
+impl Cell {
+    /// Estimated fine-tuning epochs over all seeds (patience: about patience + 2 per step).
+    pub fn estimated_epochs(&self) -> usize {
+        let steps = self.config.steps().unwrap_or(0);
+        let f = &self.config.finetune;
+        let per = |i: usize| match f.mode {
+            FinetuneMode::Epochs => f.epochs,
+            FinetuneMode::Budget => f.budget / steps.max(1),
+            FinetuneMode::Patience => {
+                (f.patience[i.min(f.patience.len() - 1)] + 2).min(f.max_epochs)
+            }
+        };
+        (0..steps).map(per).sum::<usize>() * self.config.seeds.len()
+    }
+}
+
+/// The default config's schedule as a TOML table.
+fn default_schedule() -> toml::Value {
+    toml::Value::try_from(ExperimentConfig::default().schedule).expect("schedule serialises")
+}
+
 fn substitute(value: &str, target: f64) -> Result<String, String> {
     let mut out = value.replace("{target}", &format!("{target}"));
     while let Some(start) = out.find("{target*") {
@@ -56,8 +120,7 @@ fn substitute(value: &str, target: f64) -> Result<String, String> {
         let factor: f64 = out[start + 8..end]
             .parse()
             .map_err(|_| format!("bad factor in '{value}'"))?;
-        // Rounded to 6 decimals so the placeholder gives a stable, readable config value.
-        let v = (target * factor * 1e6).round() / 1e6;
+        let v = scaled_target(target, factor);
         out.replace_range(start..=end, &format!("{v}"));
     }
     Ok(out)
@@ -81,9 +144,17 @@ impl SweepConfig {
         Ok(c)
     }
 
+    /// Reads a sweep file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
     /// Every cell, validated; an invalid cell is an error naming it, before any work starts.
     pub fn cells(&self) -> Result<Vec<Cell>, ConfigError> {
-        let base = toml::to_string(&self.base).expect("table serialises");
         for (key, values) in &self.grid {
             if values.is_empty() {
                 return Err(ConfigError::Invalid(format!("grid.{key}: no values")));
@@ -96,74 +167,98 @@ impl SweepConfig {
                 )));
             }
         }
-        // The grid combinations that apply to one regime.
-        let combos_for = |regime: &str| -> Vec<Vec<(String, String)>> {
-            let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
-            for (key, values) in &self.grid {
-                let key = match key.split_once('/') {
-                    Some((r, k)) if r == regime => k,
-                    Some(_) => continue,
-                    None => key.as_str(),
-                };
-                combos = combos
-                    .into_iter()
-                    .flat_map(|c| {
-                        values.iter().map(move |v| {
-                            let mut c = c.clone();
-                            c.push((key.to_string(), v.clone()));
-                            c
-                        })
-                    })
-                    .collect();
-            }
-            combos
-        };
         let mut cells = Vec::new();
-        for (regime, overrides) in &self.regimes {
-            let combos = combos_for(regime);
+        for (regime, recipe) in &self.regimes {
+            let combos = self.combos_for(regime);
             for &target in &self.targets {
                 for axes in &combos {
-                    let mut all = vec![format!("schedule.target={target}")];
-                    for o in overrides.iter().chain(
-                        axes.iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .iter(),
-                    ) {
-                        all.push(
-                            substitute(o, target).map_err(|e| {
-                                ConfigError::Invalid(format!("regimes.{regime}: {e}"))
-                            })?,
-                        );
-                    }
-                    all.push(format!(
-                        "seeds=[{}]",
-                        self.seeds
-                            .iter()
-                            .map(u64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ));
-                    let config =
-                        ExperimentConfig::from_toml(&base, "sweep base", &all).map_err(|e| {
-                            ConfigError::Invalid(format!("regime '{regime}', target {target}: {e}"))
-                        })?;
                     cells.push(Cell {
                         regime: regime.clone(),
                         target,
                         axes: axes.clone(),
-                        config,
+                        config: self.cell_config(regime, recipe, target, axes)?,
                     });
                 }
             }
         }
         Ok(cells)
     }
+
+    /// The grid combinations that apply to one regime.
+    fn combos_for(&self, regime: &str) -> Vec<Vec<(String, String)>> {
+        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for (key, values) in &self.grid {
+            let key = match key.split_once('/') {
+                Some((r, k)) if r == regime => k,
+                Some(_) => continue,
+                None => key.as_str(),
+            };
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push((key.to_string(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos
+    }
+
+    /// One cell's experiment: the base with the target, the regime's overrides and the
+    /// axes; a typed recipe then sets its fields; the seeds; validated.
+    fn cell_config(
+        &self,
+        regime: &str,
+        recipe: &Recipe,
+        target: f64,
+        axes: &[(String, String)],
+    ) -> Result<ExperimentConfig, ConfigError> {
+        let named = |e: ConfigError| {
+            ConfigError::Invalid(format!("regime '{regime}', target {target}: {e}"))
+        };
+        let typed: &[String] = &[];
+        let user = match recipe {
+            Recipe::Overrides(o) => o.as_slice(),
+            Recipe::Typed(_) => typed,
+        };
+        let mut overrides = Vec::new();
+        for o in user
+            .iter()
+            .cloned()
+            .chain(axes.iter().map(|(k, v)| format!("{k}={v}")))
+        {
+            overrides.push(
+                substitute(&o, target)
+                    .map_err(|e| ConfigError::Invalid(format!("regimes.{regime}: {e}")))?,
+            );
+        }
+        // The target goes in as a value, not as text, into the base's schedule (the default
+        // one if the base has none); the overrides may still change the schedule around it.
+        let mut base = self.base.clone();
+        base.entry("schedule")
+            .or_insert_with(default_schedule)
+            .as_table_mut()
+            .ok_or_else(|| named(ConfigError::Invalid("base.schedule is not a table".into())))?
+            .insert("target".into(), toml::Value::Float(target));
+        let base = toml::to_string(&base).expect("table serialises");
+        let mut config =
+            ExperimentConfig::resolve(&base, "sweep base", &overrides).map_err(named)?;
+        if let Recipe::Typed(r) = recipe {
+            r.apply(&mut config, target);
+        }
+        config.seeds = self.seeds.clone();
+        config.validate().map_err(named)?;
+        Ok(config)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shears_nn::prune::Criterion;
 
     #[test]
     fn placeholders_scale_the_target() {
@@ -221,5 +316,192 @@ mod tests {
         .unwrap();
         let e = s.cells().unwrap_err().to_string();
         assert!(e.contains("hybrid") && e.contains("start"), "{e}");
+    }
+
+    /// The override strings the built-in regimes were written as before they were typed.
+    fn builtin_overrides(regime: Regime) -> Vec<String> {
+        let o: &[&str] = match regime {
+            Regime::OneShot => &["schedule.kind=one-shot", "finetune.patience=[5]"],
+            Regime::Geometric => &[
+                "schedule.kind=geometric",
+                "schedule.steps=5",
+                "finetune.patience=[1]",
+            ],
+            Regime::Constant => &[
+                "schedule.kind=constant",
+                "schedule.steps=5",
+                "finetune.patience=[1]",
+            ],
+            Regime::Hybrid => &[
+                "schedule.kind=hybrid",
+                "schedule.start={target*0.7}",
+                "schedule.steps=3",
+                "finetune.patience=[5,1]",
+            ],
+        };
+        o.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Cells as they were made before targets and built-in regimes were typed: every value
+    /// as override text (`schedule.target={target}` first, `seeds=[..]` last).
+    fn cells_from_text(s: &SweepConfig) -> Vec<(String, f64, ExperimentConfig)> {
+        let base = toml::to_string(&s.base).unwrap();
+        let mut out = Vec::new();
+        for (regime, recipe) in &s.regimes {
+            let overrides = match recipe {
+                Recipe::Overrides(o) => o.clone(),
+                Recipe::Typed(_) => builtin_overrides(regime.parse().unwrap()),
+            };
+            for axes in s.combos_for(regime) {
+                for &target in &s.targets {
+                    let mut all = vec![format!("schedule.target={target}")];
+                    for o in overrides
+                        .iter()
+                        .cloned()
+                        .chain(axes.iter().map(|(k, v)| format!("{k}={v}")))
+                    {
+                        all.push(substitute(&o, target).unwrap());
+                    }
+                    let seeds: Vec<String> = s.seeds.iter().map(u64::to_string).collect();
+                    all.push(format!("seeds=[{}]", seeds.join(",")));
+                    let config = ExperimentConfig::from_toml(&base, "sweep base", &all).unwrap();
+                    out.push((regime.clone(), target, config));
+                }
+            }
+        }
+        out
+    }
+
+    fn assert_same_cells(s: &SweepConfig, what: &str) {
+        let mut typed: Vec<_> = s
+            .cells()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.regime, c.target, c.config))
+            .collect();
+        let mut text = cells_from_text(s);
+        let key = |c: &(String, f64, ExperimentConfig)| (c.0.clone(), c.2.id());
+        typed.sort_by_key(key);
+        text.sort_by_key(key);
+        assert_eq!(typed.len(), text.len(), "{what}");
+        for (t, o) in typed.iter().zip(&text) {
+            assert_eq!(t.2.id(), o.2.id(), "{what}: {} at {}", t.0, t.1);
+            assert_eq!(t, o, "{what}");
+        }
+    }
+
+    #[test]
+    fn typed_builtin_regimes_give_the_configs_and_ids_of_their_override_strings() {
+        for r in Regime::ALL {
+            assert_eq!(r.recipe().overrides(), builtin_overrides(r), "{r}");
+        }
+        let odd = vec![
+            0.5,
+            0.7,
+            0.8,
+            0.9,
+            0.95,
+            0.98,
+            0.33,
+            0.123456789,
+            0.999,
+            0.1,
+        ];
+        let comparisons = [
+            Comparison::default(),
+            Comparison {
+                targets: odd.clone(),
+                seeds: vec![4, 0, 9],
+                ..Comparison::default()
+            },
+            Comparison {
+                structured: true,
+                budget: Some(12),
+                targets: odd.clone(),
+                ..Comparison::default()
+            },
+            Comparison {
+                criterion: Criterion::Random,
+                data_dir: Some("/data/x".into()),
+                regimes: vec![Regime::Hybrid, Regime::OneShot],
+                targets: odd,
+                ..Comparison::default()
+            },
+        ];
+        for (i, c) in comparisons.iter().enumerate() {
+            assert_same_cells(&c.sweep(), &format!("comparison {i}"));
+        }
+        let hybrid = Comparison::default()
+            .sweep()
+            .cells()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.regime == "hybrid" && c.target == 0.95)
+            .unwrap();
+        assert_eq!(hybrid.config.schedule.start, Some(0.665));
+    }
+
+    #[test]
+    fn typed_targets_give_the_configs_of_target_override_strings() {
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let sweeps = [
+            std::fs::read_to_string(examples.join("sweep.toml")).unwrap(),
+            // A regime that keeps the default kind, one that changes it around set keys, and
+            // a base with its own schedule.
+            r#"
+            targets = [0.5, 0.9, 0.37]
+            seeds = [3]
+            [regimes]
+            plain = ["finetune.patience=[2]"]
+            compat = ["schedule.compat=reference", "schedule.kind=geometric", "schedule.step=0.2"]
+            poly = ["schedule.power=2", "schedule.kind=polynomial", "schedule.steps=4"]
+            [grid]
+            "finetune.lr" = ["0.01", "0.02"]
+            "#
+            .to_string(),
+            r#"
+            targets = [0.6, 0.95]
+            [base.schedule]
+            kind = "constant"
+            steps = 3
+            [regimes]
+            same = []
+            hybrid = ["schedule.kind=hybrid", "schedule.start={target*0.5}"]
+            "#
+            .to_string(),
+        ];
+        for (i, text) in sweeps.iter().enumerate() {
+            let s = SweepConfig::from_toml(text, "t").unwrap();
+            assert_same_cells(&s, &format!("sweep {i}"));
+        }
+    }
+
+    #[test]
+    fn the_builtin_comparison_is_recorded_as_the_committed_reports_record_it() {
+        /// The report layer's analysis options, in their serialised layout.
+        #[derive(Serialize, Deserialize)]
+        struct Options {
+            select_on_validation: bool,
+            one_shot_regime: String,
+            iterative_regime: String,
+            recommend_target: Option<f64>,
+            epoch_budget: Option<f64>,
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/results/fashion-mnist-mini-lenet300/compare.json");
+        let committed = std::fs::read_to_string(path).unwrap();
+        let recorded: Manifest<Options> = serde_json::from_str(&committed).unwrap();
+        let sweep = Comparison::default().sweep();
+        let ours = Manifest {
+            sweep: sweep.clone(),
+            experiments: recorded.experiments.clone(),
+            options: recorded.options,
+        };
+        assert_eq!(serde_json::to_string_pretty(&ours).unwrap(), committed);
+        // Read back, the recorded sweep is override text that gives the same experiments.
+        let ids = |s: &SweepConfig| -> Vec<String> {
+            s.cells().unwrap().iter().map(|c| c.config.id()).collect()
+        };
+        assert_eq!(ids(&recorded.sweep), ids(&sweep));
     }
 }

@@ -52,3 +52,54 @@ pub fn print_json(value: &serde_json::Value) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
+
+/// `1 epoch`, `3 epochs`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A fraction as a percentage with `decimals` decimals: `0.8512` → `85.12%`.
+pub fn pct(fraction: f64, decimals: usize) -> String {
+    format!("{:.*}%", decimals, fraction * 100.0)
+}
+
+/// A target sparsity as a percentage, as short as it is exact: `0.9` → `90%`, `0.955` → `95.5%`.
+pub fn target_pct(target: f64) -> String {
+    format!("{}%", (target * 100.0 * 1e6).round() / 1e6)
+}
+
+/// Header of the per-step result lines of `shears prune` and `shears runs show`.
+pub fn row_header() -> String {
+    format!(
+        "{:>5} {:>4} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9} {:>8}",
+        "seed",
+        "step",
+        "removed",
+        "sparsity",
+        "epochs",
+        "cum_ep",
+        "val_top1",
+        "test_top1",
+        "wall_s"
+    )
+}
+
+/// One step's result line: fractions removed, sparsity and accuracies as percentages.
+pub fn row_line(r: &shears_core::results::StepRow) -> String {
+    format!(
+        "{:>5} {:>4} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9} {:>8.1}",
+        r.seed,
+        r.step,
+        pct(r.fraction_removed, 3),
+        pct(r.sparsity, 3),
+        r.epochs,
+        r.cum_epochs,
+        pct(r.val_top1, 2),
+        pct(r.test_top1, 2),
+        r.wall_s
+    )
+}

@@ -1,6 +1,6 @@
 //! `shears eval`: evaluate a checkpoint on the test split of its dataset.
 
-use super::common::{DeviceArgs, print_json};
+use super::common::{DeviceArgs, pct, plural, print_json};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -59,8 +59,13 @@ pub fn run(a: EvalArgs) -> Result<()> {
         }))
     } else {
         println!(
-            "{} on {dataset}: test_top1 {:.4}  test_top5 {:.4}  test_loss {:.4}  ({} samples, {} epochs trained)",
-            meta.model.kind, t.top1, t.top5, t.loss, t.n, meta.epoch
+            "{} on {dataset}: test_top1 {}  test_top5 {}  test_loss {:.4}  ({}, {} trained)",
+            meta.model.kind,
+            pct(t.top1, 2),
+            pct(t.top5, 2),
+            t.loss,
+            plural(t.n as usize, "sample"),
+            plural(meta.epoch, "epoch")
         );
         Ok(())
     }

@@ -1,10 +1,14 @@
-//! One module per subcommand; shared argument groups in [`common`].
+//! One module per subcommand; shared argument groups and output helpers in [`common`].
 
 pub mod bench;
 pub mod common;
 pub mod compare;
 pub mod eval;
+pub mod inspect;
 pub mod prune;
 pub mod prune_once;
+pub mod report;
+pub mod runs;
 pub mod schedule;
+pub mod sweep;
 pub mod train;

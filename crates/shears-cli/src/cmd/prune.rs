@@ -1,12 +1,11 @@
-//! `shears prune`: run one experiment from a TOML config; `shears runs`: inspect the store.
+//! `shears prune`: run one experiment from a TOML config, resumably, into a results store.
 
-use super::common::DeviceArgs;
+use super::common::{DeviceArgs, plural, row_header, row_line, target_pct};
 use crate::progress;
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
-use shears_core::results::StepRow;
+use clap::Args;
 use shears_experiment::{Event, ExperimentConfig, clear_failures, run_experiment};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
@@ -17,8 +16,8 @@ pub struct PruneArgs {
     #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Results store; each experiment gets a directory named by its config hash.
-    #[arg(long, default_value = "runs")]
-    pub out: PathBuf,
+    #[arg(long, alias = "out", value_name = "DIR", default_value = "runs")]
+    pub store: PathBuf,
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -27,36 +26,6 @@ pub struct PruneArgs {
     pub retry_failed: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
-}
-
-pub fn header() -> String {
-    format!(
-        "{:>5} {:>4} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9} {:>8}",
-        "seed",
-        "step",
-        "removed",
-        "sparsity",
-        "epochs",
-        "cum_ep",
-        "val_top1",
-        "test_top1",
-        "wall_s"
-    )
-}
-
-pub fn row_line(r: &StepRow) -> String {
-    format!(
-        "{:>5} {:>4} {:>9.5} {:>9.5} {:>7} {:>7} {:>9.4} {:>9.4} {:>8.1}",
-        r.seed,
-        r.step,
-        r.fraction_removed,
-        r.sparsity,
-        r.epochs,
-        r.cum_epochs,
-        r.val_top1,
-        r.test_top1,
-        r.wall_s
-    )
 }
 
 pub fn run(a: PruneArgs) -> Result<()> {
@@ -69,25 +38,28 @@ pub fn run(a: PruneArgs) -> Result<()> {
     let steps = config.steps()?;
     let pb = progress::bar((steps * config.seeds.len()) as u64, "steps");
     println!(
-        "experiment {} ({} {} -> {}, {} seed(s))",
+        "experiment {} ({} {} -> {} sparsity, {})",
         config.id(),
         config.regime(),
         config.model.kind,
-        config.schedule.target,
-        config.seeds.len()
+        target_pct(config.schedule.target),
+        plural(config.seeds.len(), "seed")
     );
-    println!("{}", header());
+    println!("{}", row_header());
     if a.retry_failed {
-        clear_failures(&config, &a.out)?;
+        clear_failures(&config, &a.store)?;
     }
-    let result = run_experiment(&config, &a.out, &devices, &mut |e| match e {
+    let result = run_experiment(&config, &a.store, &devices, &mut |e| match e {
         Event::Step(row) => {
             pb.inc(1);
             pb.suspend(|| println!("{}", row_line(&row)));
         }
-        Event::DenseTraining { seed, epochs } => {
-            pb.suspend(|| eprintln!("seed {seed}: training the dense model ({epochs} epochs)"))
-        }
+        Event::DenseTraining { seed, epochs } => pb.suspend(|| {
+            eprintln!(
+                "seed {seed}: training the dense model ({})",
+                plural(epochs, "epoch")
+            )
+        }),
         Event::DenseReused { seed, path } => {
             pb.suspend(|| eprintln!("seed {seed}: reusing dense model {}", path.display()))
         }
@@ -129,109 +101,13 @@ pub fn run(a: PruneArgs) -> Result<()> {
     println!("{}", result.dir.display());
     if !result.failed.is_empty() {
         let seeds: Vec<String> = result.failed.iter().map(|f| f.seed.to_string()).collect();
+        let which = if seeds.len() == 1 { "seed" } else { "seeds" };
         bail!(
-            "{} of {} seeds failed (seeds {}); each failure is recorded in its seed directory's failed.json",
+            "{} of {} failed ({which} {}); each failure is recorded in its seed directory's failed.json",
             result.failed.len(),
-            config.seeds.len(),
+            plural(config.seeds.len(), "seed"),
             seeds.join(", ")
         );
     }
     Ok(())
-}
-
-#[derive(Subcommand, Debug)]
-pub enum RunsCommand {
-    /// List stored experiments.
-    List {
-        #[arg(long, default_value = "runs")]
-        out: PathBuf,
-    },
-    /// Show an experiment's config and rows.
-    Show {
-        id: String,
-        #[arg(long, default_value = "runs")]
-        out: PathBuf,
-    },
-}
-
-fn seeds_of(dir: &Path) -> Vec<(String, Option<shears_experiment::store::RunState>)> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("seed-") {
-                let run = shears_experiment::store::RunDir { dir: e.path() };
-                out.push((name, run.read_state().ok().flatten()));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-pub fn runs(cmd: RunsCommand) -> Result<()> {
-    match cmd {
-        RunsCommand::List { out } => {
-            let mut ids: Vec<_> = std::fs::read_dir(&out)
-                .with_context(|| format!("{}: cannot read results store", out.display()))?
-                .flatten()
-                .filter(|e| e.path().join("config.toml").exists())
-                .collect();
-            ids.sort_by_key(|e| e.file_name());
-            for e in ids {
-                let cfg = std::fs::read_to_string(e.path().join("config.toml"))
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| ExperimentConfig::parse_stored(&t));
-                let what = cfg
-                    .map(|c| {
-                        format!(
-                            "{} {} -> {} ({})",
-                            c.model.kind,
-                            c.regime(),
-                            c.schedule.target,
-                            c.prune.criterion
-                        )
-                    })
-                    .unwrap_or_else(|err| format!("unreadable config: {err}"));
-                let seeds = seeds_of(&e.path());
-                let done = seeds
-                    .iter()
-                    .filter(|(_, s)| s.as_ref().is_some_and(|s| s.finished))
-                    .count();
-                println!(
-                    "{}  {what}  seeds finished {done}/{}",
-                    e.file_name().to_string_lossy(),
-                    seeds.len()
-                );
-            }
-            Ok(())
-        }
-        RunsCommand::Show { id, out } => {
-            let dir = out.join(&id);
-            let cfg = std::fs::read_to_string(dir.join("config.toml"))
-                .with_context(|| format!("{}: no such experiment", dir.display()))?;
-            println!("{cfg}");
-            println!("{}", header());
-            for (name, _) in seeds_of(&dir) {
-                let run = shears_experiment::store::RunDir {
-                    dir: dir.join(&name),
-                };
-                // A damaged state or rows file is an error, not a shorter run.
-                let state = run.read_state()?;
-                let upto = state.as_ref().map_or(0, |s| s.completed_step);
-                let rows = run.read_rows(upto)?;
-                if state.is_some() && rows.len() != upto + 1 {
-                    anyhow::bail!(
-                        "{}: has {} rows for committed step {upto}",
-                        run.rows_path().display(),
-                        rows.len()
-                    );
-                }
-                for r in rows {
-                    println!("{}", row_line(&r));
-                }
-            }
-            Ok(())
-        }
-    }
 }

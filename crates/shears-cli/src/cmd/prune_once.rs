@@ -1,12 +1,11 @@
-//! `shears prune-once`: one pruning step on a checkpoint, no fine-tuning; and `shears inspect`.
+//! `shears prune-once`: one pruning step on a checkpoint, no fine-tuning.
 
 use super::common::{DeviceArgs, print_json};
 use anyhow::{Result, bail};
 use clap::Args;
 use serde_json::json;
 use shears_core::masks::ScopeKind;
-use shears_experiment::prune_once::{PruneOnce, prune_once, sparsity_table};
-use shears_nn::checkpoint;
+use shears_experiment::prune_once::{PruneOnce, prune_once};
 use shears_nn::prune::{Criterion, SparsityTable};
 use std::path::PathBuf;
 
@@ -32,7 +31,7 @@ pub struct PruneOnceArgs {
     #[arg(long)]
     pub weights_only: bool,
     /// Layers never to prune (paths or prefixes ending in `*`), e.g. --exclude fc3.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub exclude: Vec<String>,
     /// Seed of the random criterion.
     #[arg(long, default_value_t = 0)]
@@ -50,15 +49,7 @@ pub struct PruneOnceArgs {
     pub device: DeviceArgs,
 }
 
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    #[arg(long)]
-    pub checkpoint: PathBuf,
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn print_table(t: &SparsityTable, json: bool, extra: serde_json::Value) -> Result<()> {
+pub(crate) fn print_table(t: &SparsityTable, json: bool, extra: serde_json::Value) -> Result<()> {
     if json {
         let mut v = serde_json::to_value(t)?;
         if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
@@ -100,27 +91,5 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
         &after,
         a.json,
         json!({"checkpoint": job.out, "criterion": job.criterion}),
-    )
-}
-
-pub fn inspect(a: InspectArgs) -> Result<()> {
-    let (model, meta) = checkpoint::load(&a.checkpoint, None, &shears_nn::Device::flex())?;
-    let (_, t) = sparsity_table(&meta, &model, true, &[])?;
-    if !a.json {
-        println!(
-            "{}: {} for {:?} inputs, {} classes, trained on {} (seed {}, epoch {})",
-            a.checkpoint.display(),
-            meta.model.kind,
-            meta.model.input,
-            meta.model.classes,
-            meta.dataset,
-            meta.seed,
-            meta.epoch
-        );
-    }
-    print_table(
-        &t,
-        a.json,
-        json!({"model": meta.model.kind, "dataset": meta.dataset}),
     )
 }

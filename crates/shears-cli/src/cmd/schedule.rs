@@ -1,9 +1,9 @@
 //! `shears schedule`: print a pruning plan without touching a model.
 
-use super::common::print_json;
+use super::common::{plural, print_json};
 use anyhow::Result;
 use clap::Args;
-use shears_core::schedule::{Compat, ScheduleKind, ScheduleSpec};
+use shears_core::schedule::{Compat, ScheduleError, ScheduleKind, ScheduleSpec};
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -46,7 +46,7 @@ pub fn run(a: ScheduleArgs) -> Result<()> {
         power: a.power,
         compat: a.compat,
     };
-    let plan = spec.plan()?;
+    let plan = spec.plan().map_err(flag_error)?;
     if let Some(n) = a.weights {
         plan.check_resolvable(n)?;
     }
@@ -59,10 +59,52 @@ pub fn run(a: ScheduleArgs) -> Result<()> {
         println!("{:>5}  {:>12.8}  {:>12.8}", i + 1, s, c);
     }
     println!(
-        "total {:.8} in {} steps ({} compat)",
+        "total {:.8} in {} ({} compat; fractions of the original prunable weights)",
         report.total,
-        report.steps.len(),
+        plural(report.steps.len(), "step"),
         a.compat
     );
     Ok(())
+}
+
+/// A schedule error in terms of this command's flags: a missing parameter names its flag.
+fn flag_error(e: ScheduleError) -> anyhow::Error {
+    use ScheduleError as E;
+    let message = match &e {
+        E::MissingStart { value: None } => {
+            "hybrid needs --start: the sparsity of its first, one-shot jump, in (0, --target) \
+             (e.g. --start 0.5)"
+                .to_string()
+        }
+        E::MissingStart { value: Some(v) } => {
+            format!("hybrid needs --start > 0 (its first, one-shot jump), got {v}")
+        }
+        E::StepOrSteps {
+            kind,
+            step: None,
+            steps: None,
+        } => format!(
+            "{kind} needs --step (the amount each step removes) or --steps (the number of steps)"
+        ),
+        E::ReferenceNeedsStep { kind, .. } => {
+            format!("--compat reference: {kind} needs --step and takes no --steps")
+        }
+        E::OneShotSteps { steps } => {
+            format!("one-shot has exactly one step; drop --steps {steps}")
+        }
+        E::StartNotSupported { kind, value } => {
+            format!("{kind} takes no --start (got {value}); use hybrid for a one-shot jump")
+        }
+        E::NoReference { kind } => {
+            format!("{kind} has no reference semantics; use --compat exact")
+        }
+        // These start with the name of the field, which is the flag's.
+        E::InvalidTarget { .. }
+        | E::InvalidStep { .. }
+        | E::InvalidSteps { .. }
+        | E::InvalidStart { .. }
+        | E::InvalidPower { .. } => format!("--{e}"),
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!(message)
 }

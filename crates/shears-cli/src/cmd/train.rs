@@ -1,6 +1,6 @@
 //! `shears train`: train a dense model and save it.
 
-use super::common::{DataArgs, DeviceArgs, print_json};
+use super::common::{DataArgs, DeviceArgs, pct, plural, print_json};
 use crate::progress;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -69,13 +69,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
     };
     spec.validate().map_err(anyhow::Error::msg)?;
     eprintln!(
-        "training {} on {} ({} train / {} val / {} test), {} epochs",
+        "training {} on {} ({} train / {} val / {} test), {}",
         spec.kind,
         a.data.data,
         data.train.len(),
         data.val.len(),
         data.test.len(),
-        recipe.epochs
+        plural(recipe.epochs, "epoch")
     );
     let pb = progress::bar(recipe.epochs as u64, "epochs");
     let json = a.json;
@@ -84,8 +84,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
         pb.suspend(|| {
             if !json {
                 eprintln!(
-                    "epoch {:>3}  train_loss {:.4}  val_top1 {:.4}  val_loss {:.4}  {:.1}s",
-                    r.epoch, r.train_loss, r.val.top1, r.val.loss, r.seconds
+                    "epoch {:>3}  train_loss {:.4}  val_top1 {}  val_loss {:.4}  {:.1}s",
+                    r.epoch,
+                    r.train_loss,
+                    pct(r.val.top1, 2),
+                    r.val.loss,
+                    r.seconds
                 )
             }
         });
@@ -111,8 +115,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }))?;
     } else {
         println!(
-            "test_top1 {:.4}  test_top5 {:.4}  test_loss {:.4}  epochs {}  ({:.1}s training)",
-            t.top1, t.top5, t.loss, report.epochs, report.seconds
+            "test_top1 {}  test_top5 {}  test_loss {:.4}  ({}, {:.1}s training)",
+            pct(t.top1, 2),
+            pct(t.top5, 2),
+            t.loss,
+            plural(report.epochs, "epoch"),
+            report.seconds
         );
         println!("saved {}", a.out.display());
     }

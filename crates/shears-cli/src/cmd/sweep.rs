@@ -1,0 +1,77 @@
+//! `shears sweep`: run the grid of a sweep file (skipping runs already stored), and its report.
+
+use super::common::{DeviceArgs, plural, target_pct};
+use crate::grid;
+use anyhow::Result;
+use clap::Args;
+use shears_experiment::sweep::{Cell, GridOptions, SweepConfig};
+use shears_report::AnalysisOptions;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Report directory; the results store is its `runs/` sub-directory.
+    #[arg(long, default_value = "results/sweep")]
+    pub out: PathBuf,
+    /// Print the grid and its estimated epoch count, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Retry runs recorded as failed (diverged) instead of reporting the stored failure.
+    #[arg(long)]
+    pub retry_failed: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(a: SweepArgs) -> Result<()> {
+    let sweep = SweepConfig::load(&a.config)?;
+    let cells = sweep.cells()?;
+    if a.dry_run {
+        print_grid(&cells);
+        return Ok(());
+    }
+    let devices = a.device.devices()?;
+    let grid = GridOptions {
+        jobs: a.jobs,
+        retry_failed: a.retry_failed,
+    };
+    grid::run_and_report(
+        sweep,
+        &cells,
+        &a.out,
+        &grid,
+        &devices,
+        AnalysisOptions::default(),
+        a.json,
+    )
+}
+
+/// One line per experiment of the grid, and the estimated total.
+fn print_grid(cells: &[Cell]) {
+    let mut total = 0;
+    for c in cells {
+        let e = c.estimated_epochs();
+        total += e;
+        let axes: Vec<String> = c.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{}  {:<10} target {:<6} {}  ~{}  {}",
+            c.config.id(),
+            c.regime,
+            target_pct(c.target),
+            plural(c.config.seeds.len(), "seed"),
+            plural(e, "epoch"),
+            axes.join(" ")
+        );
+    }
+    println!(
+        "{}, estimated {}",
+        plural(cells.len(), "experiment"),
+        plural(total, "fine-tuning epoch")
+    );
+}

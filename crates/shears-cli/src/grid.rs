@@ -1,0 +1,152 @@
+//! A grid of experiments on the terminal: a progress bar and a line per finished run while
+//! it runs, then its report. The glue between shears-experiment (runs, manifest) and
+//! shears-report (analysis, report files), which do not know each other.
+
+use crate::cmd::common::{pct, plural, print_json, target_pct};
+use crate::progress;
+use anyhow::{Result, bail};
+use shears_experiment::Event;
+use shears_experiment::sweep::{
+    Cell, GridEvent, GridOptions, Manifest, Outcome, SweepConfig, run_cells,
+};
+use shears_nn::train::Devices;
+use shears_report::{AnalysisOptions, analyze, write_report};
+use std::path::Path;
+use std::time::Instant;
+
+/// Runs `cells` (of `sweep`) into the store `dir/runs`, records the grid in
+/// `dir/compare.json`, writes the report and prints it (`json`: `summary.json` instead of the
+/// tables and no per-run lines). Runs that failed on their own are listed in the report and
+/// make the result an error once it is written.
+pub fn run_and_report(
+    sweep: SweepConfig,
+    cells: &[Cell],
+    dir: &Path,
+    grid: &GridOptions,
+    devices: &Devices,
+    options: AnalysisOptions,
+    json: bool,
+) -> Result<()> {
+    let outcome = run(cells, &dir.join("runs"), grid, devices, json)?;
+    let manifest = Manifest::new(sweep, cells, options);
+    manifest.write(dir)?;
+    render(dir, &manifest, &outcome, json)?;
+    let failed = outcome.failed.len();
+    if failed > 0 {
+        bail!(
+            "{} failed and {} left out of the report (listed under \"Failed runs\" in {}); the other runs are complete",
+            plural(failed, "run"),
+            if failed == 1 { "is" } else { "are" },
+            dir.join("report.md").display()
+        );
+    }
+    Ok(())
+}
+
+/// Regenerates the report of a compare/sweep directory from its manifest and stored runs.
+pub fn report(dir: &Path) -> Result<()> {
+    let manifest = Manifest::<AnalysisOptions>::read(dir)?;
+    let outcome = manifest.results(&dir.join("runs"))?;
+    render(dir, &manifest, &outcome, false)
+}
+
+/// Runs the cells with a progress bar and, unless `quiet`, a line per finished or failed run.
+fn run(
+    cells: &[Cell],
+    store: &Path,
+    grid: &GridOptions,
+    devices: &Devices,
+    quiet: bool,
+) -> Result<Outcome> {
+    let pb = progress::bar(0, "sweep");
+    let started = Instant::now();
+    if !quiet {
+        pb.suspend(|| {
+            println!(
+                "{:<10} {:>6} {:>5} {:>9} {:>9} {:>7} {:>8}",
+                "regime", "target", "seed", "sparsity", "test_top1", "epochs", "elapsed"
+            )
+        });
+    }
+    let on_event = |e: GridEvent<'_>| match e {
+        GridEvent::Started { steps } => pb.set_length(steps),
+        GridEvent::Progress(n) => pb.inc(n),
+        GridEvent::Finished { cell, row } if !quiet => pb.suspend(|| {
+            println!(
+                "{:<10} {:>6} {:>5} {:>9} {:>9} {:>7} {:>7.0}s",
+                cell.regime,
+                target_pct(cell.target),
+                row.seed,
+                pct(row.sparsity, 2),
+                pct(row.test_top1, 2),
+                row.cum_epochs,
+                started.elapsed().as_secs_f64()
+            )
+        }),
+        GridEvent::Failed {
+            cell,
+            seed,
+            reason,
+            stored,
+        } if !quiet => {
+            let stored = if stored {
+                " (stored; --retry-failed reruns it)"
+            } else {
+                ""
+            };
+            pb.suspend(|| {
+                println!(
+                    "{:<10} {:>6} {:>5} FAILED{stored}: {reason}",
+                    cell.regime,
+                    target_pct(cell.target),
+                    seed
+                )
+            })
+        }
+        GridEvent::Run { event, .. } => match event {
+            Event::DenseTraining { seed, epochs } if !quiet => pb.suspend(|| {
+                eprintln!(
+                    "seed {seed}: training the dense model ({})",
+                    plural(*epochs, "epoch")
+                )
+            }),
+            Event::DenseDamaged { seed, path } => pb.suspend(|| {
+                eprintln!(
+                    "seed {seed}: warning: dense model {} does not match its recorded \
+                     checksum; training it again",
+                    path.display()
+                )
+            }),
+            _ => {}
+        },
+        _ => {}
+    };
+    let outcome = run_cells(cells, store, grid, devices, &on_event)?;
+    pb.finish_and_clear();
+    Ok(outcome)
+}
+
+/// Writes the report files and prints the report's tables (or `summary.json`).
+fn render(
+    dir: &Path,
+    manifest: &Manifest<AnalysisOptions>,
+    outcome: &Outcome,
+    json: bool,
+) -> Result<()> {
+    let mut summary = analyze(&outcome.rows, &manifest.options);
+    summary.failed = outcome.failed.clone();
+    let config = serde_json::to_value(&manifest.sweep)?;
+    write_report(dir, &outcome.rows, &summary, &config)?;
+    if json {
+        let text = std::fs::read_to_string(dir.join("summary.json"))?;
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        return print_json(&v);
+    }
+    let md = std::fs::read_to_string(dir.join("report.md"))?;
+    // The tables and statements of the report; figures and configuration are in the files.
+    for line in md.lines().take_while(|l| !l.starts_with("## Figures")) {
+        println!("{line}");
+    }
+    println!("\nreport: {}", dir.join("report.md").display());
+    Ok(())
+}

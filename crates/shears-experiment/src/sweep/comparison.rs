@@ -1,0 +1,95 @@
+//! The built-in comparison of `shears compare`: one model, dataset and criterion, the
+//! built-in regimes at several targets, repeated over seeds, as a [`SweepConfig`].
+
+use super::regime::Regime;
+use super::{Recipe, SweepConfig};
+use shears_data::DatasetId;
+use shears_nn::models::ModelKind;
+use shears_nn::prune::Criterion;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The default comparison's targets, recorded in every report.
+pub const DEFAULT_TARGETS: [f64; 6] = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98];
+/// The default comparison's seeds.
+pub const DEFAULT_SEEDS: [u64; 3] = [0, 1, 2];
+
+/// The settings of a built-in comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub model: ModelKind,
+    pub data: DatasetId,
+    /// Directory of the dataset files (`None`: auto-detect).
+    pub data_dir: Option<PathBuf>,
+    pub criterion: Criterion,
+    /// Remove whole channels instead of single weights.
+    pub structured: bool,
+    /// Equal-compute mode: every regime gets this many fine-tuning epochs in total.
+    pub budget: Option<usize>,
+    pub regimes: Vec<Regime>,
+    pub targets: Vec<f64>,
+    pub seeds: Vec<u64>,
+}
+
+impl Default for Comparison {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::LeNet300,
+            data: DatasetId::FashionMnistMini,
+            data_dir: None,
+            criterion: Criterion::Magnitude,
+            structured: false,
+            budget: None,
+            regimes: Regime::ALL.to_vec(),
+            targets: DEFAULT_TARGETS.to_vec(),
+            seeds: DEFAULT_SEEDS.to_vec(),
+        }
+    }
+}
+
+/// Fine-tuning epochs per step at most, and the fine-tuning learning rate, of the built-in
+/// grid: scaled to finish in minutes on 2 CPU cores.
+const MAX_EPOCHS: i64 = 20;
+const FINETUNE_LR: f64 = 0.01;
+
+impl Comparison {
+    /// The grid: a base experiment with this comparison's settings, each regime's typed
+    /// recipe, the targets and the seeds.
+    pub fn sweep(&self) -> SweepConfig {
+        let mut base = toml::Table::new();
+        let mut set = |section: &str, key: &str, v: toml::Value| {
+            base.entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .expect("a section")
+                .insert(key.to_string(), v);
+        };
+        set("model", "kind", self.model.name().into());
+        set("data", "dataset", self.data.name().into());
+        if let Some(d) = &self.data_dir {
+            set("data", "dir", d.display().to_string().into());
+        }
+        set("prune", "criterion", self.criterion.name().into());
+        set("finetune", "max_epochs", MAX_EPOCHS.into());
+        set("finetune", "lr", FINETUNE_LR.into());
+        if let Some(b) = self.budget {
+            set("finetune", "mode", "budget".into());
+            set("finetune", "budget", (b as i64).into());
+        }
+        if self.structured {
+            set("prune", "structured", true.into());
+        }
+        let regimes: BTreeMap<String, Recipe> = self
+            .regimes
+            .iter()
+            .map(|r| (r.name().to_string(), Recipe::Typed(r.recipe())))
+            .collect();
+        SweepConfig {
+            base,
+            regimes,
+            targets: self.targets.clone(),
+            seeds: self.seeds.clone(),
+            grid: BTreeMap::new(),
+        }
+    }
+}

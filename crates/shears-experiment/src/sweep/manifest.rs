@@ -1,0 +1,74 @@
+//! `compare.json`: what a report directory was made from (the grid, its experiments in the
+//! results store, and the analysis options), so its report can be regenerated from the store.
+
+use super::{Cell, Outcome, SweepConfig};
+use crate::store::{self, StoreError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The manifest of a report directory; `O` holds the analysis options (defined by the report
+/// layer, which this crate does not know).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest<O> {
+    pub sweep: SweepConfig,
+    /// Distinct experiment ids of the grid's cells, in cell order.
+    pub experiments: Vec<String>,
+    pub options: O,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{}: not a compare/sweep output directory: {detail}", path.display())]
+    Missing { path: PathBuf, detail: String },
+    #[error("{}: unreadable manifest: {detail}", path.display())]
+    Unreadable { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<O: Serialize + DeserializeOwned> Manifest<O> {
+    /// The file name in a report directory.
+    pub const FILE: &'static str = "compare.json";
+
+    pub fn new(sweep: SweepConfig, cells: &[Cell], options: O) -> Self {
+        let mut seen = HashSet::new();
+        let experiments = cells
+            .iter()
+            .map(|c| c.config.id())
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
+        Self {
+            sweep,
+            experiments,
+            options,
+        }
+    }
+
+    /// Writes `dir/compare.json` (pretty-printed JSON, replaced atomically).
+    pub fn write(&self, dir: &Path) -> Result<(), ManifestError> {
+        let path = dir.join(Self::FILE);
+        let text = serde_json::to_string_pretty(self).expect("a manifest serialises");
+        store::write(&path, text.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn read(dir: &Path) -> Result<Self, ManifestError> {
+        let path = dir.join(Self::FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| ManifestError::Missing {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| ManifestError::Unreadable {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The stored rows and failures of the manifest's experiments in `store`.
+    pub fn results(&self, store: &Path) -> Result<Outcome, StoreError> {
+        let (rows, failed) = store::read_results(store, &self.experiments)?;
+        Ok(Outcome { rows, failed })
+    }
+}
