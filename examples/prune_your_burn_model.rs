@@ -13,8 +13,8 @@ use shears_core::masks::Scope;
 use shears_core::schedule::{ScheduleKind, ScheduleSpec};
 use shears_core::stopping::{EarlyStopper, Monitor};
 use shears_data::{Batch, Batches, DatasetId};
-use shears_nn::fit::Prepared;
 use shears_nn::prune::{Criterion, Pruner};
+use shears_nn::train::Prepared;
 use shears_nn::train::{Classifier, Devices, cross_entropy, evaluate, to_tensors};
 
 /// The user's model: any Burn `Module` works; `Classifier` only lets shears evaluate it.

@@ -72,8 +72,8 @@ fn train_then_eval_reports_the_same_test_metrics() {
 }
 
 #[test]
-fn reference_schedules_reproduce_the_digest_examples() {
-    // (args, expected steps) from the paper digest §7.3.
+fn reference_schedules_reproduce_the_worked_examples() {
+    // (args, expected steps): the worked examples of docs/design.md#reference-arithmetic.
     let cases: &[(&[&str], &[f64])] = &[
         (
             &["constant", "--target", "0.9", "--step", "0.2"],

@@ -10,10 +10,10 @@ use shears_core::masks::ScopeKind;
 use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
-use shears_nn::fit::TrainRecipe;
 use shears_nn::models::ModelKind;
 use shears_nn::optim::OptimizerConfig;
 use shears_nn::prune::Criterion;
+use shears_nn::train::TrainRecipe;
 use std::path::PathBuf;
 
 mod keys;

@@ -3,9 +3,9 @@
 
 use crate::config::{Carry, FinetuneMode, FinetuneSection};
 use shears_core::stopping::{BestTracker, EarlyStopper, Monitor, PatienceSchedule};
-use shears_nn::fit::Prepared;
 use shears_nn::metrics::Metrics;
 use shears_nn::models::Network;
+use shears_nn::train::Prepared;
 use shears_nn::train::{AfterStep, Devices, LrClock, TrainError, evaluate, train_epoch};
 
 /// How long step `step` (1-based) may train.

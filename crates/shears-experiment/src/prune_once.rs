@@ -4,9 +4,9 @@
 use crate::runner::RunError;
 use shears_core::masks::ScopeKind;
 use shears_nn::checkpoint::{self, CheckpointMeta};
-use shears_nn::fit::Prepared;
 use shears_nn::models::Network;
 use shears_nn::prune::{self, Criterion, MaskSet, SparsityTable};
+use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, TrainError};
 use std::path::PathBuf;
 

@@ -8,11 +8,11 @@
 //!   selection arithmetic is `shears_core`'s; this crate moves tensors to and from Burn.
 //! - [`structured`] — channel groups (a dependency graph over shears' models), group scores,
 //!   surgery into a smaller network, and the [`structured::ChannelPruner`].
-//! - [`train`] / [`fit`] — an epoch loop with an after-step hook (where masks are re-applied),
-//!   exact evaluation of any [`train::Classifier`], dense training recipes.
+//! - [`train`] — an epoch loop with an after-step hook (where masks are re-applied), exact
+//!   evaluation of any [`train::Classifier`], dense training recipes and prepared data.
 //! - [`models`], [`checkpoint`], [`optim`] (PyTorch-faithful optimizers), [`metrics`].
-//! - [`ops`] / [`kernels`] — which layers run on `shears-kernels`' CPU kernels, and the Burn
-//!   backend extension that plugs them in.
+//! - [`accel`] — which layers run on `shears-kernels`' CPU kernels, and the Burn backend
+//!   extension ([`accel::extension`]) that plugs them in.
 //!
 //! ```
 //! use burn::nn::{Linear, LinearConfig};
@@ -29,14 +29,12 @@
 //! assert_eq!(pruner.verify(&layer).unwrap().pruned(), 16);
 //! ```
 
+pub mod accel;
 pub mod checkpoint;
 pub mod csr_inference;
-pub mod fit;
 pub mod interrupt;
-pub mod kernels;
 pub mod metrics;
 pub mod models;
-pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod prune;

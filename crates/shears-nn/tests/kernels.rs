@@ -8,8 +8,8 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use shears_nn::Device;
+use shears_nn::accel::set_fast_conv;
 use shears_nn::models::{ModelKind, ModelSpec, Network};
-use shears_nn::ops::set_fast_conv;
 use shears_nn::optim::OptimizerConfig;
 use shears_nn::train::cross_entropy;
 

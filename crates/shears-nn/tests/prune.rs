@@ -4,10 +4,10 @@
 use shears_core::masks::{Scope, StepAmount, removal_count};
 use shears_data::DatasetId;
 use shears_nn::Device;
-use shears_nn::fit::{Prepared, TrainRecipe, fit};
 use shears_nn::models::{ModelKind, ModelSpec};
 use shears_nn::prune::{self, Criterion, MaskSet};
 use shears_nn::train::{Devices, LrClock, evaluate, train_epoch};
+use shears_nn::train::{Prepared, TrainRecipe, fit};
 
 fn setup(epochs: usize) -> (Prepared, ModelSpec, Devices, shears_nn::models::Network) {
     let splits = shears_data::load(DatasetId::FashionMnistMini, None).unwrap();

@@ -3,9 +3,9 @@
 use shears_data::DatasetId;
 use shears_nn::Device;
 use shears_nn::checkpoint::{self, CheckpointError, CheckpointMeta, FORMAT_VERSION};
-use shears_nn::fit::{Prepared, TrainRecipe, fit};
 use shears_nn::models::{ModelKind, ModelSpec};
 use shears_nn::train::{Devices, TrainError, evaluate};
+use shears_nn::train::{Prepared, TrainRecipe, fit};
 use std::path::PathBuf;
 
 fn mini() -> Prepared {

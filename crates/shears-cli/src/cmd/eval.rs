@@ -6,7 +6,7 @@ use clap::Args;
 use serde_json::json;
 use shears_data::DatasetId;
 use shears_nn::checkpoint;
-use shears_nn::fit::Prepared;
+use shears_nn::train::Prepared;
 use shears_nn::train::evaluate;
 use std::path::PathBuf;
 

@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use shears_nn::fit::{Prepared, TrainRecipe, fit};
 use shears_nn::models::{ModelKind, ModelSpec};
+use shears_nn::train::{Prepared, TrainRecipe, fit};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

@@ -75,7 +75,7 @@ pub fn threads() -> usize {
 /// Runs the benchmark: per model training and inference, then the pruning step, then the
 /// pruned-inference rows.
 pub fn run(options: &BenchOptions, devices: &Devices) -> Result<Vec<BenchRow>, BenchError> {
-    shears_nn::ops::set_fast_conv(!options.burn_conv);
+    shears_nn::accel::set_fast_conv(!options.burn_conv);
     let mut rows = Vec::new();
     for &kind in &options.models {
         model_rows(options, kind, devices, &mut rows);

@@ -6,9 +6,9 @@ use super::{Event, RunError, check_interrupt};
 use crate::config::ExperimentConfig;
 use crate::store::{Lock, StoreError, remove_stale_temps, sha256_hex, write};
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use shears_nn::fit::{Prepared, fit};
 use shears_nn::models::{ModelSpec, Network};
 use shears_nn::train::Devices;
+use shears_nn::train::{Prepared, fit};
 use std::path::{Path, PathBuf};
 
 /// The dense model of `seed` (see the module docs).

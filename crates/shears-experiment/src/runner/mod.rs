@@ -13,8 +13,8 @@ use crate::store::{Lock, RunDir, StoreError, remove_stale_temps, write};
 use shears_core::results::{FailedRun, StepRow};
 use shears_data::Splits;
 use shears_nn::checkpoint;
-use shears_nn::fit::Prepared;
 use shears_nn::models::ModelSpec;
+use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, TrainError};
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 //! Both adapt their first fully connected layer to the input size.
 
 use super::layer::{LayerInfo, conv_out};
-use crate::ops::{conv2d_forward, max_pool2d_forward};
+use crate::accel::{conv2d_forward, max_pool2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};

@@ -4,7 +4,7 @@
 //! single pixel so 28x28 inputs work too, and the head averages whatever spatial size remains.
 
 use super::layer::{LayerInfo, conv_out};
-use crate::ops::{batch_norm_forward, conv2d_forward, max_pool2d_forward};
+use crate::accel::{batch_norm_forward, conv2d_forward, max_pool2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};

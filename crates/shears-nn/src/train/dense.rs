@@ -1,10 +1,10 @@
 //! Dense training: a recipe, prepared data splits, and the epoch loop that turns them into a
 //! trained model with its per-epoch history.
 
+use super::{Devices, EpochStats, LrClock, TrainError, evaluate, train_epoch};
 use crate::metrics::Metrics;
 use crate::models::{ModelSpec, Network};
 use crate::optim::OptimizerConfig;
-use crate::train::{Devices, EpochStats, LrClock, TrainError, evaluate, train_epoch};
 use serde::{Deserialize, Serialize};
 use shears_core::lr::{LrPolicy, LrSchedule};
 use shears_data::{

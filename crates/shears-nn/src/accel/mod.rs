@@ -1,5 +1,5 @@
 //! Where the models' convolutions, max-pools and batch norms are computed: by `shears-kernels`
-//! (through the backend extension in [`crate::kernels`]) for `f32` tensors on the Flex device,
+//! (through the backend extension in [`extension`]) for `f32` tensors on the Flex device,
 //! by Burn otherwise.
 //!
 //! The modules stay Burn's [`Conv2d`], [`MaxPool2d`] and [`BatchNorm`] (same parameters and
@@ -7,12 +7,14 @@
 //! computation differs. Grouped, dilated, `Same`-padded and ceil-mode operations fall back to
 //! Burn, and so does a frozen batch norm on a training device.
 
-use crate::kernels::{self, ConvGeometry, PoolGeometry};
+pub mod extension;
+
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation;
+use extension::{self as kernels, ConvGeometry, PoolGeometry};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static FAST: AtomicBool = AtomicBool::new(true);
