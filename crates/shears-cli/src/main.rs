@@ -51,8 +51,22 @@ enum Command {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    conventional_signals();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are "errors" to clap; everything goes out bounded.
+        Err(e) => {
+            let text = bounded(&e.render().to_string());
+            if e.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
     // No subcommand: help, not a multi-minute comparison started by accident.
-    let Some(command) = Cli::parse().command else {
+    let Some(command) = cli.command else {
         println!("{}", Cli::command().render_help());
         return ExitCode::SUCCESS;
     };
@@ -99,9 +113,72 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", bounded(&format!("{e:#}")));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Longest line of an error message printed whole; longer ones (an echoed seeds list of
+/// megabytes) keep their start and end.
+const MAX_LINE: usize = 1000;
+/// Most lines of an error message printed.
+const MAX_LINES: usize = 60;
+
+/// `message` with every over-long line cut in the middle and at most [`MAX_LINES`] lines, so
+/// an error never echoes unbounded input back.
+fn bounded(message: &str) -> String {
+    let lines: Vec<&str> = message.split_inclusive('\n').collect();
+    let mut out = String::new();
+    for line in lines.iter().take(MAX_LINES) {
+        let chars = line.chars().count();
+        if chars <= MAX_LINE {
+            out.push_str(line);
+            continue;
+        }
+        let head: String = line.chars().take(MAX_LINE * 3 / 4).collect();
+        let tail: String = line.chars().skip(chars - MAX_LINE / 4).collect();
+        let cut = chars - MAX_LINE;
+        out.push_str(&format!("{head} …[{cut} characters left out]… {tail}"));
+    }
+    if lines.len() > MAX_LINES {
+        out.push_str(&format!(
+            "…[{} more lines left out]\n",
+            lines.len() - MAX_LINES
+        ));
+    }
+    out
+}
+
+/// A closed pipe ends the process the conventional way (`shears runs show … | head`), not
+/// with a panic inside `println!`: every store write is atomic, so nothing is left half
+/// written. Over a file-size limit (`ulimit -f`) a write fails with EFBIG, reported as out of
+/// disk space with its temp file removed, instead of the process dying silently (SIGXFSZ).
+fn conventional_signals() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to a default/ignore constant, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn long_lines_and_many_lines_are_cut() {
+        let huge = format!("seeds: [{}] repeats a seed\n", "7, ".repeat(1_000_000));
+        let out = bounded(&huge);
+        assert!(out.len() < 2 * super::MAX_LINE * 4, "{}", out.len());
+        assert!(out.starts_with("seeds: [7, 7,") && out.ends_with("] repeats a seed\n"));
+        assert!(out.contains("characters left out"));
+        let many = "x\n".repeat(10_000);
+        let out = bounded(&many);
+        assert_eq!(out.lines().count(), super::MAX_LINES + 1);
+        assert!(out.ends_with("[9940 more lines left out]\n"), "{out}");
+        assert_eq!(bounded("short\n"), "short\n");
     }
 }
 

@@ -302,11 +302,60 @@ pub fn parse_override(s: &str) -> Result<(String, toml::Value), ConfigError> {
         return Err(ConfigError::OverrideSyntax(s.to_string()));
     }
     let raw = raw.trim();
+    // A line break would let the value's TOML set further keys, silently dropped.
+    if raw.contains(['\n', '\r']) {
+        return Err(ConfigError::Override {
+            key: key.to_string(),
+            detail: "the value contains a line break; give each key its own -s key=value".into(),
+        });
+    }
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
+        .filter(|t| t.len() == 1)
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     Ok((key.to_string(), value))
+}
+
+/// A range error about a key an override set names that override (the last one setting the
+/// key the message starts with), so the user is pointed at the command line, not the file.
+fn blame_override(e: ConfigError, overrides: &[String]) -> ConfigError {
+    let ConfigError::Invalid(message) = e else {
+        return e;
+    };
+    let about = |o: &&String| {
+        let key = o.split_once('=').map_or("", |(k, _)| k.trim());
+        !key.is_empty()
+            && message
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with([' ', ':', '=']))
+    };
+    match overrides.iter().rev().find(about) {
+        Some(o) => ConfigError::Override {
+            key: o.clone(),
+            detail: message,
+        },
+        None => ConfigError::Invalid(message),
+    }
+}
+
+/// The keys of a config file as dotted `(key, value)` settings, each section's `kind` first:
+/// applied like overrides, they fill what a partial section leaves out from the defaults
+/// (`[schedule]` with only `target = 0.9` keeps the default schedule's kind and steps).
+fn file_settings(table: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
+    let mut keys: Vec<&String> = table.keys().collect();
+    keys.sort_by_key(|k| *k != "kind");
+    for k in keys {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match &table[k] {
+            toml::Value::Table(t) if !t.is_empty() => file_settings(t, &key, out),
+            v => out.push((key, v.clone())),
+        }
+    }
 }
 
 /// Applies dotted overrides to a parsed file. A section the file leaves out stands for its
@@ -383,7 +432,9 @@ impl ExperimentConfig {
 
     pub fn from_toml(text: &str, name: &str, overrides: &[String]) -> Result<Self, ConfigError> {
         let config = Self::resolve(text, name, overrides)?;
-        config.validate()?;
+        config
+            .validate()
+            .map_err(|e| blame_override(e, overrides))?;
         Ok(config)
     }
 
@@ -391,7 +442,7 @@ impl ExperimentConfig {
     /// [`Self::validate`] (for a caller that sets more fields before validating). An unknown
     /// key or a value of the wrong type is blamed on the override that set it, if one did.
     pub fn resolve(text: &str, name: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Read {
+        let file: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Read {
             path: name.into(),
             detail: e.to_string(),
         })?;
@@ -401,7 +452,13 @@ impl ExperimentConfig {
             .collect::<Result<Vec<_>, _>>()?;
         let defaults: toml::Table =
             toml::from_str(&Self::default().to_toml()).expect("the defaults parse");
-        apply_overrides(&mut table, &defaults, &parsed)?;
+        let mut settings = Vec::new();
+        file_settings(&file, "", &mut settings);
+        settings.extend(parsed.iter().cloned());
+        let mut table = toml::Table::new();
+        // TOML gives a file's keys a consistent structure: only an override can meet a value
+        // where it expects a section, so that error names the override.
+        apply_overrides(&mut table, &defaults, &settings)?;
         serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| keys::value_error(&e, name, overrides, &parsed, &defaults))
     }

@@ -218,6 +218,56 @@ fn an_override_of_a_section_the_file_leaves_out_changes_its_defaults() {
 }
 
 #[test]
+fn a_partial_section_in_the_file_keeps_the_defaults_it_leaves_out() {
+    // "Every key defaulted" holds inside a section too: a schedule of only a target.
+    let c = parse("[schedule]\ntarget = 0.9\n", &[]);
+    let mut want = ExperimentConfig::default();
+    want.schedule.target = 0.9;
+    assert_eq!(c, want);
+    assert_eq!(c, parse("", &["schedule.target=0.9"]));
+    // Another kind in the file gets that kind's defaults, as an override would.
+    let file = "[finetune.optimizer]\nkind = \"adam\"\n";
+    assert_eq!(
+        parse(file, &[]),
+        parse("", &["finetune.optimizer.kind=adam"])
+    );
+    let c = parse(
+        "[schedule]\nstep = 0.2\nkind = \"geometric\"\ntarget = 0.9\n",
+        &[],
+    );
+    assert_eq!(c.regime(), "geometric");
+    // A value where a section belongs is the file's error.
+    let e = error("schedule = 3\n[finetune]\nlr = 0.02\n", &[]);
+    assert!(e.contains("test.toml") && e.contains("schedule"), "{e}");
+}
+
+#[test]
+fn a_range_error_of_an_overridden_key_names_the_override() {
+    let file = "[schedule]\nkind = \"one-shot\"\ntarget = 0.5\n";
+    for (o, key) in [
+        ("schedule.target=1.2", "schedule.target"),
+        ("finetune.min_delta=-1", "finetune.min_delta"),
+        ("seeds=[]", "seeds"),
+        ("dense.epochs=0", "dense.epochs"),
+    ] {
+        let e = error(file, &[o]);
+        assert!(e.starts_with(&format!("override '{o}': {key}")), "{o}: {e}");
+    }
+    // The same mistake in the file names the key alone.
+    let e = error("[schedule]\nkind = \"one-shot\"\ntarget = 1.2\n", &[]);
+    assert!(e.starts_with("schedule.target"), "{e}");
+}
+
+#[test]
+fn an_override_value_with_a_line_break_is_refused() {
+    let e = error("", &["schedule.target=0.9\nseeds = [5]"]);
+    assert!(
+        e.contains("override 'schedule.target'") && e.contains("line break"),
+        "{e}"
+    );
+}
+
+#[test]
 fn spellings_of_one_experiment_share_an_id_and_a_change_gives_another() {
     let geometric = example("geometric-80.toml");
     let base = parse(&geometric, &[]);

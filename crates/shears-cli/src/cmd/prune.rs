@@ -93,7 +93,9 @@ pub fn run(a: PruneArgs) -> Result<()> {
         }
         _ => {}
     })
-    .context("experiment failed; finished steps are kept, rerun the same command to resume")?;
+    // No blanket "rerun to resume": it helps only where the error says so (a full disk), not
+    // for a held lock, a damaged state file or a missing dataset.
+    .context("experiment stopped; every finished step is kept")?;
     pb.finish_and_clear();
     for r in result.rows.iter().filter(|r| r.step == steps) {
         println!("final seed {}: {}", r.seed, row_line(r));

@@ -26,8 +26,8 @@ pub(super) fn dense_model(
         let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
         return Ok(model);
     }
-    let dir = out.join("dense").join(config.dense_key(seed));
-    let path = dir.join("model.ckpt");
+    let path = stored_path(config, seed, out);
+    let dir = path.parent().expect("in its directory").to_path_buf();
     if let Some(model) = stored_dense(&path, spec, seed, devices, on_event)? {
         return Ok(model);
     }
@@ -68,6 +68,13 @@ pub(super) fn dense_model(
             .as_bytes(),
     )?;
     Ok(model)
+}
+
+/// Where the dense model of `seed` is stored under the store `out`.
+pub(super) fn stored_path(config: &ExperimentConfig, seed: u64, out: &Path) -> PathBuf {
+    out.join("dense")
+        .join(config.dense_key(seed))
+        .join("model.ckpt")
 }
 
 fn checksum_path(model: &Path) -> PathBuf {

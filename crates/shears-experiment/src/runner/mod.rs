@@ -29,8 +29,8 @@ pub enum RunError {
     #[error("{0}")]
     Invalid(String),
     #[error(
-        "not enough free disk space in {dir}: a run of this experiment keeps up to {needed_mb} MB of \
-         checkpoints, {available_mb} MB are free; nothing was trained — free space (or use another \
+        "not enough free disk space in {dir}: this run still has {needed_mb} MB of checkpoints to \
+         write, {available_mb} MB are free; nothing was trained — free space (or use another \
          --out) and run the same command again"
     )]
     NoSpace {
@@ -188,7 +188,15 @@ pub fn run_experiment(
             failed.push(f);
             continue;
         }
-        space::check_free_space(&run.dir, space::space_needed(config))?;
+        let dense = config
+            .dense
+            .checkpoint
+            .is_empty()
+            .then(|| dense::stored_path(config, seed, out));
+        space::check_free_space(
+            &run.dir,
+            space::space_needed(config, &run, dense.as_deref()),
+        )?;
         let _lock = Lock::acquire(&run.dir)?;
         remove_stale_temps(&run.dir);
         if splits.is_none() {
