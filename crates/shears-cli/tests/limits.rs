@@ -180,3 +180,33 @@ fn a_missing_dataset_does_not_suggest_rerunning_to_resume() {
         "{stderr}"
     );
 }
+
+#[test]
+fn compare_checks_its_targets_and_recommendation_before_any_work() {
+    let out = scratch("compare-args").join("out");
+    let o_str = out.to_str().unwrap();
+    for (args, needle) in [
+        (&["--recommend", "80"][..], "did you mean 0.8?"),
+        (&["--recommend", "0.9,-3"], "epoch budget '-3'"),
+        (&["--recommend", "abc"], "'abc' is not a number"),
+        (&["--targets", "0.5", "95"], "did you mean 0.95?"),
+        (&["--targets", "1"], "1 is not a fraction in (0, 1)"),
+    ] {
+        let mut all = vec!["compare", "--out", o_str];
+        all.extend_from_slice(args);
+        let o = shears(&all);
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?} started work");
+    }
+    // Both documented forms are accepted (checked without running: a bad --jobs stops it).
+    for r in ["0.9", "0.9,20"] {
+        let o = shears(&["compare", "--out", o_str, "--recommend", r, "--jobs", "x"]);
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("--jobs") && !stderr.contains("--recommend"),
+            "{stderr}"
+        );
+    }
+}

@@ -103,3 +103,52 @@ pub fn row_line(r: &shears_core::results::StepRow) -> String {
         r.wall_s
     )
 }
+
+/// A sparsity fraction in (0, 1) from the command line; a percentage-looking value gets the
+/// fraction it probably meant (`80` → "did you mean 0.8?").
+pub fn fraction(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number; give a fraction such as 0.9"))?;
+    if v > 0.0 && v < 1.0 {
+        return Ok(v);
+    }
+    if v > 1.0 && v < 100.0 {
+        return Err(format!(
+            "{v} is not a fraction in (0, 1); did you mean {}?",
+            v / 100.0
+        ));
+    }
+    Err(format!("{v} is not a fraction in (0, 1)"))
+}
+
+/// `--recommend T[,BUDGET]`: a target sparsity and, optionally, the fine-tuning epochs the
+/// recommended regime may use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecommendFor {
+    pub target: f64,
+    pub epoch_budget: Option<f64>,
+}
+
+impl std::str::FromStr for RecommendFor {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (target, budget) = match s.split_once(',') {
+            Some((t, b)) => (t, Some(b)),
+            None => (s, None),
+        };
+        let epoch_budget = budget
+            .map(|b| match b.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+                _ => Err(format!(
+                    "epoch budget '{b}' must be a positive number of epochs (as in 0.9,20)"
+                )),
+            })
+            .transpose()?;
+        Ok(Self {
+            target: fraction(target)?,
+            epoch_budget,
+        })
+    }
+}

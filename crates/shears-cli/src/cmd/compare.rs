@@ -1,7 +1,7 @@
 //! `shears compare`: the built-in one-shot vs iterative comparison (or the grid of a sweep
 //! file) over seeds, and its report.
 
-use super::common::{DeviceArgs, plural};
+use super::common::{DeviceArgs, RecommendFor, fraction, plural};
 use crate::grid;
 use anyhow::Result;
 use clap::Args;
@@ -24,7 +24,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Target sparsities (fractions), space- or comma-separated.
-    #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = DEFAULT_TARGETS)]
+    #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = DEFAULT_TARGETS,
+          value_parser = fraction)]
     pub targets: Vec<f64>,
     /// Regimes (one-shot, geometric, constant, hybrid), space- or comma-separated.
     #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = Regime::ALL)]
@@ -55,9 +56,10 @@ pub struct CompareArgs {
     /// Print summary.json on stdout (one JSON object) instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Target (and optional epoch budget) to recommend a regime for.
-    #[arg(long)]
-    pub recommend: Option<f64>,
+    /// Target sparsity to recommend a regime for, optionally with the fine-tuning epochs it may
+    /// use: `0.9` or `0.9,20`.
+    #[arg(long, value_name = "TARGET[,EPOCHS]")]
+    pub recommend: Option<RecommendFor>,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -101,8 +103,8 @@ pub fn run(a: CompareArgs) -> Result<()> {
         );
     }
     let options = AnalysisOptions {
-        recommend_target: a.recommend,
-        epoch_budget: None,
+        recommend_target: a.recommend.map(|r| r.target),
+        epoch_budget: a.recommend.and_then(|r| r.epoch_budget),
         ..AnalysisOptions::default()
     };
     let grid = GridOptions {
