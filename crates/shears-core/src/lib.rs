@@ -23,6 +23,7 @@
 //! - [`stats`]: small-sample statistics for comparing regimes over seeds (Student t intervals,
 //!   paired t-test, minimal detectable difference, where a difference curve crosses zero).
 //! - [`results`]: the row recorded after every pruning step (the on-disk results schema).
+//! - [`files`]: what kind of file a path is, checked before a reader opens it.
 //!
 //! # How they compose
 //! A run plans its schedule once; at every step it scores the weights, removes the planned
@@ -78,6 +79,7 @@
 //! ```
 
 pub mod budget;
+pub mod files;
 pub mod lr;
 pub mod masks;
 pub mod results;

@@ -166,7 +166,7 @@ fn read_many(
     let mut labels = Vec::new();
     for f in files {
         let path = dir.join(f);
-        if !path.is_file() {
+        if !path.exists() {
             return Err(DataError::MissingFile {
                 path,
                 hint: hint.to_string(),

@@ -17,6 +17,10 @@ pub enum DataError {
         source: std::io::Error,
     },
 
+    /// A directory, named pipe or device where a data file was expected.
+    #[error("{}: {what}", .path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+
     /// The file (or its decompressed content) ends before the data its header announces,
     /// including a completely empty file.
     #[error("{}: {detail}", .path.display())]

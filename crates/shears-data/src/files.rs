@@ -14,7 +14,14 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
         path: path.to_path_buf(),
         source,
     };
+    // Checked before opening: a named pipe would block the read forever.
     let meta = std::fs::metadata(path).map_err(io_err)?;
+    if let Some(what) = shears_core::files::describe(meta.file_type()) {
+        return Err(DataError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(DataError::TooLarge {
             path: path.to_path_buf(),

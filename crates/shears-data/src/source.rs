@@ -200,7 +200,9 @@ fn idx_variants(dir: &Path, base: &str) -> [PathBuf; 3] {
 
 fn find_idx(dir: &Path, base: &str, hint: &str) -> Result<PathBuf, DataError> {
     let variants = idx_variants(dir, base);
-    if let Some(found) = variants.iter().find(|p| p.is_file()) {
+    // Anything at the name counts as found (not only regular files): a directory or FIFO
+    // there is then reported for what it is by the reader, not as a missing file.
+    if let Some(found) = variants.iter().find(|p| p.exists()) {
         return Ok(found.clone());
     }
     let [gz, raw, dotted] = variants;
@@ -222,11 +224,11 @@ fn holds_any(id: DatasetId, dir: &Path) -> bool {
             .train_files()
             .iter()
             .chain([kind.test_file()].iter())
-            .any(|f| dir.join(f).is_file()),
+            .any(|f| dir.join(f).exists()),
         None => IDX_FILES
             .iter()
             .flat_map(|b| idx_variants(dir, b))
-            .any(|p| p.is_file()),
+            .any(|p| p.exists()),
     }
 }
 

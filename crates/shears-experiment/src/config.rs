@@ -535,6 +535,18 @@ impl ExperimentConfig {
             }
             _ => {}
         }
+        for (key, n) in [
+            ("finetune.epochs", f.epochs),
+            ("finetune.max_epochs", f.max_epochs),
+            ("finetune.budget", f.budget),
+        ] {
+            if n > shears_nn::train::MAX_EPOCHS {
+                return bad(format!(
+                    "{key} = {n} is more than {} epochs",
+                    shears_nn::train::MAX_EPOCHS
+                ));
+            }
+        }
         if f.patience.is_empty() {
             return bad("finetune.patience: the list is empty".into());
         }

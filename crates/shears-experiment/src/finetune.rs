@@ -93,7 +93,7 @@ pub fn finetune(
         model = m;
         epochs += 1;
         samples += stats.samples;
-        let val = evaluate(&model, &data.val, &eval, &devices.base)?;
+        let val = evaluate(&model, &data.val, "validation", &eval, &devices.base)?;
         on_epoch(epoch + 1, &val);
         let value = match f.monitor {
             Monitor::Accuracy => val.top1,
@@ -116,7 +116,7 @@ pub fn finetune(
         _ => {
             let val = match last {
                 Some(v) => v,
-                None => evaluate(&model, &data.val, &eval, &devices.base)?,
+                None => evaluate(&model, &data.val, "validation", &eval, &devices.base)?,
             };
             (model, epochs, val)
         }

@@ -65,6 +65,8 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
             RunError::Invalid(format!("loading '{dataset}' for gradient scores: {e}"))
         })?;
         let data = Prepared::new(dataset, splits, 0.1, meta.seed, false)?;
+        data.check_model(&meta.model)
+            .map_err(|e| RunError::Invalid(format!("{}: {e}", o.checkpoint.display())))?;
         Some(prune::gradient_stats(
             &model,
             &masks.params,

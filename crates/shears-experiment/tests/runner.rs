@@ -111,7 +111,14 @@ fn stored_val(
     };
     let ckpt = RunDir::new(dir, seed).checkpoint(step);
     let (model, _) = shears_nn::checkpoint::load(&ckpt, Some(&spec), &devices.base).unwrap();
-    evaluate(&model, &data.val, &data.eval_batches(), &devices.base).unwrap()
+    evaluate(
+        &model,
+        &data.val,
+        "validation",
+        &data.eval_batches(),
+        &devices.base,
+    )
+    .unwrap()
 }
 
 #[test]

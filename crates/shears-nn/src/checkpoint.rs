@@ -50,12 +50,27 @@ pub enum CheckpointError {
         found: Box<ModelSpec>,
         expected: Box<ModelSpec>,
     },
+    /// A NaN or infinite weight: such a model's outputs are not results (NaN logits once
+    /// counted as correct answers), so it is refused before anything uses it.
+    #[error("{path}: {tensor}: {count} non-finite {} ({kind}) at element {first}", values(.count))]
+    NonFinite {
+        path: PathBuf,
+        tensor: String,
+        count: usize,
+        /// `NaN`, `inf` or `NaN/inf`.
+        kind: &'static str,
+        first: usize,
+    },
     #[error("{path}: weights do not fit {model}: {detail}")]
     Weights {
         path: PathBuf,
         model: String,
         detail: String,
     },
+}
+
+fn values(count: &usize) -> &'static str {
+    if *count == 1 { "value" } else { "values" }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
@@ -108,6 +123,33 @@ fn write_atomic_inner(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Checks that [`save`] to `path` can succeed, before the work that produces the model: `path`
+/// is not a directory or other non-regular file, and its directory can be created and
+/// written (probed with a temp file, removed at once).
+pub fn check_writable(path: &Path) -> Result<(), CheckpointError> {
+    let err = |e: std::io::Error| CheckpointError::Io {
+        path: path.to_path_buf(),
+        err: e,
+    };
+    if let Ok(meta) = std::fs::metadata(path)
+        && let Some(what) = shears_core::files::describe(meta.file_type())
+    {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what}; give a file path for the checkpoint"),
+        )));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let probe = dir.join(format!(".shears-probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe).map_err(err)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Serialises `model` with `meta` into safetensors bytes.
@@ -175,6 +217,8 @@ pub fn load_with(
     expected: Option<&ModelSpec>,
     skeleton: impl FnOnce(&CheckpointMeta) -> Network,
 ) -> Result<(Network, CheckpointMeta), CheckpointError> {
+    // Checked before opening: a named pipe would block the read forever.
+    shears_core::files::require_regular_file(path).map_err(io(path))?;
     let bytes = std::fs::read(path).map_err(io(path))?;
     load_bytes(path, bytes, expected, skeleton)
 }
@@ -210,7 +254,9 @@ pub fn load_bytes(
         detail,
     };
     // Full parse first: a truncated or corrupted tensor section is caught here.
-    safetensors::SafeTensors::deserialize(&bytes).map_err(|e| weights(e.to_string()))?;
+    let tensors =
+        safetensors::SafeTensors::deserialize(&bytes).map_err(|e| weights(e.to_string()))?;
+    check_finite(path, &tensors)?;
     let mut model = skeleton(&meta);
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
     let result = model
@@ -225,4 +271,71 @@ pub fn load_bytes(
         )));
     }
     Ok((model, meta))
+}
+
+/// Refuses the first tensor (in name order, so the message is stable) holding a NaN or an
+/// infinity, with how many and where the first one is.
+fn check_finite(path: &Path, tensors: &safetensors::SafeTensors) -> Result<(), CheckpointError> {
+    let mut named = tensors.tensors();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in named {
+        let Some(found) = non_finite(view.dtype(), view.data()) else {
+            continue;
+        };
+        return Err(CheckpointError::NonFinite {
+            path: path.to_path_buf(),
+            tensor: name,
+            count: found.count,
+            kind: match (found.nan, found.inf) {
+                (true, false) => "NaN",
+                (false, true) => "inf",
+                _ => "NaN/inf",
+            },
+            first: found.first,
+        });
+    }
+    Ok(())
+}
+
+struct NonFiniteFound {
+    count: usize,
+    first: usize,
+    nan: bool,
+    inf: bool,
+}
+
+/// Scans little-endian float data by exponent bits (all ones = NaN or infinity, the mantissa
+/// tells which); integer and boolean tensors have no non-finite values.
+fn non_finite(dtype: safetensors::Dtype, data: &[u8]) -> Option<NonFiniteFound> {
+    use safetensors::Dtype;
+    // (bytes per value, exponent mask, mantissa mask) of each IEEE float layout.
+    let (width, exp, man): (usize, u64, u64) = match dtype {
+        Dtype::F64 => (8, 0x7ff0_0000_0000_0000, 0x000f_ffff_ffff_ffff),
+        Dtype::F32 => (4, 0x7f80_0000, 0x007f_ffff),
+        Dtype::F16 => (2, 0x7c00, 0x03ff),
+        Dtype::BF16 => (2, 0x7f80, 0x007f),
+        _ => return None,
+    };
+    let mut found: Option<NonFiniteFound> = None;
+    for (i, chunk) in data.chunks_exact(width).enumerate() {
+        let mut le = [0u8; 8];
+        le[..width].copy_from_slice(chunk);
+        let bits = u64::from_le_bytes(le);
+        if bits & exp != exp {
+            continue;
+        }
+        let f = found.get_or_insert(NonFiniteFound {
+            count: 0,
+            first: i,
+            nan: false,
+            inf: false,
+        });
+        f.count += 1;
+        if bits & man != 0 {
+            f.nan = true;
+        } else {
+            f.inf = true;
+        }
+    }
+    found
 }

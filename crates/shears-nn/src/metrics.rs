@@ -29,7 +29,16 @@ impl MetricSums {
     ///
     /// A sample counts for top-k when fewer than k classes have a strictly larger logit
     /// (ties favour the true class, as `torch.topk` does for the first index in practice).
-    pub fn add(&mut self, logits: &[f32], labels: &[i64], classes: usize) {
+    ///
+    /// A batch with a non-finite logit is refused whole (nothing added): `Err` holds the row of
+    /// the first one. NaN is never "strictly larger", so such a row would count as correct.
+    pub fn add(&mut self, logits: &[f32], labels: &[i64], classes: usize) -> Result<(), usize> {
+        if let Some(row) = logits
+            .chunks_exact(classes)
+            .position(|r| r.iter().any(|v| !v.is_finite()))
+        {
+            return Err(row);
+        }
         for (row, &label) in logits.chunks_exact(classes).zip(labels) {
             let label = label as usize;
             let target = row[label];
@@ -41,6 +50,7 @@ impl MetricSums {
             self.loss += max + sum.ln() - target as f64;
             self.n += 1;
         }
+        Ok(())
     }
 
     pub fn finish(&self) -> Metrics {
@@ -67,7 +77,7 @@ mod tests {
             0.0, 1.0, 2.0, 3.0, 4.0, 5.0, // label 1: four larger -> top-5 hit
         ];
         let mut m = MetricSums::default();
-        m.add(&logits, &[0, 0, 1], 6);
+        m.add(&logits, &[0, 0, 1], 6).unwrap();
         let r = m.finish();
         assert_eq!(r.n, 3);
         assert!((r.top1 - 1.0 / 3.0).abs() < 1e-12);
@@ -91,8 +101,18 @@ mod tests {
     #[test]
     fn batches_are_weighted_by_samples_not_by_batch() {
         let mut m = MetricSums::default();
-        m.add(&[1.0, 0.0, 1.0, 0.0, 1.0, 0.0], &[0, 0, 0], 2); // 3 right
-        m.add(&[1.0, 0.0], &[1], 2); // 1 wrong
+        m.add(&[1.0, 0.0, 1.0, 0.0, 1.0, 0.0], &[0, 0, 0], 2)
+            .unwrap(); // 3 right
+        m.add(&[1.0, 0.0], &[1], 2).unwrap(); // 1 wrong
         assert!((m.finish().top1 - 0.75).abs() < 1e-12); // per-batch mean would be 0.5
+    }
+
+    #[test]
+    fn a_non_finite_logit_refuses_the_batch_instead_of_counting_it_correct() {
+        let mut m = MetricSums::default();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            assert_eq!(m.add(&[1.0, 0.0, bad, 0.0], &[0, 0], 2), Err(1));
+        }
+        assert_eq!(m.n, 0, "nothing of a refused batch is counted");
     }
 }

@@ -55,9 +55,15 @@ fn one_shot_global_magnitude_90_is_exact_and_survives_fine_tuning() {
     assert_eq!(expected, 239_949); // floor(0.9 * 266,610)
     assert_eq!(masks.report().pruned(), expected);
     assert_eq!(zeros(&model, &masks), expected);
-    let pruned_acc = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)
-        .unwrap()
-        .top1;
+    let pruned_acc = evaluate(
+        &model,
+        &data.test,
+        "test",
+        &data.eval_batches(),
+        &devices.base,
+    )
+    .unwrap()
+    .top1;
 
     // One fine-tuning epoch with a fresh optimizer and the mask hook: still exactly 90%.
     let recipe = TrainRecipe::default();
@@ -81,9 +87,15 @@ fn one_shot_global_magnitude_90_is_exact_and_survives_fine_tuning() {
     .unwrap();
     prune::verify_applied(&model, &masks).unwrap();
     assert_eq!(zeros(&model, &masks), expected);
-    let tuned_acc = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)
-        .unwrap()
-        .top1;
+    let tuned_acc = evaluate(
+        &model,
+        &data.test,
+        "test",
+        &data.eval_batches(),
+        &devices.base,
+    )
+    .unwrap()
+    .top1;
     assert!(
         tuned_acc > pruned_acc,
         "fine-tuning should recover accuracy: {pruned_acc} -> {tuned_acc}"

@@ -120,7 +120,14 @@ fn checkpoint_round_trip_and_refusals() {
 
     let (loaded, got) = checkpoint::load(&path, Some(&s), &devices.base).unwrap();
     assert_eq!(got, meta);
-    let again = evaluate(&loaded, &data.test, &data.eval_batches(), &devices.base).unwrap();
+    let again = evaluate(
+        &loaded,
+        &data.test,
+        "test",
+        &data.eval_batches(),
+        &devices.base,
+    )
+    .unwrap();
     assert_eq!(
         again, report.test,
         "reloaded weights must reproduce the recorded test metrics"

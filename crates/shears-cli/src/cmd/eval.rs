@@ -41,17 +41,16 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let splits = shears_data::load(dataset, a.data_dir.as_deref())
         .with_context(|| format!("loading dataset '{dataset}'"))?;
     let data = Prepared::new(dataset, splits, 0.0, 0, false)?;
-    if data.input() != meta.model.input || data.classes() != meta.model.classes {
-        anyhow::bail!(
-            "{}: model expects {:?} inputs and {} classes, dataset '{dataset}' has {:?} and {}",
-            a.checkpoint.display(),
-            meta.model.input,
-            meta.model.classes,
-            data.input(),
-            data.classes()
-        );
-    }
-    let t = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)?;
+    data.check_model(&meta.model)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.checkpoint.display()))?;
+    let t = evaluate(
+        &model,
+        &data.test,
+        "test",
+        &data.eval_batches(),
+        &devices.base,
+    )
+    .with_context(|| format!("evaluating {}", a.checkpoint.display()))?;
     if a.json {
         print_json(&json!({
             "test_top1": t.top1, "test_top5": t.top5, "test_loss": t.loss, "epochs": meta.epoch,

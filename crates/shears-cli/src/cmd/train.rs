@@ -4,10 +4,11 @@ use super::common::{DataArgs, DeviceArgs, pct, plural, print_json};
 use crate::progress;
 use anyhow::{Context, Result};
 use clap::Args;
+use clap::builder::RangedU64ValueParser;
 use serde_json::json;
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use shears_nn::models::{ModelKind, ModelSpec};
-use shears_nn::train::{Prepared, TrainRecipe, fit};
+use shears_nn::train::{MAX_EPOCHS, Prepared, TrainRecipe, fit};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -17,8 +18,9 @@ pub struct TrainArgs {
     pub model: ModelKind,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Training epochs (cosine-decayed learning rate over these).
-    #[arg(long, default_value_t = TrainRecipe::default().epochs)]
+    /// Training epochs (cosine-decayed learning rate over these), 1 to 100000.
+    #[arg(long, default_value_t = TrainRecipe::default().epochs,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_EPOCHS as u64))]
     pub epochs: usize,
     /// Peak learning rate (SGD, momentum 0.9, weight decay 5e-4).
     #[arg(long, default_value_t = TrainRecipe::default().lr)]
@@ -42,6 +44,8 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
+    // Before minutes of training, not after: the output must be writable.
+    checkpoint::check_writable(&a.out).with_context(|| format!("--out {}", a.out.display()))?;
     let devices = a.device.devices()?;
     let recipe = TrainRecipe {
         epochs: a.epochs,

@@ -46,10 +46,14 @@ impl RunError {
         matches!(self, RunError::Train(TrainError::Interrupted))
     }
 
-    /// A failure of this run alone (its training diverged): recorded, and the caller's other
-    /// runs go on. Everything else (I/O, damaged files, bad configs) stops the caller.
+    /// A failure of this run alone (its training diverged, or its model's outputs became
+    /// NaN/inf): recorded, and the caller's other runs go on. Everything else (I/O, damaged
+    /// files, bad configs, degenerate data) stops the caller.
     pub fn is_run_failure(&self) -> bool {
-        matches!(self, RunError::Train(TrainError::Diverged { .. }))
+        matches!(
+            self,
+            RunError::Train(TrainError::Diverged { .. } | TrainError::NonFinite { .. })
+        )
     }
 }
 
@@ -212,6 +216,9 @@ pub fn run_experiment(
             seed,
             config.dense_recipe(seed).augment,
         )?;
+        // Before any training: a fine-tuning batch larger than the data is refused here,
+        // not after the dense model (dense training checks its own batch size).
+        data.check_batch(config.finetune.batch_size, "finetune.batch_size")?;
         let context = seed::Seed {
             config,
             id: &id,

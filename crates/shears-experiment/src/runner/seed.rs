@@ -113,6 +113,7 @@ pub(super) fn run_seed(
         let test = evaluate(
             &tuned.model,
             &data.test,
+            "test",
             &data.eval_batches(),
             &devices.base,
         )?;
@@ -173,8 +174,8 @@ fn metrics_row(prev: StepRow, val: &Metrics, test: &Metrics) -> StepRow {
 /// Step 0: the dense model as the run starts from it.
 fn baseline_row(s: &Seed, model: &Network, a: &Accounting) -> Result<StepRow, RunError> {
     let eval = s.data.eval_batches();
-    let val = evaluate(model, &s.data.val, &eval, &s.devices.base)?;
-    let test = evaluate(model, &s.data.test, &eval, &s.devices.base)?;
+    let val = evaluate(model, &s.data.val, "validation", &eval, &s.devices.base)?;
+    let test = evaluate(model, &s.data.test, "test", &eval, &s.devices.base)?;
     let row = StepRow {
         experiment: s.id.to_string(),
         regime: s.config.regime().to_string(),

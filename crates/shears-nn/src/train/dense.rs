@@ -12,6 +12,10 @@ use shears_data::{
     split_validation,
 };
 
+/// Most epochs any training or fine-tuning count may ask for: far beyond any real recipe, and
+/// a bound that catches a mistyped count before it runs for years.
+pub const MAX_EPOCHS: usize = 100_000;
+
 /// How to train a dense model. The default decays the learning rate (cosine): a dense
 /// baseline trained at a constant rate is artificially weak against pruned models that are
 /// fine-tuned further.
@@ -50,8 +54,11 @@ impl Default for TrainRecipe {
 
 impl TrainRecipe {
     pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 {
-            return Err("train.epochs must be at least 1".into());
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(format!(
+                "train.epochs = {} must be in 1..={MAX_EPOCHS}",
+                self.epochs
+            ));
         }
         if self.batch_size == 0 {
             return Err("train.batch_size must be at least 1".into());
@@ -90,7 +97,26 @@ impl Prepared {
         seed: u64,
         augment: bool,
     ) -> Result<Self, TrainError> {
+        let degenerate = |m: String| Err(TrainError::DegenerateData(format!("{dataset}: {m}")));
+        let n = splits.train.len();
+        if n == 0 {
+            return degenerate("0 training images: there is nothing to train on".into());
+        }
+        if splits.test.is_empty() {
+            return degenerate("0 test images: there is nothing to evaluate".into());
+        }
         let (train, val) = split_validation(&splits.train, val_fraction, seed)?;
+        if val_fraction > 0.0 && val.is_empty() {
+            return degenerate(format!(
+                "the validation split would hold 0 of {n} training images (fraction {val_fraction}, \
+                 rounded per class); use more data or a larger fraction"
+            ));
+        }
+        if train.is_empty() {
+            return degenerate(format!(
+                "the validation fraction {val_fraction} leaves 0 of {n} training images to train on"
+            ));
+        }
         Ok(Self {
             dataset,
             train,
@@ -99,6 +125,42 @@ impl Prepared {
             normalization: dataset.normalization(),
             augment: augment.then(|| dataset.default_augment().unwrap_or_else(Augment::cifar)),
         })
+    }
+
+    /// Refuses a training split smaller than one batch of `batch_size` (`key`, when not
+    /// empty, names the setting): every epoch would be one partial batch, not the recipe that
+    /// was asked for.
+    pub fn check_batch(&self, batch_size: usize, key: &str) -> Result<(), TrainError> {
+        let n = self.train.len();
+        if n < batch_size {
+            let key = if key.is_empty() {
+                String::new()
+            } else {
+                format!(" ({key})")
+            };
+            return Err(TrainError::DegenerateData(format!(
+                "{}: the training split has {n} images, fewer than the batch size \
+                 {batch_size}{key}; lower the batch size or use more data",
+                self.dataset
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that a model of `spec` takes this data's images and classes (before anything
+    /// runs: a mismatch would otherwise be a shape panic deep inside Burn).
+    pub fn check_model(&self, spec: &ModelSpec) -> Result<(), String> {
+        if self.input() != spec.input || self.classes() != spec.classes {
+            return Err(format!(
+                "model expects {:?} inputs and {} classes, dataset '{}' has {:?} and {}",
+                spec.input,
+                spec.classes,
+                self.dataset,
+                self.input(),
+                self.classes()
+            ));
+        }
+        Ok(())
     }
 
     pub fn input(&self) -> [usize; 3] {
@@ -156,6 +218,15 @@ pub fn fit(
 ) -> Result<(Network, FitReport), TrainError> {
     recipe.validate().map_err(TrainError::Invalid)?;
     spec.validate().map_err(TrainError::Invalid)?;
+    data.check_model(spec).map_err(TrainError::Invalid)?;
+    data.check_batch(recipe.batch_size, "")?;
+    if data.val.is_empty() {
+        return Err(TrainError::DegenerateData(
+            "the validation split is empty (val_fraction 0): training reports validation \
+             metrics every epoch"
+                .into(),
+        ));
+    }
     let mut model = seeded_init(spec, recipe.seed, &devices.train);
     let mut optim = recipe.optimizer.build();
     let clock = LrClock {
@@ -165,7 +236,8 @@ pub fn fit(
     };
     let batches = data.train_batches(recipe.batch_size, recipe.seed);
     let eval = data.eval_batches();
-    let mut history = Vec::with_capacity(recipe.epochs);
+    // Grown per epoch, never sized from the requested count.
+    let mut history = Vec::new();
     let mut seconds = 0.0;
     for epoch in 0..recipe.epochs {
         let (
@@ -187,7 +259,7 @@ pub fn fit(
         )?;
         model = m;
         seconds += s;
-        let val = evaluate(&model, &data.val, &eval, &devices.base)?;
+        let val = evaluate(&model, &data.val, "validation", &eval, &devices.base)?;
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss,
@@ -197,7 +269,7 @@ pub fn fit(
         on_epoch(&record);
         history.push(record);
     }
-    let test = evaluate(&model, &data.test, &eval, &devices.base)?;
+    let test = evaluate(&model, &data.test, "test", &eval, &devices.base)?;
     Ok((
         model,
         FitReport {

@@ -9,7 +9,7 @@
 pub mod dense;
 pub mod epoch;
 
-pub use dense::{EpochRecord, FitReport, Prepared, TrainRecipe, fit, seeded_init};
+pub use dense::{EpochRecord, FitReport, MAX_EPOCHS, Prepared, TrainRecipe, fit, seeded_init};
 pub use epoch::{AfterStep, EpochStats, LrClock, train_epoch};
 
 use crate::metrics::{MetricSums, Metrics};
@@ -30,6 +30,16 @@ pub enum TrainError {
         batch: usize,
         loss: f32,
     },
+    /// Logits with a NaN or an infinity: NaN compares as "not larger" than anything, so such
+    /// a sample would count as correct (an all-NaN model scored top-1 1.0). Never scored.
+    #[error(
+        "non-finite logits on the {split} split (sample {sample} of {n}): the model's weights or activations overflowed; a non-finite output is never scored"
+    )]
+    NonFinite { split: String, sample: u64, n: u64 },
+    /// Data that cannot give a meaningful result: an empty split, a split too small for its
+    /// validation fraction or batch size.
+    #[error("{0}")]
+    DegenerateData(String),
     /// A stop was requested ([`crate::interrupt`]); nothing of the unfinished epoch is kept.
     #[error("interrupted")]
     Interrupted,
@@ -81,13 +91,20 @@ impl Classifier for Network {
 }
 
 /// Evaluates `model` (moved to validation mode here) on a whole dataset, in order: exact
-/// per-sample top-1/top-5 and loss.
+/// per-sample top-1/top-5 and loss. `split` names the data in errors ("test"): an empty
+/// split or a non-finite logit is an error, never a score.
 pub fn evaluate<M: Classifier>(
     model: &M,
     data: &Dataset,
+    split: &str,
     config: &BatchConfig,
     device: &Device,
 ) -> Result<Metrics, TrainError> {
+    if data.is_empty() {
+        return Err(TrainError::DegenerateData(format!(
+            "the {split} split has 0 images: there is nothing to evaluate"
+        )));
+    }
     let model = model.valid();
     let mut sums = MetricSums::default();
     let classes = data.num_classes;
@@ -99,7 +116,13 @@ pub fn evaluate<M: Classifier>(
         let logits = logits
             .as_slice::<f32>()
             .map_err(|e| TrainError::Invalid(format!("logits are not f32: {e:?}")))?;
-        sums.add(logits, &batch.labels, classes);
+        let seen = sums.n;
+        sums.add(logits, &batch.labels, classes)
+            .map_err(|row| TrainError::NonFinite {
+                split: split.to_string(),
+                sample: seen + row as u64,
+                n: data.len() as u64,
+            })?;
     }
     Ok(sums.finish())
 }
