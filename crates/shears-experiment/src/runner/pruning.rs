@@ -60,8 +60,11 @@ impl Pruning {
             let plan = config.schedule.plan().map_err(|e| schedule(&e))?;
             let skeleton = spec.init(&devices.base);
             let dense = footprint(&skeleton, spec).map_err(|e| RunError::Invalid(e.to_string()))?;
+            let measure = config.target_measure().expect("structured");
+            let pruner = ChannelPruner::sized(&skeleton, spec, plan, measure, config.prune.scope)
+                .map_err(RunError::Invalid)?;
             return Ok(Pruning::Channels {
-                pruner: ChannelPruner::new(&skeleton, plan),
+                pruner,
                 dense,
                 no_hook: (),
             });
