@@ -147,7 +147,7 @@ fn resnet20_one_shot_and_geometric_end_at_equal_parameters() {
 }
 
 /// FLOP targets: ResNet-20 with the default global scope, LeNet-5 layer-wise. (LeNet-5 under a
-/// global FLOP target can end a few percent apart: one `conv1` channel is 3.5% of its FLOPs,
+/// global FLOP target can end a few percent apart: one `conv1` channel is ~10% of its FLOPs,
 /// and a ranking that has already taken the light `fc` neurons has nothing finer left; the
 /// report warns when that happens.)
 #[test]

@@ -85,7 +85,8 @@ impl Pruning {
         Ok(Pruning::Weights(pruner))
     }
 
-    /// Per-step fractions of the original prunable entries (channels when structured).
+    /// Per-step fractions of the original prunable entries (structured: of the target measure,
+    /// channels per group or the dense parameters/FLOPs).
     pub fn fractions(&self) -> &Plan {
         match self {
             Pruning::Weights(p) => p.plan().fractions(),
