@@ -24,9 +24,13 @@ pub fn run_and_report(
     dir: &Path,
     grid: &GridOptions,
     devices: &Devices,
-    options: AnalysisOptions,
+    mut options: AnalysisOptions,
     json: bool,
 ) -> Result<()> {
+    // Structured regimes are compared at equal size only if their sizes are reported.
+    if let Some(m) = cells.iter().find_map(|c| c.config.target_measure()) {
+        options.size_measure = Some(m.name().to_string());
+    }
     let outcome = run(cells, &dir.join("runs"), grid, devices, json)?;
     let manifest = Manifest::new(sweep, cells, options);
     manifest.write(dir)?;

@@ -163,25 +163,6 @@ fn conventional_signals() {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::bounded;
-
-    #[test]
-    fn long_lines_and_many_lines_are_cut() {
-        let huge = format!("seeds: [{}] repeats a seed\n", "7, ".repeat(1_000_000));
-        let out = bounded(&huge);
-        assert!(out.len() < 2 * super::MAX_LINE * 4, "{}", out.len());
-        assert!(out.starts_with("seeds: [7, 7,") && out.ends_with("] repeats a seed\n"));
-        assert!(out.contains("characters left out"));
-        let many = "x\n".repeat(10_000);
-        let out = bounded(&many);
-        assert_eq!(out.lines().count(), super::MAX_LINES + 1);
-        assert!(out.ends_with("[9940 more lines left out]\n"), "{out}");
-        assert_eq!(bounded("short\n"), "short\n");
-    }
-}
-
 /// First signal: ask training to stop at the next batch (work since the last committed step
 /// is redone on resume). Second signal: exit now; the store is still consistent, since every
 /// file in it is replaced atomically.
@@ -216,5 +197,24 @@ fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn long_lines_and_many_lines_are_cut() {
+        let huge = format!("seeds: [{}] repeats a seed\n", "7, ".repeat(1_000_000));
+        let out = bounded(&huge);
+        assert!(out.len() < 2 * super::MAX_LINE * 4, "{}", out.len());
+        assert!(out.starts_with("seeds: [7, 7,") && out.ends_with("] repeats a seed\n"));
+        assert!(out.contains("characters left out"));
+        let many = "x\n".repeat(10_000);
+        let out = bounded(&many);
+        assert_eq!(out.lines().count(), super::MAX_LINES + 1);
+        assert!(out.ends_with("[9940 more lines left out]\n"), "{out}");
+        assert_eq!(bounded("short\n"), "short\n");
     }
 }

@@ -13,6 +13,7 @@ use shears_data::DatasetId;
 use shears_nn::models::ModelKind;
 use shears_nn::optim::OptimizerConfig;
 use shears_nn::prune::Criterion;
+use shears_nn::structured::SizeMeasure;
 use shears_nn::train::TrainRecipe;
 use std::path::PathBuf;
 
@@ -98,9 +99,14 @@ pub struct PruneSection {
     /// Layers never to prune, e.g. `["fc3"]` to keep the classifier dense.
     pub exclude: Vec<String>,
     /// Remove whole channels/neurons (group L2 norm, residual-coupled channels together) and
-    /// fine-tune the physically smaller network; schedule values are then fractions of each
-    /// group's original channels. `false`: unstructured weight pruning.
+    /// fine-tune the physically smaller network; schedule values then count `target_measure`.
+    /// `false`: unstructured weight pruning.
     pub structured: bool,
+    /// Structured pruning: what the schedule's fractions count — `params` (the default),
+    /// `flops`, or `channels` (each group's own channels, so regimes may end at different
+    /// sizes). Written only when set: unstructured targets already count weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_measure: Option<SizeMeasure>,
     /// Manual per-layer schedule (the reference's `ManualStepScheduler`): step `i` removes
     /// `per_layer[i][l]` of prunable tensor `l`'s original entries (tensors in `shears inspect`
     /// order, after include/exclude); a one-value list applies to every tensor. Replaces the
@@ -218,6 +224,7 @@ impl Default for PruneSection {
             include: Vec::new(),
             exclude: Vec::new(),
             structured: false,
+            target_measure: None,
             per_layer: Vec::new(),
         }
     }
@@ -494,6 +501,9 @@ impl ExperimentConfig {
         {
             return bad("prune.include / prune.exclude: not supported with structured pruning (channel groups span layers)".into());
         }
+        if !self.prune.structured && self.prune.target_measure.is_some() {
+            return bad("prune.target_measure: applies to structured pruning only (prune.structured = true); unstructured targets already count weights".into());
+        }
         if self.prune.structured && self.prune.criterion != Criterion::Magnitude {
             return bad(format!(
                 "prune.criterion = \"{}\": structured pruning scores channel groups by their L2 norm (criterion \"magnitude\") only",
@@ -599,13 +609,23 @@ impl ExperimentConfig {
         toml::to_string(self).expect("config serialises")
     }
 
+    /// What a structured schedule's fractions count (`None` when unstructured).
+    pub fn target_measure(&self) -> Option<SizeMeasure> {
+        self.prune
+            .structured
+            .then(|| self.prune.target_measure.unwrap_or(SizeMeasure::Params))
+    }
+
     /// The config as ids see it: `dense.augment` written as the dataset's default is the same
-    /// experiment (and dense model) as leaving it out.
+    /// experiment (and dense model) as leaving it out. A structured config carries its resolved
+    /// target measure, so a run stored before the measure existed (channels, without the key)
+    /// is never reused under the new default.
     fn canonical(&self) -> Self {
         let mut c = self.clone();
         if c.dense.augment == Some(c.data.dataset.default_augment().is_some()) {
             c.dense.augment = None;
         }
+        c.prune.target_measure = self.target_measure();
         c
     }
 

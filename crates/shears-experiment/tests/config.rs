@@ -357,3 +357,52 @@ fn a_missing_config_file_is_named() {
     let e = error("[finetune\n", &[]);
     assert!(e.contains("test.toml"), "{e}");
 }
+
+#[test]
+fn target_measure_is_for_structured_runs_and_part_of_their_id() {
+    // Unstructured: refused by name, and the id does not see the (absent) key.
+    let e = error("", &["prune.target_measure=params"]);
+    assert!(e.contains("prune.target_measure"), "{e}");
+    assert!(e.contains("structured"), "{e}");
+    let plain = parse("", &[]);
+    assert_eq!(plain.target_measure(), None);
+    assert!(!plain.to_toml().contains("target_measure"));
+
+    // Structured: params unless set; the resolved measure is in the id.
+    let structured = parse("", &["prune.structured=true"]);
+    assert_eq!(
+        structured.target_measure(),
+        Some(shears_nn::structured::SizeMeasure::Params)
+    );
+    let params = parse(
+        "",
+        &["prune.structured=true", "prune.target_measure=params"],
+    );
+    let channels = parse(
+        "",
+        &["prune.structured=true", "prune.target_measure=channels"],
+    );
+    let flops = parse("", &["prune.structured=true", "prune.target_measure=flops"]);
+    assert_eq!(structured.id(), params.id());
+    assert_ne!(structured.id(), channels.id());
+    assert_ne!(flops.id(), params.id());
+    // A structured config stored before the key existed (no key, meaning channels) gets a new id.
+    let mut old = structured.clone();
+    old.prune.target_measure = None;
+    let old_json = serde_json::to_string(&{
+        let mut c = old.clone();
+        c.seeds.clear();
+        c
+    })
+    .unwrap();
+    assert_ne!(
+        shears_experiment::config::short_hash(&old_json),
+        structured.id()
+    );
+
+    let e = error(
+        "",
+        &["prune.structured=true", "prune.target_measure=weights"],
+    );
+    assert!(e.contains("prune.target_measure"), "{e}");
+}

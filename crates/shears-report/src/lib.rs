@@ -37,7 +37,7 @@
 //!   regimes: { "<regime>": {            (sorted by name)
 //!       regime, experiment (selected id), n, mean, std|null, ci95|null (half-width),
 //!       val_mean, epochs (mean cum fine-tuning epochs), train_flops (mean cum_train_flops),
-//!       sparsity (mean realised),
+//!       sparsity (mean realised), size: {params, flops} (only with options.size_measure),
 //!       configurations: [{experiment, n, val_mean, test_mean, test_ci95, epochs, train_flops,
 //!                         sparsity, selected}],
 //!       seeds: [{seed, test_top1, val_top1, cum_epochs, cum_train_flops, sparsity}] } },
@@ -69,7 +69,7 @@ mod plots;
 mod render;
 
 pub use analysis::{
-    ALPHA, AnalysisOptions, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
+    ALPHA, AnalysisOptions, CellSize, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
     CrossoverSummary, DenseSummary, Evidence, POWER, Recommendation, SUMMARY_SCHEMA_VERSION,
     SeedValue, Summary, TEST_NAME, TargetSummary, analyze,
 };

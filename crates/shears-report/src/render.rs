@@ -119,23 +119,29 @@ fn results_table(summary: &Summary) -> Tables {
                 format!("{:.1}", c.epochs),
                 format!("{:.3e}", c.train_flops),
                 pct(c.sparsity),
-                verdict(t, &c.regime),
             ]);
+            if let Some(size) = &c.size {
+                rows.last_mut()
+                    .expect("pushed")
+                    .extend([format!("{:.0}", size.params), format!("{:.3e}", size.flops)]);
+            }
+            rows.last_mut().expect("pushed").push(verdict(t, &c.regime));
         }
     }
-    Tables {
-        head: vec![
-            "target",
-            "regime",
-            "test top-1 (mean ± 95% CI)",
-            "n",
-            "epochs",
-            "train FLOPs",
-            "realised sparsity",
-            "verdict",
-        ],
-        rows,
+    let mut head = vec![
+        "target",
+        "regime",
+        "test top-1 (mean ± 95% CI)",
+        "n",
+        "epochs",
+        "train FLOPs",
+        "realised sparsity",
+    ];
+    if summary.options.size_measure.is_some() {
+        head.extend(["remaining params", "FLOPs / sample"]);
     }
+    head.push("verdict");
+    Tables { head, rows }
 }
 
 fn winners_table(summary: &Summary) -> Tables {

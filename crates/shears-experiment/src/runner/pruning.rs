@@ -60,8 +60,11 @@ impl Pruning {
             let plan = config.schedule.plan().map_err(|e| schedule(&e))?;
             let skeleton = spec.init(&devices.base);
             let dense = footprint(&skeleton, spec).map_err(|e| RunError::Invalid(e.to_string()))?;
+            let measure = config.target_measure().expect("structured");
+            let pruner = ChannelPruner::sized(&skeleton, spec, plan, measure, config.prune.scope)
+                .map_err(RunError::Invalid)?;
             return Ok(Pruning::Channels {
-                pruner: ChannelPruner::new(&skeleton, plan),
+                pruner,
                 dense,
                 no_hook: (),
             });
@@ -82,7 +85,8 @@ impl Pruning {
         Ok(Pruning::Weights(pruner))
     }
 
-    /// Per-step fractions of the original prunable entries (channels when structured).
+    /// Per-step fractions of the original prunable entries (structured: of the target measure,
+    /// channels per group or the dense parameters/FLOPs).
     pub fn fractions(&self) -> &Plan {
         match self {
             Pruning::Weights(p) => p.plan().fractions(),

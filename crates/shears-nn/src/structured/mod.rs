@@ -13,14 +13,18 @@
 //!    exactly 0) or [`shrink`] (new, smaller layers built with `Tensor::select`).
 //!
 //! Both realisations compute the same function in eval mode; [`footprint`] reports parameters
-//! and FLOPs from the actual module shapes.
+//! and FLOPs from the actual module shapes, and [`SizeModel`] predicts them from the widths
+//! alone, so [`ChannelPruner`] can aim a step at a parameter or FLOP target ([`SizeMeasure`]).
 
 mod groups;
 mod pruner;
+mod size;
 mod surgery;
+mod target;
 
 pub use groups::{ChannelGroup, Role, Slice, channel_groups, channel_view, kept_indices};
 pub use pruner::{ChannelPruner, Widths, prune_to, skeleton, widths};
+pub use size::{SizeMeasure, SizeModel};
 pub use surgery::{
     Footprint, apply_channel_masks, check_consistency, footprint, layer_infos, shrink,
 };

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use shears_core::stats;
 
 use super::runs::Run;
-use super::{AnalysisOptions, CellSummary, ConfigSummary, SeedValue, mean_of, target_key};
+use super::{
+    AnalysisOptions, CellSize, CellSummary, ConfigSummary, SeedValue, mean_of, target_key,
+};
 
 /// Regime → experiment id → runs, at one target.
 pub(super) type ByRegime<'r, 'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'r Run<'a>>>>;
@@ -43,7 +45,15 @@ pub(super) fn select_cells(
             .collect();
         let best = selected(&summaries, opts);
         summaries[best].0.selected = true;
-        cells.insert(regime.to_string(), cell(regime, summaries, best));
+        let mut c = cell(regime, summaries, best);
+        if opts.size_measure.is_some() {
+            let runs = &configs[c.experiment.as_str()];
+            c.size = Some(CellSize {
+                params: mean_of(runs.iter().map(|r| r.last.remaining_params as f64)),
+                flops: mean_of(runs.iter().map(|r| r.last.flops_effective as f64)),
+            });
+        }
+        cells.insert(regime.to_string(), c);
     }
     cells
 }
@@ -114,7 +124,47 @@ fn cell(regime: &str, summaries: Vec<(ConfigSummary, Vec<SeedValue>)>, best: usi
         epochs: sel.epochs,
         train_flops: sel.train_flops,
         sparsity: sel.sparsity,
+        size: None,
         configurations: summaries.into_iter().map(|(c, _)| c).collect(),
         seeds,
     }
+}
+
+/// Largest relative difference in size tolerated between regimes compared at one target.
+const SIZE_TOLERANCE: f64 = 0.01;
+
+/// A warning when the structured cells at `target` differ in the measure their targets count
+/// (`measure`; parameters for `channels`) by more than [`SIZE_TOLERANCE`] of the larger: their
+/// accuracies then compare different models.
+pub(super) fn size_warning(
+    target: f64,
+    cells: &BTreeMap<String, CellSummary>,
+    measure: Option<&str>,
+) -> Option<String> {
+    let measure = measure?;
+    let sized: Vec<(&str, &CellSize)> = cells
+        .values()
+        .filter_map(|c| Some((c.regime.as_str(), c.size.as_ref()?)))
+        .collect();
+    let (unit, of): (&str, fn(&CellSize) -> f64) = match measure {
+        "flops" => ("FLOPs", |s| s.flops),
+        _ => ("parameters", |s| s.params),
+    };
+    let v: Vec<f64> = sized.iter().map(|(_, s)| of(s)).collect();
+    let hi = v.iter().copied().fold(f64::MIN, f64::max);
+    let lo = v.iter().copied().fold(f64::MAX, f64::min);
+    let spread = if hi > 0.0 { (hi - lo) / hi } else { 0.0 };
+    if sized.len() < 2 || spread <= SIZE_TOLERANCE {
+        return None;
+    }
+    let sizes: Vec<String> = sized
+        .iter()
+        .map(|(r, s)| format!("{r} {:.0} params, {:.3e} FLOPs", s.params, s.flops))
+        .collect();
+    Some(format!(
+        "target {} ({measure}): the regimes end at different sizes ({}; {:.1}% apart in {unit}), so their accuracies compare different models",
+        super::pct(target),
+        sizes.join("; "),
+        100.0 * spread,
+    ))
 }

@@ -20,8 +20,8 @@ use shears_core::results::StepRow;
 use shears_core::stats;
 
 pub use summary::{
-    AnalysisOptions, CellSummary, Comparison, ConfigSummary, CrossoverPoint, CrossoverSummary,
-    DenseSummary, Evidence, Recommendation, SeedValue, Summary, TargetSummary,
+    AnalysisOptions, CellSize, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
+    CrossoverSummary, DenseSummary, Evidence, Recommendation, SeedValue, Summary, TargetSummary,
 };
 
 /// Version of the `summary.json` schema written by this crate.
@@ -72,6 +72,11 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     let mut targets = Vec::new();
     for (target, regimes) in cells::group_by_target(&runs).values() {
         let cells = cells::select_cells(regimes, opts);
+        warnings.extend(cells::size_warning(
+            *target,
+            &cells,
+            opts.size_measure.as_deref(),
+        ));
         targets.push(pairs::compare_target(*target, cells, &mut warnings));
     }
     let crossover = crossover::crossover(&targets, opts);

@@ -22,6 +22,12 @@ pub struct AnalysisOptions {
     pub recommend_target: Option<f64>,
     /// Upper bound on mean cumulative fine-tuning epochs for the recommendation.
     pub epoch_budget: Option<f64>,
+    /// Structured results: the measure their targets count (`params`, `flops` or `channels`).
+    /// Every cell then reports its remaining parameters and FLOPs, and regimes that reach one
+    /// target more than 1% apart in that measure (parameters for `channels`) are warned about:
+    /// their accuracies compare different models. Written only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_measure: Option<String>,
 }
 
 impl Default for AnalysisOptions {
@@ -32,6 +38,7 @@ impl Default for AnalysisOptions {
             iterative_regime: "geometric".into(),
             recommend_target: None,
             epoch_budget: None,
+            size_measure: None,
         }
     }
 }
@@ -82,10 +89,22 @@ pub struct CellSummary {
     pub train_flops: f64,
     /// Mean realised sparsity of the final step.
     pub sparsity: f64,
+    /// Structured results only: the selected configuration's final size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<CellSize>,
     /// Every configuration of this regime at this target; `selected` marks the kept one.
     pub configurations: Vec<ConfigSummary>,
     /// Per-seed values of the selected configuration, sorted by seed.
     pub seeds: Vec<SeedValue>,
+}
+
+/// Final size of a structured cell, means over its seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellSize {
+    /// Remaining trainable parameters (`remaining_params`).
+    pub params: f64,
+    /// Forward FLOPs per sample (`flops_effective`).
+    pub flops: f64,
 }
 
 /// The best-mean regime at a target against one other regime.
