@@ -75,12 +75,24 @@ fn run() -> Result<(TinyMlp, Pruner), Box<dyn std::error::Error>> {
         for _ in 0..3 {
             model = train_epoch(model, &data, epoch, device, |m| pruner.apply(m));
             epoch += 1;
-            let val = evaluate(&model, &data.val, &data.eval_batches(), &devices.base)?;
+            let val = evaluate(
+                &model,
+                &data.val,
+                "validation",
+                &data.eval_batches(),
+                &devices.base,
+            )?;
             if stopper.observe(val.top1).is_stop() {
                 break;
             }
         }
-        let test = evaluate(&model, &data.test, &data.eval_batches(), &devices.base)?;
+        let test = evaluate(
+            &model,
+            &data.test,
+            "test",
+            &data.eval_batches(),
+            &devices.base,
+        )?;
         let sparsity = pruner.verify(&model)?.sparsity;
         println!(
             "step {}: sparsity {:.2}%, test top-1 {:.2}%",
