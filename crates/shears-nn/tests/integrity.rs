@@ -49,6 +49,9 @@ fn prepared(train: usize, test: usize, val_fraction: f64) -> Result<Prepared, Tr
     Prepared::new(DatasetId::Mnist, splits, val_fraction, 0, false)
 }
 
+/// One overwritten weight: tensor, element, new value.
+type Edit = (&'static str, usize, f32);
+
 fn meta() -> CheckpointMeta {
     CheckpointMeta {
         format_version: FORMAT_VERSION,
@@ -123,7 +126,7 @@ fn a_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor_and_the_fil
     let device = Device::flex();
     let path = dir.join("m.ckpt");
     let bytes = checkpoint::to_bytes(&spec().init(&device), &meta()).unwrap();
-    let cases: [(&[(&str, usize, f32)], &str); 3] = [
+    let cases: [(&[Edit], &str); 3] = [
         (
             &[("fc1.bias", 17, f32::NAN)],
             "fc1.bias: 1 non-finite value (NaN) at element 17",
