@@ -47,10 +47,28 @@ pub fn run_and_report(
     Ok(())
 }
 
-/// Regenerates the report of a compare/sweep directory from its manifest and stored runs.
-pub fn report(dir: &Path) -> Result<()> {
+/// Regenerates the report of a compare/sweep directory from its manifest and stored runs
+/// (every run verified). Runs the grid declares but the store lacks make it an error unless
+/// `allow_missing`; then they are warned about on stderr, at the top of the report and in
+/// `summary.json`'s warnings.
+pub fn report(dir: &Path, allow_missing: bool) -> Result<()> {
     let manifest = Manifest::<AnalysisOptions>::read(dir)?;
-    let outcome = manifest.results(&dir.join("runs"))?;
+    let outcome = manifest.results(dir, &dir.join("runs"))?;
+    if !outcome.missing.is_empty() && !allow_missing {
+        bail!(
+            "{}: {} of the grid's runs {} no finished result in the store, so a report would \
+             rest on fewer seeds than declared: {}; rerun the command that made it (shears \
+             compare or sweep) to compute them, or pass --allow-missing to report without them",
+            dir.display(),
+            plural(outcome.missing.len(), "run"),
+            if outcome.missing.len() == 1 {
+                "has"
+            } else {
+                "have"
+            },
+            outcome.missing.join("; ")
+        );
+    }
     render(dir, &manifest, &outcome, false)
 }
 
@@ -114,13 +132,14 @@ fn run(
                     plural(*epochs, "epoch")
                 )
             }),
-            Event::DenseDamaged { seed, path } => pb.suspend(|| {
+            Event::DenseDamaged { seed, path, reason } => pb.suspend(|| {
                 eprintln!(
-                    "seed {seed}: warning: dense model {} does not match its recorded \
-                     checksum; training it again",
+                    "seed {seed}: warning: dense model {} is not trusted: {reason}; training \
+                     it again",
                     path.display()
                 )
             }),
+            Event::Recomputing { detail } => pb.suspend(|| eprintln!("warning: {detail}")),
             _ => {}
         },
         _ => {}
@@ -139,6 +158,27 @@ fn render(
 ) -> Result<()> {
     let mut summary = analyze(&outcome.rows, &manifest.options);
     summary.failed = outcome.failed.clone();
+    if !outcome.missing.is_empty() {
+        let text = format!(
+            "INCOMPLETE: {} declared by the experiments {} missing from the store and left out \
+             of every statistic (fewer seeds than declared): {}",
+            plural(outcome.missing.len(), "run"),
+            if outcome.missing.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
+            outcome.missing.join("; ")
+        );
+        eprintln!("warning: {text}");
+        summary.warnings.insert(0, text.clone());
+        summary.incomplete = Some(text);
+    }
+    for run in &outcome.unverified {
+        let text = format!("{run}: from an older store, unverified (no checksums recorded)");
+        eprintln!("warning: {text}");
+        summary.warnings.push(text);
+    }
     let config = serde_json::to_value(&manifest.sweep)?;
     write_report(dir, &outcome.rows, &summary, &config)?;
     if json {

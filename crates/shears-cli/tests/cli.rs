@@ -614,13 +614,22 @@ fn list_flags_take_spaces_as_well_as_commas() {
     );
 }
 
-/// A results store with the given experiment ids, each with a default config and no runs.
-fn fake_store(store: &std::path::Path, ids: &[&str]) {
-    let config = shears(&["prune", "--print-config"]);
-    assert!(config.status.success());
-    for id in ids {
+/// Real experiment configs (one-shot to 61%..80%) and their ids, by target.
+fn configs() -> Vec<(String, String)> {
+    (61..=80)
+        .map(|t| {
+            let o = [format!("schedule.target=0.{t}")];
+            let c = shears_experiment::ExperimentConfig::from_toml("", "test", &o).unwrap();
+            (c.id(), shears_experiment::store::config_text(&c))
+        })
+        .collect()
+}
+
+/// A results store holding the given experiments (id, config text) and no runs.
+fn fake_store(store: &std::path::Path, experiments: &[&(String, String)]) {
+    for (id, config) in experiments {
         std::fs::create_dir_all(store.join(id)).unwrap();
-        std::fs::write(store.join(id).join("config.toml"), &config.stdout).unwrap();
+        std::fs::write(store.join(id).join("config.toml"), config).unwrap();
     }
 }
 
@@ -634,22 +643,28 @@ fn runs_finds_the_stores_under_the_working_directory_and_takes_id_prefixes() {
         stderr.contains("no results store") && stderr.contains("results/compare/runs"),
         "{stderr}"
     );
-    fake_store(&cwd.join("results/compare/runs"), &["1a2b3c", "1a9f00"]);
-    fake_store(&cwd.join("runs"), &["77aa11"]);
-    fake_store(&cwd.join("target/debug/runs"), &["ffffff"]);
+    // Two experiments whose ids start alike (20 ids over 16 first digits must have some).
+    let all = configs();
+    let (eighty, others) = all.split_last().unwrap();
+    let (a, b) = others
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| {
+            let b = others[i + 1..].iter().find(|b| b.0[..1] == a.0[..1])?;
+            Some((a, b))
+        })
+        .expect("two ids with the same first digit");
+    let hidden = others.iter().find(|c| c.0 != a.0 && c.0 != b.0).unwrap();
+    fake_store(&cwd.join("results/compare/runs"), &[a, b]);
+    fake_store(&cwd.join("runs"), &[eighty]);
+    fake_store(&cwd.join("target/debug/runs"), &[hidden]);
     let list = shears_in(&cwd, &["runs", "list"]);
     let stdout = text(&list.stdout);
     assert!(list.status.success(), "{}", text(&list.stderr));
-    for needle in [
-        "results/compare/runs:",
-        "1a2b3c",
-        "1a9f00",
-        "runs:",
-        "77aa11",
-    ] {
+    for needle in ["results/compare/runs:", &a.0, &b.0, "runs:", &eighty.0] {
         assert!(stdout.contains(needle), "lacks {needle}: {stdout}");
     }
-    assert!(!stdout.contains("ffffff"), "searched target/: {stdout}");
+    assert!(!stdout.contains(&hidden.0), "searched target/: {stdout}");
     assert!(stdout.contains("one-shot -> 80% sparsity"), "{stdout}");
     // The store flag names one store; --out is still understood.
     let one = shears_in(&cwd, &["runs", "list", "--store", "runs"]);
@@ -662,16 +677,16 @@ fn runs_finds_the_stores_under_the_working_directory_and_takes_id_prefixes() {
     let old = shears_in(&cwd, &["runs", "list", "--out", "runs"]);
     assert_eq!(old.stdout, one.stdout);
     // A unique prefix shows the experiment; an ambiguous one names the candidates.
-    let show = shears_in(&cwd, &["runs", "show", "77"]);
+    let show = shears_in(&cwd, &["runs", "show", &eighty.0[..12]]);
     assert!(show.status.success(), "{}", text(&show.stderr));
     assert!(text(&show.stdout).contains("[schedule]"));
-    let show = shears_in(&cwd, &["runs", "show", "1a2"]);
+    let show = shears_in(&cwd, &["runs", "show", &a.0[..15]]);
     assert!(show.status.success(), "{}", text(&show.stderr));
-    let ambiguous = shears_in(&cwd, &["runs", "show", "1a"]);
+    let ambiguous = shears_in(&cwd, &["runs", "show", &a.0[..1]]);
     let stderr = text(&ambiguous.stderr);
     assert!(!ambiguous.status.success());
     assert!(
-        stderr.contains("1a2b3c") && stderr.contains("1a9f00") && stderr.contains("several"),
+        stderr.contains(&a.0) && stderr.contains(&b.0) && stderr.contains("several"),
         "{stderr}"
     );
     fails_with(
@@ -683,6 +698,16 @@ fn runs_finds_the_stores_under_the_working_directory_and_takes_id_prefixes() {
             cwd.join("runs").to_str().unwrap(),
         ],
         "no experiment 'zz'",
+    );
+    // A config edited after the fact (or copied under another id) is an error naming it.
+    let config = cwd.join("runs").join(&eighty.0).join("config.toml");
+    std::fs::write(&config, &a.1).unwrap();
+    let show = shears_in(&cwd, &["runs", "show", &eighty.0]);
+    let stderr = text(&show.stderr);
+    assert!(!show.status.success(), "an edited config passed");
+    assert!(
+        stderr.contains(&format!("runs/{}/config.toml", eighty.0)) && stderr.contains("damaged"),
+        "{stderr}"
     );
 }
 

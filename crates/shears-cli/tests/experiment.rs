@@ -7,7 +7,7 @@
 //! data, 2 dense epochs, 4 steps to 80%, at most 3 fine-tuning epochs per step).
 
 use serde_json::Value;
-use shears_experiment::store::RunState;
+use shears_experiment::store::{RunDir, RunState};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -583,7 +583,8 @@ fn garbage_state_or_rows_is_a_clear_error_naming_the_file() {
             let mut s = state(&exp);
             s.completed_step = STEPS - 1;
             s.finished = false;
-            std::fs::write(seed.join("state.json"), serde_json::to_string(&s).unwrap()).unwrap();
+            // Written as the runner writes it (with its digest), so it is a valid state.
+            RunDir { dir: seed.clone() }.write_state(&s).unwrap();
         }
         let path = seed.join(file);
         std::fs::write(&path, content).unwrap();

@@ -7,8 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the row schema; readers refuse directories written by a newer one.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the results store's schema (rows and run state); readers refuse directories
+/// written by a newer one. 2: `state.json` also records the checksums of the committed rows
+/// and a digest of itself (schema 1 runs are read, unverified).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A run that could not finish for a reason of its own (training diverged), recorded so a
 /// sweep goes on and its report says which runs are missing and why.

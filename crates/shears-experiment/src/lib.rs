@@ -10,4 +10,7 @@ pub mod store;
 pub mod sweep;
 
 pub use config::ExperimentConfig;
-pub use runner::{Event, ExperimentResult, RunError, clear_failures, run_experiment};
+pub use runner::{
+    Event, ExperimentResult, RunError, RunOptions, clear_failures, run_experiment,
+    run_experiment_with,
+};

@@ -12,9 +12,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod listing;
+mod verify;
 pub use listing::{
-    ExperimentSummary, FindError, committed_rows, find_experiment, find_stores, list_experiments,
-    read_results, seed_runs,
+    ExperimentSummary, FindError, Results, StoredExperiment, find_experiment, find_stores,
+    list_experiments, read_experiment, read_results, seed_runs,
+};
+pub use verify::{
+    CONFIG_CHECKSUM_PREFIX, SeedRecord, committed_rows, config_text, move_aside, seed_record,
+    verified_config,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +30,38 @@ pub enum StoreError {
         "{path}: written by a newer shears (results schema {found}, this build reads up to {SCHEMA_VERSION}); use a newer shears or another --out"
     )]
     TooNew { path: PathBuf, found: u32 },
+    /// A file that is not what was committed (edited, truncated, deleted, bit-flipped).
+    #[error("{path}: damaged: {detail}; {remedy}")]
+    Damaged {
+        path: PathBuf,
+        detail: String,
+        remedy: &'static str,
+    },
     #[error(
         "{path}: locked by running process {pid}; wait for it or stop it (a stale lock of a dead process is taken over automatically)"
     )]
     Locked { path: PathBuf, pid: u32 },
+}
+
+impl StoreError {
+    /// A committed file that no longer matches what was committed: what `--recompute-damaged`
+    /// repairs.
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, StoreError::Damaged { .. })
+    }
+}
+
+/// How to repair a damaged seed run (see [`StoreError::Damaged`]).
+pub const RECOMPUTE_SEED: &str = "runs are deterministic: rerun the command that made it \
+     (shears prune, sweep or compare) with --recompute-damaged to move the seed's run aside \
+     and compute it again";
+
+fn damaged(path: &Path, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Damaged {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+        remedy: RECOMPUTE_SEED,
+    }
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
@@ -51,10 +84,39 @@ pub struct RunState {
     pub total_steps: usize,
     pub finished: bool,
     /// SHA-256 (hex) of the committed step's and the previous step's checkpoint and pruning
-    /// state, by file name, checked before they are loaded: a file damaged after its commit
-    /// (a flipped weight byte parses fine) is never resumed from. Absent in older stores.
+    /// state, and of the committed rows (`steps.jsonl`, `steps.csv`: their first
+    /// `completed_step + 1` rows, as the commit wrote them), by file name. Checked before a
+    /// step is loaded and whenever results are read: a file damaged after its commit (a
+    /// flipped weight byte parses fine, an edited accuracy too) is never used. Schema 1
+    /// states have only the checkpoint and masks entries.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checksums: BTreeMap<String, String>,
+    /// SHA-256 of this state's canonical JSON (compact, this field empty), so an edit of the
+    /// state itself (`finished`, a step number, a checksum) is detected too. Required from
+    /// schema 2 on.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+}
+
+impl RunState {
+    /// The digest of the state's content (see [`RunState::digest`]).
+    pub fn content_digest(&self) -> String {
+        let canonical = RunState {
+            digest: String::new(),
+            ..self.clone()
+        };
+        sha256_hex(
+            serde_json::to_string(&canonical)
+                .expect("state serialises")
+                .as_bytes(),
+        )
+    }
+
+    /// Written by a build that records every committed file's checksum (schema 2 or later);
+    /// an older state's rows are read unverified.
+    pub fn verified(&self) -> bool {
+        self.schema_version >= 2
+    }
 }
 
 /// SHA-256 of `bytes`, in hex.
@@ -134,9 +196,13 @@ impl RunDir {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(damaged(&path, e));
+            }
             Err(e) => return Err(io(&path, e)),
         };
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&path, e))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| damaged(&path, e))?;
         let version = value
             .get("schema_version")
             .and_then(|v| v.as_u64())
@@ -147,39 +213,44 @@ impl RunDir {
                 found: version,
             });
         }
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(|e| io(&path, e))
+        let state: RunState = serde_json::from_value(value).map_err(|e| damaged(&path, e))?;
+        if (state.verified() || !state.digest.is_empty()) && state.digest != state.content_digest()
+        {
+            return Err(damaged(
+                &path,
+                "its content does not match its recorded digest (edited or corrupted)",
+            ));
+        }
+        Ok(Some(state))
     }
 
+    /// Writes `state` (schema and digest filled in) atomically: the commit point of a step.
     pub fn write_state(&self, state: &RunState) -> Result<(), StoreError> {
-        let json = serde_json::to_string_pretty(state).expect("state serialises");
+        let mut state = state.clone();
+        state.schema_version = SCHEMA_VERSION;
+        state.digest = state.content_digest();
+        let json = serde_json::to_string_pretty(&state).expect("state serialises");
         write(&self.state_path(), json.as_bytes())
     }
 
-    /// Rows with `step <= upto` (rows past the committed state are from an interrupted step).
-    pub fn read_rows(&self, upto: usize) -> Result<Vec<StepRow>, StoreError> {
-        let path = self.rows_path();
-        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-        let mut rows = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let row: StepRow = serde_json::from_str(line)
-                .map_err(|e| io(&path, format!("line {}: {e}", i + 1)))?;
-            if row.step <= upto {
-                rows.push(row);
-            }
-        }
-        Ok(rows)
-    }
-
-    pub fn write_rows(&self, rows: &[StepRow]) -> Result<(), StoreError> {
+    /// Writes `rows` as `steps.jsonl` and `steps.csv` and records their checksums in
+    /// `checksums` (committed with the next state).
+    pub fn write_rows(
+        &self,
+        rows: &[StepRow],
+        checksums: &mut BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
         let mut jsonl = String::new();
         for r in rows {
             jsonl += &serde_json::to_string(r).expect("row serialises");
             jsonl.push('\n');
         }
-        write(&self.rows_path(), jsonl.as_bytes())?;
-        write(&self.csv_path(), StepRow::to_csv(rows).as_bytes())
+        self.write_checked(&self.rows_path(), jsonl.as_bytes(), checksums)?;
+        self.write_checked(
+            &self.csv_path(),
+            StepRow::to_csv(rows).as_bytes(),
+            checksums,
+        )
     }
 
     /// Writes `bytes` to `path` and records their checksum in `checksums` (committed with
@@ -200,9 +271,9 @@ impl RunDir {
         let Some(expected) = state.checksums.get(&file_name(path)) else {
             return Ok(());
         };
-        let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| damaged(path, e))?;
         if sha256_hex(&bytes) != *expected {
-            return Err(io(
+            return Err(damaged(
                 path,
                 format!(
                     "corrupted: its SHA-256 differs from the one committed in {}",

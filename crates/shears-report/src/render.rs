@@ -290,6 +290,9 @@ fn overview(summary: &Summary) -> String {
 /// `report.md`.
 pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
     let mut s = String::from("# shears: one-shot vs iterative vs hybrid pruning\n\n");
+    if let Some(text) = &summary.incomplete {
+        s += &format!("> **Warning: {text}**\n\n");
+    }
     s += &format!("{}\n\n{}\n\n", overview(summary), dense_line(summary));
     s += "## Results\n\n";
     s += &md_table(&results_table(summary));
@@ -388,6 +391,13 @@ const HTML_HEAD: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta char
 /// `report.html`: self-contained (inline CSS and inline SVG figures).
 pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
     let mut s = String::from(HTML_HEAD);
+    if let Some(text) = &summary.incomplete {
+        let _ = writeln!(
+            s,
+            "<p style=\"border:2px solid #c00;padding:0.6em\"><strong>Warning: {}</strong></p>",
+            html_escape(text)
+        );
+    }
     let _ = write!(
         s,
         "<p>{}</p>\n<p>{}</p>\n",

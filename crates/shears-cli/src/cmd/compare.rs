@@ -50,6 +50,10 @@ pub struct CompareArgs {
     /// Retry runs recorded as failed (diverged) instead of reporting the stored failure.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Runs whose stored files are damaged (checksum mismatch) are moved aside and computed
+    /// again (deterministically, to the same result) instead of stopping with the error.
+    #[arg(long)]
+    pub recompute_damaged: bool,
     /// Report directory; the results store is its `runs/` sub-directory.
     #[arg(long, default_value = "results/compare")]
     pub out: PathBuf,
@@ -110,6 +114,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
     let grid = GridOptions {
         jobs: a.jobs,
         retry_failed: a.retry_failed,
+        recompute_damaged: a.recompute_damaged,
     };
     grid::run_and_report(sweep, &cells, &a.out, &grid, &devices, options, a.json)?;
     if !a.json {

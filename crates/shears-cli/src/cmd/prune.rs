@@ -4,7 +4,7 @@ use super::common::{DeviceArgs, plural, row_header, row_line, target_pct};
 use crate::progress;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use shears_experiment::{Event, ExperimentConfig, clear_failures, run_experiment};
+use shears_experiment::{Event, ExperimentConfig, RunOptions, clear_failures, run_experiment_with};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -24,6 +24,10 @@ pub struct PruneArgs {
     /// Retry seeds recorded as failed (diverged) instead of reporting the stored failure.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Seeds whose stored files are damaged (checksum mismatch) are moved aside and computed
+    /// again (deterministically, to the same result) instead of stopping with the error.
+    #[arg(long)]
+    pub recompute_damaged: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -49,7 +53,10 @@ pub fn run(a: PruneArgs) -> Result<()> {
     if a.retry_failed {
         clear_failures(&config, &a.store)?;
     }
-    let result = run_experiment(&config, &a.store, &devices, &mut |e| match e {
+    let options = RunOptions {
+        recompute_damaged: a.recompute_damaged,
+    };
+    let result = run_experiment_with(&config, &a.store, &options, &devices, &mut |e| match e {
         Event::Step(row) => {
             pb.inc(1);
             pb.suspend(|| println!("{}", row_line(&row)));
@@ -63,13 +70,13 @@ pub fn run(a: PruneArgs) -> Result<()> {
         Event::DenseReused { seed, path } => {
             pb.suspend(|| eprintln!("seed {seed}: reusing dense model {}", path.display()))
         }
-        Event::DenseDamaged { seed, path } => pb.suspend(|| {
+        Event::DenseDamaged { seed, path, reason } => pb.suspend(|| {
             eprintln!(
-                "seed {seed}: warning: dense model {} does not match its recorded checksum; \
-                 training it again",
+                "seed {seed}: warning: dense model {} is not trusted: {reason}; training it again",
                 path.display()
             )
         }),
+        Event::Recomputing { detail } => pb.suspend(|| eprintln!("warning: {detail}")),
         Event::Resumed { seed, step } => {
             pb.inc(step as u64);
             pb.suspend(|| eprintln!("seed {seed}: resuming after step {step}"))

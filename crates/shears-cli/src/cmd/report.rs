@@ -9,8 +9,12 @@ use std::path::PathBuf;
 pub struct ReportArgs {
     /// A directory written by `shears compare` or `shears sweep`.
     pub dir: PathBuf,
+    /// Write the report even if runs its experiments declare are missing from the store
+    /// (warned about on stderr, at the top of the report and in summary.json).
+    #[arg(long)]
+    pub allow_missing: bool,
 }
 
 pub fn run(a: ReportArgs) -> Result<()> {
-    grid::report(&a.dir)
+    grid::report(&a.dir, a.allow_missing)
 }

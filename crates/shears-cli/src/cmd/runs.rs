@@ -2,7 +2,7 @@
 //! directory.
 
 use super::common::{row_header, row_line, target_pct};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Subcommand;
 use shears_experiment::store::{self, ExperimentSummary};
 use std::path::{Path, PathBuf};
@@ -76,23 +76,37 @@ fn summary_line(e: &ExperimentSummary) -> String {
             target_pct(c.schedule.target),
             c.prune.criterion
         ),
-        Err(err) => format!("unreadable config: {err}"),
+        Err(err) => format!("unusable config: {err}"),
     };
-    format!(
+    let mut line = format!(
         "{}  {what}  seeds finished {}/{}",
         e.id, e.finished, e.seeds
-    )
+    );
+    if !e.damaged.is_empty() {
+        line += &format!(", {} DAMAGED: {}", e.damaged.len(), e.damaged.join("; "));
+    }
+    if e.unverified > 0 {
+        line += &format!(
+            " ({} from an older store, unverified: no checksums)",
+            e.unverified
+        );
+    }
+    line
 }
 
 fn show(dir: &Path) -> Result<()> {
-    let cfg = std::fs::read_to_string(dir.join("config.toml"))
-        .with_context(|| format!("{}: no such experiment", dir.display()))?;
-    println!("{cfg}");
+    let stored = store::read_experiment(dir)?;
+    println!("{}", stored.config_text);
     println!("{}", row_header());
-    for run in store::seed_runs(dir) {
-        let (_, rows) = store::committed_rows(&run)?;
-        for r in rows {
-            println!("{}", row_line(&r));
+    for seed in &stored.seeds {
+        if !seed.state.verified() {
+            eprintln!(
+                "warning: {}: from an older store, unverified (no checksums recorded)",
+                seed.run.dir.display()
+            );
+        }
+        for r in &seed.rows {
+            println!("{}", row_line(r));
         }
     }
     Ok(())

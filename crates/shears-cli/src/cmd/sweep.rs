@@ -23,6 +23,10 @@ pub struct SweepArgs {
     /// Retry runs recorded as failed (diverged) instead of reporting the stored failure.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Runs whose stored files are damaged (checksum mismatch) are moved aside and computed
+    /// again (deterministically, to the same result) instead of stopping with the error.
+    #[arg(long)]
+    pub recompute_damaged: bool,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -40,6 +44,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let grid = GridOptions {
         jobs: a.jobs,
         retry_failed: a.retry_failed,
+        recompute_damaged: a.recompute_damaged,
     };
     grid::run_and_report(
         sweep,

@@ -4,7 +4,7 @@
 use super::RunError;
 use super::pruning::Pruning;
 use crate::config::ExperimentConfig;
-use crate::store::{RunDir, RunState, StoreError};
+use crate::store::{RunDir, RunState, StoreError, committed_rows};
 use shears_core::results::{SCHEMA_VERSION, StepRow};
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use shears_nn::metrics::Metrics;
@@ -61,13 +61,14 @@ pub(super) fn commit(
         pruning.state_json().as_bytes(),
         &mut checksums,
     )?;
-    run.write_rows(rows)?;
+    run.write_rows(rows, &mut checksums)?;
     run.write_state(&RunState {
         schema_version: SCHEMA_VERSION,
         completed_step: step,
         total_steps: pruning.steps(),
         finished: step == pruning.steps(),
         checksums,
+        digest: String::new(),
     })?;
     // Keep the previous step so a corrupted newest checkpoint can be recovered from.
     run.prune_old(step.saturating_sub(1));
@@ -86,6 +87,8 @@ pub(super) fn resume(
     let Some(state) = run.read_state()? else {
         return Ok(None);
     };
+    // Verified against the state's checksums; a fallback step takes the first of them.
+    let committed = committed_rows(run, &state)?;
     let mut first_error = None;
     for step in [state.completed_step, state.completed_step.wrapping_sub(1)] {
         if step > state.completed_step {
@@ -93,14 +96,7 @@ pub(super) fn resume(
         }
         match load_step(run, &state, spec, pruning, devices, step) {
             Ok(model) => {
-                let rows = run.read_rows(step)?;
-                if rows.len() != step + 1 {
-                    return Err(RunError::Invalid(format!(
-                        "{}: has {} rows for committed step {step}",
-                        run.rows_path().display(),
-                        rows.len()
-                    )));
-                }
+                let rows = committed[..=step].to_vec();
                 if step != state.completed_step {
                     eprintln!(
                         "warning: {}: step {} is unreadable ({}); resuming from step {step}",

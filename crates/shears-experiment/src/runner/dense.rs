@@ -28,16 +28,24 @@ pub(super) fn dense_model(
     }
     let path = stored_path(config, seed, out);
     let dir = path.parent().expect("in its directory").to_path_buf();
-    if let Some(model) = stored_dense(&path, spec, seed, devices, on_event)? {
-        return Ok(model);
+    // Without the lock, only a model that checks out is taken: one without its checksum yet
+    // may be another job's, still being written.
+    if let Trust::Trusted = trust(&path)? {
+        return reuse(&path, spec, seed, devices, on_event);
     }
     // Another job or process training the same dense model: wait for it, then reuse it.
     let _lock = Lock::acquire_waiting(&dir, |_| !shears_nn::interrupt::requested())?;
     check_interrupt()?;
     remove_stale_temps(&dir);
     // Another process may have trained it while we waited for the lock.
-    if let Some(model) = stored_dense(&path, spec, seed, devices, &mut |_| {})? {
-        return Ok(model);
+    match trust(&path)? {
+        Trust::Trusted => return reuse(&path, spec, seed, devices, on_event),
+        Trust::Absent => {}
+        Trust::Untrusted(reason) => on_event(Event::DenseDamaged {
+            seed,
+            path: path.clone(),
+            reason,
+        }),
     }
     let recipe = config.dense_recipe(seed);
     on_event(Event::DenseTraining {
@@ -81,33 +89,55 @@ fn checksum_path(model: &Path) -> PathBuf {
     model.with_extension("sha256")
 }
 
-/// The stored dense model at `path`, if there is one whose bytes match its recorded SHA-256.
-/// A mismatch is reported and treated as absent, so the model is trained again and replaced.
-/// (A model without a checksum file, from an older store, is loaded as before: its header and
-/// shapes are still checked.)
-fn stored_dense(
+/// Whether a stored dense model may be used.
+enum Trust {
+    Absent,
+    Trusted,
+    /// Present but not to be used: why.
+    Untrusted(String),
+}
+
+/// A stored dense model is trusted only if its bytes match the SHA-256 recorded beside it. A
+/// model without a checksum file (a process killed between the two writes, a file lost, an
+/// older store) is not: a flipped weight parses fine and would otherwise be fine-tuned from
+/// and later blamed on the learning rate. Either way it is trained again (deterministically)
+/// and replaced.
+fn trust(path: &Path) -> Result<Trust, RunError> {
+    if !path.exists() {
+        return Ok(Trust::Absent);
+    }
+    let sums = checksum_path(path);
+    let expected = match std::fs::read_to_string(&sums) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Trust::Untrusted(format!(
+                "it has no recorded checksum ({} is missing)",
+                sums.display()
+            )));
+        }
+        Err(e) => return Ok(Trust::Untrusted(format!("{}: {e}", sums.display()))),
+    };
+    let bytes = std::fs::read(path).map_err(|e| StoreError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    if sha256_hex(&bytes) != expected.trim() {
+        return Ok(Trust::Untrusted(format!(
+            "it does not match its recorded checksum ({})",
+            sums.display()
+        )));
+    }
+    Ok(Trust::Trusted)
+}
+
+/// Loads the trusted dense model at `path`.
+fn reuse(
     path: &Path,
     spec: &ModelSpec,
     seed: u64,
     devices: &Devices,
     on_event: &mut dyn FnMut(Event),
-) -> Result<Option<Network>, RunError> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    if let Ok(expected) = std::fs::read_to_string(checksum_path(path)) {
-        let bytes = std::fs::read(path).map_err(|e| StoreError::Io {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        if sha256_hex(&bytes) != expected.trim() {
-            on_event(Event::DenseDamaged {
-                seed,
-                path: path.to_path_buf(),
-            });
-            return Ok(None);
-        }
-    }
+) -> Result<Network, RunError> {
     if let Some(dir) = path.parent() {
         Lock::clear_stale(dir);
     }
@@ -116,5 +146,5 @@ fn stored_dense(
         path: path.to_path_buf(),
     });
     let (model, _) = checkpoint::load(path, Some(spec), &devices.train)?;
-    Ok(Some(model))
+    Ok(model)
 }

@@ -9,7 +9,10 @@ mod seed;
 mod space;
 
 use crate::config::ExperimentConfig;
-use crate::store::{Lock, RunDir, StoreError, remove_stale_temps, write};
+use crate::store::{
+    Lock, RunDir, StoreError, config_text, move_aside, remove_stale_temps, seed_record, seed_runs,
+    verified_config, write,
+};
 use shears_core::results::{FailedRun, StepRow};
 use shears_data::Splits;
 use shears_nn::checkpoint;
@@ -76,11 +79,18 @@ pub enum Event {
         seed: u64,
         path: PathBuf,
     },
-    /// A stored dense model does not match its recorded SHA-256: it is trained again (same
-    /// seed, same result) and replaced.
+    /// A stored dense model does not match its recorded SHA-256, or has none (`reason`
+    /// says which): it is not trusted, but trained again (same seed, same result) and
+    /// replaced.
     DenseDamaged {
         seed: u64,
         path: PathBuf,
+        reason: String,
+    },
+    /// A damaged stored file was found and, as asked (`--recompute-damaged`), is being
+    /// repaired: `detail` names it and says what is done.
+    Recomputing {
+        detail: String,
     },
     Resumed {
         seed: u64,
@@ -148,10 +158,31 @@ pub fn clear_failures(config: &ExperimentConfig, out: &Path) -> Result<(), RunEr
     Ok(())
 }
 
+/// How [`run_experiment_with`] treats what it finds in the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// A seed run (or the config) whose stored files are damaged is moved aside (rewritten)
+    /// and computed again, to the same result since runs are deterministic, instead of
+    /// stopping with the error naming the file.
+    pub recompute_damaged: bool,
+}
+
 /// Runs (or resumes, or returns the stored result of) `config` under `out`.
 pub fn run_experiment(
     config: &ExperimentConfig,
     out: &Path,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<ExperimentResult, RunError> {
+    run_experiment_with(config, out, &RunOptions::default(), devices, on_event)
+}
+
+/// [`run_experiment`] with options. A stored result is used only once verified (see
+/// [`crate::store::seed_record`]).
+pub fn run_experiment_with(
+    config: &ExperimentConfig,
+    out: &Path,
+    options: &RunOptions,
     devices: &Devices,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<ExperimentResult, RunError> {
@@ -166,7 +197,7 @@ pub fn run_experiment(
         detail: e.to_string(),
     })?;
     remove_stale_temps(&dir);
-    record_config(config, &dir)?;
+    record_config(config, &dir, options, on_event)?;
 
     let mut splits: Option<Splits> = None;
     let mut rows = Vec::new();
@@ -174,11 +205,9 @@ pub fn run_experiment(
     for (repeat, &seed) in config.seeds.iter().enumerate() {
         check_interrupt()?;
         let run = RunDir::new(&dir, seed);
-        if let Some(state) = run.read_state()?
-            && state.finished
-        {
+        if let Some(stored) = stored_seed(&run, options, on_event)? {
             Lock::clear_stale(&run.dir);
-            rows.extend(run.read_rows(state.completed_step)?);
+            rows.extend(stored);
             on_event(Event::SeedDone { seed, cached: true });
             continue;
         }
@@ -257,21 +286,65 @@ pub fn run_experiment(
     })
 }
 
-/// Writes the experiment's `config.toml`, listing every seed ever run under this id (the id
-/// excludes seeds).
-fn record_config(config: &ExperimentConfig, dir: &Path) -> Result<(), RunError> {
+/// The verified rows of `run` if it finished; `None` if it has to run (or resume). A damaged
+/// run is an error naming the file, or with `recompute_damaged` is moved aside to run again.
+fn stored_seed(
+    run: &RunDir,
+    options: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Option<Vec<StepRow>>, RunError> {
+    match seed_record(run) {
+        Ok(Some(r)) if r.state.finished => Ok(Some(r.rows)),
+        Ok(_) => Ok(None),
+        Err(e) if e.is_damaged() && options.recompute_damaged => {
+            let to = move_aside(run)?;
+            on_event(Event::Recomputing {
+                detail: format!("{e}; moved to {} and computing it again", to.display()),
+            });
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes the experiment's `config.toml` (with its checksum line), listing every seed ever
+/// run under this id (the id excludes seeds). A stored one that is damaged is an error, or
+/// with `recompute_damaged` is written again (its seeds read from the seed directories).
+fn record_config(
+    config: &ExperimentConfig,
+    dir: &Path,
+    options: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(), RunError> {
     let mut resolved = config.clone();
-    if let Ok(text) = std::fs::read_to_string(dir.join("config.toml"))
-        && let Ok(old) = ExperimentConfig::parse_stored(&text)
-    {
-        for s in old.seeds {
-            if !resolved.seeds.contains(&s) {
-                resolved.seeds.push(s);
-            }
+    let stored_seeds = match verified_config(dir) {
+        Ok((old, _)) => old.seeds,
+        Err(StoreError::Io { .. }) if !dir.join("config.toml").exists() => Vec::new(),
+        Err(e) if e.is_damaged() && options.recompute_damaged => {
+            on_event(Event::Recomputing {
+                detail: format!("{e}; writing it again"),
+            });
+            seed_runs(dir)
+                .iter()
+                .filter_map(|r| {
+                    r.dir
+                        .file_name()?
+                        .to_str()?
+                        .strip_prefix("seed-")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for s in stored_seeds {
+        if !resolved.seeds.contains(&s) {
+            resolved.seeds.push(s);
         }
     }
     resolved.seeds.sort_unstable();
-    write(&dir.join("config.toml"), resolved.to_toml().as_bytes())?;
+    write(&dir.join("config.toml"), config_text(&resolved).as_bytes())?;
     Ok(())
 }
 
@@ -288,7 +361,11 @@ fn record_failure(
         regime: config.regime().to_string(),
         target: config.schedule.target,
         seed,
-        completed_step: run.read_state()?.map_or(0, |s| s.completed_step),
+        completed_step: run
+            .read_state()
+            .ok()
+            .flatten()
+            .map_or(0, |s| s.completed_step),
         reason: e.to_string(),
     };
     run.write_failure(&f)?;

@@ -1,7 +1,8 @@
 //! Reading a results store as a whole: its experiments and their seeds, the stores under a
 //! directory, an experiment by id or unique id prefix, and the rows of finished runs.
 
-use super::{RunDir, RunState, StoreError, io};
+use super::verify::{seed_record, verified_config};
+use super::{RunDir, SeedRecord, StoreError, damaged, io};
 use crate::config::ExperimentConfig;
 use shears_core::results::{FailedRun, StepRow};
 use std::path::{Path, PathBuf};
@@ -12,12 +13,16 @@ pub struct ExperimentSummary {
     /// The experiment id (its directory's name).
     pub id: String,
     pub dir: PathBuf,
-    /// Its stored config, or why it cannot be read.
+    /// Its stored config (verified), or why it cannot be used.
     pub config: Result<ExperimentConfig, String>,
     /// Seed runs started.
     pub seeds: usize,
-    /// Seed runs finished.
+    /// Seed runs finished, their files verified.
     pub finished: usize,
+    /// Seed runs whose files are damaged, with the error naming the file.
+    pub damaged: Vec<String>,
+    /// Finished seed runs of an older store, read without checksums to verify them by.
+    pub unverified: usize,
 }
 
 /// An experiment directory: one holding a `config.toml`.
@@ -25,7 +30,7 @@ fn is_experiment(dir: &Path) -> bool {
     dir.join("config.toml").is_file()
 }
 
-/// The experiments of a store, by id.
+/// The experiments of a store, by id, every seed run verified.
 pub fn list_experiments(store: &Path) -> Result<Vec<ExperimentSummary>, StoreError> {
     let entries = std::fs::read_dir(store)
         .map_err(|e| io(store, format!("cannot read results store: {e}")))?;
@@ -34,27 +39,84 @@ pub fn list_experiments(store: &Path) -> Result<Vec<ExperimentSummary>, StoreErr
         .filter(|e| is_experiment(&e.path()))
         .collect();
     dirs.sort_by_key(|e| e.file_name());
-    Ok(dirs
-        .into_iter()
-        .map(|e| {
-            let dir = e.path();
-            let config = std::fs::read_to_string(dir.join("config.toml"))
-                .map_err(|e| e.to_string())
-                .and_then(|t| ExperimentConfig::parse_stored(&t));
-            let seeds = seed_runs(&dir);
-            let finished = seeds
-                .iter()
-                .filter(|r| r.read_state().ok().flatten().is_some_and(|s| s.finished))
-                .count();
-            ExperimentSummary {
-                id: e.file_name().to_string_lossy().into_owned(),
-                dir,
-                config,
-                seeds: seeds.len(),
-                finished,
+    Ok(dirs.into_iter().map(|e| summarise(e.path())).collect())
+}
+
+fn summarise(dir: PathBuf) -> ExperimentSummary {
+    let config = verified_config(&dir)
+        .map(|(c, _)| c)
+        .map_err(|e| e.to_string());
+    let seeds = seed_runs(&dir);
+    let (mut finished, mut unverified, mut damaged) = (0, 0, Vec::new());
+    for run in &seeds {
+        match seed_record(run) {
+            Ok(Some(r)) if r.state.finished => {
+                finished += 1;
+                unverified += usize::from(!r.state.verified());
             }
-        })
-        .collect())
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if let Err(e) = check_not_orphaned(run) {
+                    damaged.push(e.to_string());
+                }
+            }
+            Err(e) => damaged.push(e.to_string()),
+        }
+    }
+    ExperimentSummary {
+        id: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        config,
+        seeds: seeds.len(),
+        finished,
+        damaged,
+        unverified,
+        dir,
+    }
+}
+
+/// One experiment as `shears runs show` shows it, verified.
+#[derive(Debug, Clone)]
+pub struct StoredExperiment {
+    /// Its `config.toml` (without the checksum line).
+    pub config_text: String,
+    /// Its seed runs with committed steps, by directory name.
+    pub seeds: Vec<SeedRecord>,
+}
+
+/// The config and committed rows of the experiment directory `dir`; any damaged file (the
+/// config, a state, rows, a finished run's checkpoints) is an error naming it.
+pub fn read_experiment(dir: &Path) -> Result<StoredExperiment, StoreError> {
+    let (_, config_text) = verified_config(dir)?;
+    let mut seeds = Vec::new();
+    for run in seed_runs(dir) {
+        match seed_record(&run)? {
+            Some(r) => seeds.push(r),
+            None => check_not_orphaned(&run)?,
+        }
+    }
+    Ok(StoredExperiment { config_text, seeds })
+}
+
+/// A run without `state.json` has committed nothing, unless its rows or checkpoints are
+/// there: then the state was lost (or the run was killed within its very first commit),
+/// and what is there cannot be trusted, so it is reported rather than skipped.
+fn check_not_orphaned(run: &RunDir) -> Result<(), StoreError> {
+    let has_results = std::fs::read_dir(&run.dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("step"));
+    if has_results {
+        return Err(damaged(
+            &run.state_path(),
+            "missing, while the run's rows or checkpoints are there (deleted, or the run was \
+             killed within its first commit)",
+        ));
+    }
+    Ok(())
 }
 
 /// The seed runs (`seed-*`) of an experiment directory, by name.
@@ -155,38 +217,56 @@ pub fn find_experiment(stores: &[PathBuf], id: &str) -> Result<PathBuf, FindErro
     }
 }
 
-/// The committed rows of one seed's run; a damaged state or rows file, or rows that do not
-/// match the committed step, is an error, not a shorter run.
-pub fn committed_rows(run: &RunDir) -> Result<(Option<RunState>, Vec<StepRow>), StoreError> {
-    let state = run.read_state()?;
-    let upto = state.as_ref().map_or(0, |s| s.completed_step);
-    let rows = run.read_rows(upto)?;
-    if state.is_some() && rows.len() != upto + 1 {
-        return Err(io(
-            &run.rows_path(),
-            format!("has {} rows for committed step {upto}", rows.len()),
-        ));
-    }
-    Ok((state, rows))
+/// What a report reads from a store: the final rows of the finished runs and the recorded
+/// failures, and the runs the experiments declare that the store does not hold finished.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    pub rows: Vec<StepRow>,
+    pub failed: Vec<FailedRun>,
+    /// Declared runs without a finished result (deleted, or never completed), described.
+    pub missing: Vec<String>,
+    /// Finished runs of an older store, read without checksums to verify them by.
+    pub unverified: Vec<String>,
 }
 
-/// Rows of the finished (committed) steps and the recorded failures of the experiments
-/// `ids` in `store`.
+/// The verified rows of the finished runs and the recorded failures of `experiments` (id
+/// and declared seeds) in `store`. A declared run that is absent or unfinished is listed in
+/// [`Results::missing`], not silently left out; a damaged one is an error naming the file.
 pub fn read_results(
     store: &Path,
-    ids: &[String],
-) -> Result<(Vec<StepRow>, Vec<FailedRun>), StoreError> {
-    let (mut rows, mut failed) = (Vec::new(), Vec::new());
-    for id in ids {
+    experiments: &[(String, Vec<u64>)],
+) -> Result<Results, StoreError> {
+    let mut out = Results::default();
+    for (id, seeds) in experiments {
         let dir = store.join(id);
         std::fs::read_dir(&dir).map_err(|e| io(&dir, format!("missing experiment: {e}")))?;
-        for run in seed_runs(&dir) {
+        verified_config(&dir)?;
+        for &seed in seeds {
+            let run = RunDir::new(&dir, seed);
             if let Some(f) = run.read_failure()? {
-                failed.push(f);
-            } else if let Some(state) = run.read_state()? {
-                rows.extend(run.read_rows(state.completed_step)?);
+                out.failed.push(f);
+                continue;
+            }
+            match seed_record(&run)? {
+                Some(r) if r.state.finished => {
+                    if !r.state.verified() {
+                        out.unverified.push(run.dir.display().to_string());
+                    }
+                    out.rows.extend(r.rows);
+                }
+                Some(r) => out.missing.push(format!(
+                    "{}: unfinished (step {} of {})",
+                    run.dir.display(),
+                    r.state.completed_step,
+                    r.state.total_steps
+                )),
+                None => out.missing.push(format!(
+                    "{}: no committed result ({} is missing)",
+                    run.dir.display(),
+                    run.state_path().display()
+                )),
             }
         }
     }
-    Ok((rows, failed))
+    Ok(out)
 }

@@ -26,6 +26,8 @@ pub enum ManifestError {
     Unreadable { path: PathBuf, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{}: its sweep no longer expands to a grid: {detail}", path.display())]
+    Grid { path: PathBuf, detail: String },
 }
 
 impl<O: Serialize + DeserializeOwned> Manifest<O> {
@@ -66,9 +68,31 @@ impl<O: Serialize + DeserializeOwned> Manifest<O> {
         })
     }
 
-    /// The stored rows and failures of the manifest's experiments in `store`.
-    pub fn results(&self, store: &Path) -> Result<Outcome, StoreError> {
-        let (rows, failed) = store::read_results(store, &self.experiments)?;
-        Ok(Outcome { rows, failed })
+    /// The stored rows and failures of the manifest's experiments in `store`, each run
+    /// verified, and the runs its grid declares that the store does not hold finished.
+    /// `dir` is the report directory (named in errors).
+    pub fn results(&self, dir: &Path, store: &Path) -> Result<Outcome, ManifestError> {
+        let cells = self.sweep.cells().map_err(|e| ManifestError::Grid {
+            path: dir.join(Self::FILE),
+            detail: e.to_string(),
+        })?;
+        let experiments: Vec<(String, Vec<u64>)> = self
+            .experiments
+            .iter()
+            .map(|id| {
+                let seeds = cells
+                    .iter()
+                    .find(|c| c.config.id() == *id)
+                    .map_or_else(|| self.sweep.seeds.clone(), |c| c.config.seeds.clone());
+                (id.clone(), seeds)
+            })
+            .collect();
+        let r = store::read_results(store, &experiments)?;
+        Ok(Outcome {
+            rows: r.rows,
+            failed: r.failed,
+            missing: r.missing,
+            unverified: r.unverified,
+        })
     }
 }

@@ -4,7 +4,7 @@
 
 use super::Cell;
 use crate::config::ConfigError;
-use crate::runner::{Event, RunError, clear_failures, run_experiment};
+use crate::runner::{Event, RunError, RunOptions, clear_failures, run_experiment_with};
 use shears_core::results::{FailedRun, StepRow};
 use shears_nn::train::Devices;
 use std::collections::HashSet;
@@ -16,12 +16,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Outcome {
     pub rows: Vec<StepRow>,
     pub failed: Vec<FailedRun>,
+    /// Runs the grid declares that have no finished result (read from a store whose runs
+    /// were deleted or not completed; never after running the grid), described.
+    pub missing: Vec<String>,
+    /// Finished runs of an older store, read without checksums to verify them by.
+    pub unverified: Vec<String>,
 }
 
 impl Outcome {
     fn add(&mut self, other: Outcome) {
         self.rows.extend(other.rows);
         self.failed.extend(other.failed);
+        self.missing.extend(other.missing);
+        self.unverified.extend(other.unverified);
     }
 }
 
@@ -32,6 +39,9 @@ pub struct GridOptions {
     pub jobs: usize,
     /// Run again the runs recorded as failed instead of serving the stored failure.
     pub retry_failed: bool,
+    /// Move runs whose stored files are damaged aside and compute them again (they are
+    /// deterministic) instead of stopping with the error.
+    pub recompute_damaged: bool,
 }
 
 /// What happens while a grid runs, for a caller's display. Sent from the worker threads.
@@ -101,10 +111,14 @@ pub fn run_cells(
     let Some((first, rest)) = cells.split_first() else {
         return Ok(outcome);
     };
-    outcome.add(run_cell(first, store, devices, on_event)?);
+    let run_options = RunOptions {
+        recompute_damaged: options.recompute_damaged,
+    };
+    let run_options = &run_options;
+    outcome.add(run_cell(first, store, run_options, devices, on_event)?);
     if options.jobs <= 1 {
         for c in rest {
-            outcome.add(run_cell(c, store, devices, on_event)?);
+            outcome.add(run_cell(c, store, run_options, devices, on_event)?);
         }
         return Ok(outcome);
     }
@@ -117,7 +131,7 @@ pub fn run_cells(
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(c) = rest.get(i) else { break };
-                        out.push((i, run_cell(c, store, devices, on_event)));
+                        out.push((i, run_cell(c, store, run_options, devices, on_event)));
                     }
                     out
                 })
@@ -139,12 +153,13 @@ pub fn run_cells(
 fn run_cell(
     cell: &Cell,
     store: &Path,
+    options: &RunOptions,
     devices: &Devices,
     on_event: &(dyn Fn(GridEvent<'_>) + Sync),
 ) -> Result<Outcome, GridError> {
     let steps = cell.config.steps()?;
     let mut cached = Vec::new();
-    let result = run_experiment(&cell.config, store, devices, &mut |e| match &e {
+    let result = run_experiment_with(&cell.config, store, options, devices, &mut |e| match &e {
         Event::Step(row) => {
             on_event(GridEvent::Progress(1));
             if row.step == steps {
@@ -187,5 +202,6 @@ fn run_cell(
     Ok(Outcome {
         rows: result.rows,
         failed: result.failed,
+        ..Outcome::default()
     })
 }

@@ -95,6 +95,7 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
         recommendation,
         recommendations_by_target,
         warnings,
+        incomplete: None,
         failed: Vec::new(),
         config: serde_json::Value::Null,
     }

@@ -233,6 +233,11 @@ pub struct Summary {
     pub recommendation: Recommendation,
     pub recommendations_by_target: Vec<Recommendation>,
     pub warnings: Vec<String>,
+    /// Set by the caller when the report rests on fewer runs than its experiments declare
+    /// (their results were missing from the store): shown first in the reports, and also
+    /// in `warnings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     /// Runs that failed on their own (training diverged) and so have no rows here; filled in
     /// by the caller, who read them from the store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
