@@ -21,7 +21,9 @@
 //! - [`budget`]: an epoch budget split over the steps; epochs ↔ iterations.
 //! - [`lr`]: learning-rate schedules as pure functions of the training position.
 //! - [`stats`]: small-sample statistics for comparing regimes over seeds (Student t intervals,
-//!   paired t-test, minimal detectable difference, where a difference curve crosses zero).
+//!   paired t-test, minimal detectable difference, where a difference curve crosses zero) and
+//!   the decisions built on them (Holm correction, equivalence tests, three-way verdicts, seeds
+//!   needed, the group-sequential design for `--seeds auto`, crossover resolution).
 //! - [`results`]: the row recorded after every pruning step (the on-disk results schema).
 //! - [`files`]: what kind of file a path is, checked before a reader opens it.
 //!

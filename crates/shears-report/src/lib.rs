@@ -14,23 +14,29 @@
 //! - A *configuration* is an experiment id; several may share a (target, regime). Per
 //!   (target, regime) one is kept: best mean validation top-1 (or test top-1 when
 //!   [`AnalysisOptions::select_on_validation`] is false); ties → more seeds, then smaller id.
-//! - Regimes are compared **paired by seed** (same seed = same dense model) with a two-sided
-//!   paired t-test at α = 0.05 over the seeds the two configurations share.
-//! - At each target the regime with the highest mean is `best_mean`; it is the `winner` only if
-//!   it is significantly better than the runner-up. Regimes not significantly worse than the best
-//!   are `tied_with_best`; `cheapest_tied` is the one with the fewest mean epochs.
-//! - Crossover: see [`CrossoverSummary::method`] and [`shears_core::stats::crossings`].
+//! - Regimes are compared **paired by seed** (same seed = same dense model) over the seeds the
+//!   two configurations share. Every pair of regimes at every target is judged in one family:
+//!   *better* (two-sided paired t-test), *equivalent* (TOST: the mean difference lies within
+//!   ± [`AnalysisOptions::margin`]) or *inconclusive*; the t-tests are Holm-corrected over the
+//!   whole report, and the equivalence tests separately (docs/statistics.md).
+//! - At each target the regime with the highest mean is `best_mean`. The `recommended` regime
+//!   is the best mean unless a cheaper one (fewer mean epochs) is *equivalent* to it; its
+//!   `verdict` against every other regime is `winner` (better than all), `equivalent` (better
+//!   than or equivalent to all) or `inconclusive` (with `seeds_needed`).
+//! - Crossover: located only where iterative − one-shot is significantly non-zero on both sides
+//!   with opposite signs ([`CrossoverSummary::resolved`]).
 //! - Recommendation: at the nearest measured target, among regimes within the epoch budget,
-//!   the significant winner, else the cheapest regime tied with the best mean.
+//!   the same rule as `recommended`.
 //!
-//! # `summary.json` (schema version 1)
-//! Accuracies, differences, CIs and sparsities are fractions in [0, 1]. Undefined statistics are
-//! `null`, never NaN.
+//! # `summary.json` (schema version 2)
+//! Accuracies, differences, CIs, margins and sparsities are fractions in [0, 1]. Undefined
+//! statistics are `null`, never NaN.
 //! ```text
-//! schema_version: 1
-//! test: "paired t-test over seeds"      alpha: 0.05      power: 0.8
+//! schema_version: 2
+//! test: "paired t-test over seeds"      alpha: 0.05      power: 0.8      margin: 0.005
+//! multiplicity: text of the correction (Holm over all pairs; separately over their TOSTs)
 //! selection: text of the configuration-selection rule
-//! options: AnalysisOptions              runs: number of runs used
+//! options: AnalysisOptions (incl. margin)   runs: number of runs used
 //! dense: {n, mean, std|null, ci95|null} | null      (step-0 test top-1 over distinct seeds)
 //! targets: [ {                          (sorted by target)
 //!   target,
@@ -41,26 +47,33 @@
 //!       configurations: [{experiment, n, val_mean, test_mean, test_ci95, epochs, train_flops,
 //!                         sparsity, selected}],
 //!       seeds: [{seed, test_top1, val_top1, cum_epochs, cum_train_flops, sparsity}] } },
-//!   winner: regime|null (null = no significant difference or nothing to compare),
+//!   winner: regime|null (= recommended when verdict is "winner"),
 //!   best_mean, runner_up|null, difference|null (paired best − runner-up), difference_ci95|null,
-//!   n_pairs, p_value|null, test, significant, min_detectable_difference|null,
-//!   tied_with_best: [regime], cheapest_tied, epochs_ratio|null (best epochs ÷ cheapest epochs),
-//!   comparisons: [{regime, difference, ci95, n_pairs, p_value, significant,
-//!                  min_detectable_difference, note}],   (best vs every other regime)
+//!   n_pairs, p_value|null (raw), test, significant (Holm-adjusted), min_detectable_difference|null,
+//!   tied_with_best: [regime] (not significantly worse), cheapest_tied, epochs_ratio|null,
+//!   recommended, verdict: "winner"|"equivalent"|"inconclusive"|"only",
+//!   seeds_needed|null (when inconclusive: seeds per regime resolving the margin at 80% power),
+//!   comparisons: [{regime, difference, ci95, n_pairs, p_value, p_adjusted,
+//!                  equivalence_p_adjusted, significant,
+//!                  verdict: "better"|"equivalent"|"inconclusive"|"untested",
+//!                  seeds_needed|null, min_detectable_difference, note}],  (best vs every other)
 //!   statement } ]
 //! crossover: { one_shot, iterative, method,
-//!   points: [{target, difference (iterative − one-shot), ci95, n_pairs, p_value}],
-//!   crossings: [{direction: "up"|"down", estimate, between: [t0, t1], interval: [lo, hi]|null,
-//!                lower_open, upper_open}],     (empty = no crossing; see statement)
+//!   points: [{target, difference (iterative − one-shot), ci95, n_pairs, p_value, p_adjusted}],
+//!   resolved: bool,
+//!   crossings: [{direction: "up"|"down", between: [t0, t1]}]   (located only; empty when
+//!              not resolved),
+//!   sign_changes: [{direction, estimate, between, interval|null, lower_open, upper_open}]
+//!              (every sign change of the means, located or not),
 //!   statement }
 //! recommendation: { requested_target|null, epoch_budget|null, measured_target|null,
 //!   regime|null, experiment|null,
-//!   basis: "significantly_best"|"tied_cheapest"|"only_candidate"|"none_within_budget"|
-//!          "no_data"|"no_target_requested",
+//!   basis: "winner"|"equivalent"|"equivalent_cheaper"|"inconclusive"|"only_candidate"|
+//!          "none_within_budget"|"no_data"|"no_target_requested",
 //!   text, evidence: [{regime, experiment, mean, ci95, n, epochs, train_flops, within_budget,
 //!                     difference_vs_recommended, p_value_vs_recommended}] }
 //! recommendations_by_target: [recommendation]   (one per measured target)
-//! warnings: [text]
+//! warnings: [text]   (every unresolved question: targets, crossover, shared seeds, dropped runs)
 //! config: the resolved config passed to write_report
 //! ```
 
@@ -70,8 +83,8 @@ mod render;
 
 pub use analysis::{
     ALPHA, AnalysisOptions, CellSize, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
-    CrossoverSummary, DenseSummary, Evidence, POWER, Recommendation, SUMMARY_SCHEMA_VERSION,
-    SeedValue, Summary, TEST_NAME, TargetSummary, analyze,
+    CrossoverSummary, DEFAULT_MARGIN, DenseSummary, Evidence, POWER, Recommendation,
+    SUMMARY_SCHEMA_VERSION, SeedValue, Summary, TEST_NAME, TargetSummary, analyze,
 };
 pub use plots::FIG_SIZE;
 pub use render::{CSV_COLUMNS, report_html, report_md, results_csv, write_report};

@@ -6,179 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use shears_core::results::StepRow;
 
-use crate::analysis::{Summary, TEST_NAME, pct, pp, pval};
+use crate::analysis::{Summary, TEST_NAME, pct};
 use crate::plots;
 
-fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
-    x.map(f).unwrap_or_default()
-}
+mod answer;
+mod tables;
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// Column names of `results.csv`.
-pub const CSV_COLUMNS: [&str; 19] = [
-    "target",
-    "regime",
-    "experiment",
-    "n",
-    "test_top1_mean",
-    "test_top1_std",
-    "test_top1_ci95",
-    "test_top1_ci_low",
-    "test_top1_ci_high",
-    "val_top1_mean",
-    "epochs_mean",
-    "train_flops_mean",
-    "sparsity_mean",
-    "configurations",
-    "best_mean",
-    "winner",
-    "significant",
-    "p_value",
-    "min_detectable_difference",
-];
-
-/// `results.csv`: one line per (target, regime), the target-level verdict repeated on each.
-pub fn results_csv(summary: &Summary) -> String {
-    let mut s = CSV_COLUMNS.join(",");
-    s.push('\n');
-    for t in &summary.targets {
-        for c in t.regimes.values() {
-            let f6 = |x: f64| format!("{x:.6}");
-            let line = [
-                format!("{:.6}", t.target),
-                csv_field(&c.regime),
-                csv_field(&c.experiment),
-                c.n.to_string(),
-                f6(c.mean),
-                opt(c.std, f6),
-                opt(c.ci95, f6),
-                opt(c.ci95, |h| f6(c.mean - h)),
-                opt(c.ci95, |h| f6(c.mean + h)),
-                f6(c.val_mean),
-                format!("{:.3}", c.epochs),
-                format!("{:.6e}", c.train_flops),
-                f6(c.sparsity),
-                c.configurations.len().to_string(),
-                (t.best_mean == c.regime).to_string(),
-                csv_field(t.winner.as_deref().unwrap_or("")),
-                t.significant.to_string(),
-                opt(t.p_value, |p| format!("{p:.6e}")),
-                opt(t.min_detectable_difference, f6),
-            ];
-            s += &line.join(",");
-            s.push('\n');
-        }
-    }
-    s
-}
-
-fn verdict(t: &crate::analysis::TargetSummary, regime: &str) -> String {
-    if t.winner.as_deref() == Some(regime) {
-        "**winner**".into()
-    } else if t.best_mean == regime && t.runner_up.is_some() {
-        "best mean, not significant".into()
-    } else if t.tied_with_best.iter().any(|r| r == regime)
-        && t.cheapest_tied == regime
-        && t.runner_up.is_some()
-    {
-        "tied; cheapest".into()
-    } else if t.tied_with_best.iter().any(|r| r == regime) {
-        "tied with best".into()
-    } else {
-        "significantly worse".into()
-    }
-}
-
-struct Tables {
-    head: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
-}
-
-fn results_table(summary: &Summary) -> Tables {
-    let mut rows = Vec::new();
-    for t in &summary.targets {
-        for c in t.regimes.values() {
-            rows.push(vec![
-                pct(t.target),
-                c.regime.clone(),
-                format!(
-                    "{}{}",
-                    pct(c.mean),
-                    c.ci95
-                        .map(|h| format!(" ± {}", pct(h)))
-                        .unwrap_or_else(|| " (no CI)".into())
-                ),
-                c.n.to_string(),
-                format!("{:.1}", c.epochs),
-                format!("{:.3e}", c.train_flops),
-                pct(c.sparsity),
-            ]);
-            if let Some(size) = &c.size {
-                rows.last_mut()
-                    .expect("pushed")
-                    .extend([format!("{:.0}", size.params), format!("{:.3e}", size.flops)]);
-            }
-            rows.last_mut().expect("pushed").push(verdict(t, &c.regime));
-        }
-    }
-    let mut head = vec![
-        "target",
-        "regime",
-        "test top-1 (mean ± 95% CI)",
-        "n",
-        "epochs",
-        "train FLOPs",
-        "realised sparsity",
-    ];
-    if summary.options.size_measure.is_some() {
-        head.extend(["remaining params", "FLOPs / sample"]);
-    }
-    head.push("verdict");
-    Tables { head, rows }
-}
-
-fn winners_table(summary: &Summary) -> Tables {
-    let rows = summary
-        .targets
-        .iter()
-        .map(|t| {
-            vec![
-                pct(t.target),
-                t.winner
-                    .clone()
-                    .unwrap_or_else(|| "none (no significant difference)".into()),
-                t.best_mean.clone(),
-                t.runner_up.clone().unwrap_or_else(|| "–".into()),
-                opt(t.difference, pp),
-                pval(t.p_value),
-                opt(t.min_detectable_difference, |m| {
-                    pp(m).trim_start_matches('+').to_string()
-                }),
-                t.cheapest_tied.clone(),
-            ]
-        })
-        .collect();
-    Tables {
-        head: vec![
-            "target",
-            "winner",
-            "best mean",
-            "runner-up",
-            "difference",
-            "p (paired t)",
-            "min. detectable diff.",
-            "cheapest tied",
-        ],
-        rows,
-    }
-}
+pub use answer::bottom_line;
+pub use tables::{CSV_COLUMNS, results_csv};
+use tables::{Tables, results_table, winners_table};
 
 fn md_table(t: &Tables) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
@@ -235,20 +71,24 @@ fn html_table(t: &Tables) -> String {
 }
 
 const HOW_TO_READ: &[&str] = &[
-    "A *run* is one experiment id with one seed; its result is its last pruning step. Runs of different regimes with the same seed start from the same dense model, so regimes are compared **paired by seed**.",
+    "A *run* is one experiment id with one seed; its result is its last pruning step. Runs of different regimes with the same seed start from the same dense model, so regimes are compared **paired by seed**: each test works on the per-seed differences, in which the seed-to-seed spread cancels.",
     "Each cell is the mean final test top-1 over seeds of one configuration, ± the half-width of a 95% Student t confidence interval (n − 1 degrees of freedom). With one seed there is no CI.",
     "When a regime was run with several configurations at one target (e.g. different patience or step size), the one kept is the one with the best mean **validation** accuracy; its **test** accuracy is reported. (The paper selected on test, which is optimistic.)",
-    "Error bars are each regime's own CI over seeds. Seeds share the dense model, so seed-to-seed variation cancels in paired differences: a paired difference can be significant although the bars overlap.",
-    "*Winner* is declared only when the best mean is significantly higher than the runner-up (two-sided paired t-test over seeds, α = 0.05). Otherwise the report says there is no significant difference and names the cheapest regime (fewest fine-tuning epochs) among those not significantly worse than the best.",
-    "*Min. detectable diff.* is the difference a paired t-test with this many seeds would detect with 80% power at α = 0.05, given the observed spread; differences below it may be real but are not resolved by these seeds. Tests are not corrected for multiple comparisons across targets.",
+    "Every pair of regimes at every target gets one of three verdicts: *better* (two-sided paired t-test), *equivalent* (the mean difference is shown to lie within ± the margin by two one-sided paired tests, TOST), or *not resolved*. \"Not significantly different\" is never read as \"the same\". The p-values of all pairs are Holm-corrected as one family (and the equivalence tests as another), so looking at many targets does not produce a winner by chance; raw and adjusted p are both shown.",
+    "The regime to *use* is the best mean, unless a cheaper regime (fewer mean fine-tuning epochs) is shown equivalent to it. Training FLOPs are shown beside; where they rank the two the other way, the text says the cost measures disagree. A verdict that is not resolved gives the seeds per regime that would resolve a difference of the margin at 80% power, from the observed spread of the paired differences (docs/statistics.md).",
+    "Because tests are paired, a regime with a lower mean can be *not resolved* against the best while one with a higher mean is significantly worse: what decides is how consistent the per-seed differences are, not the distance between means. Error bars are each regime's own CI over seeds; a paired difference can be significant although the bars overlap.",
     "Epochs are cumulative fine-tuning epochs including patience epochs after the best one (the paper's budget); FLOPs are 3 × effective forward FLOPs × samples seen during fine-tuning. Ranking, validation and pre-training costs are not counted.",
-    "The crossover is where the iterative − one-shot difference changes sign between measured targets (linear interpolation); its band is where the interpolated 95% CI of the difference contains zero.",
+    "A crossover is located only between targets where the iterative − one-shot difference is significantly non-zero (Holm-adjusted) on both sides with opposite signs; a sign change of the means anywhere else is reported as not resolved.",
 ];
 
 const FIGURES: &[(&str, &str)] = &[
     (
         "fig-accuracy-vs-sparsity",
         "Test top-1 vs realised sparsity per regime (paper Fig. 2)",
+    ),
+    (
+        "fig-difference",
+        "Iterative − one-shot paired difference per target, with its 95% CI: a crossover is where it is significantly below zero on one side and above on the other",
     ),
     (
         "fig-accuracy-vs-epochs",
@@ -293,15 +133,24 @@ pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
     if let Some(text) = &summary.incomplete {
         s += &format!("> **Warning: {text}**\n\n");
     }
-    s += &format!("{}\n\n{}\n\n", overview(summary), dense_line(summary));
-    s += "## Results\n\n";
-    s += &md_table(&results_table(summary));
-    s += "\n## Verdict per target\n\n";
+    s += "## Bottom line\n\n";
+    for line in bottom_line(summary) {
+        s += &format!("- {line}.\n");
+    }
+    s += &format!("\n{}\n\n{}\n\n", overview(summary), dense_line(summary));
+    for (stem, caption) in FIGURES {
+        if figures.contains(stem) {
+            s += &format!("![{caption}]({stem}.png)\n\n*{caption}* ([SVG]({stem}.svg))\n\n");
+        }
+    }
+    s += "## Verdict per target\n\n";
     s += &md_table(&winners_table(summary));
     s += "\n";
     for t in &summary.targets {
         s += &format!("- **{}**: {}.\n", pct(t.target), t.statement);
     }
+    s += "\n## Results\n\n";
+    s += &md_table(&results_table(summary));
     s += "\n## Crossover\n\n";
     s += &format!("{}.\n\n", summary.crossover.statement);
     s += &format!("Method: {}\n\n", summary.crossover.method);
@@ -326,13 +175,7 @@ pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
             );
         }
     }
-    s += "\n## Figures\n\n";
-    for (stem, caption) in FIGURES {
-        if figures.contains(stem) {
-            s += &format!("![{caption}]({stem}.png)\n\n*{caption}* ([SVG]({stem}.svg))\n\n");
-        }
-    }
-    s += "## How to read this\n\n";
+    s += "\n## How to read this\n\n";
     for h in HOW_TO_READ {
         s += &format!("- {h}\n");
     }
@@ -398,19 +241,24 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
             html_escape(text)
         );
     }
+    s += "<h2>Bottom line</h2>\n<ul>\n";
+    for line in bottom_line(summary) {
+        let _ = writeln!(s, "<li>{}.</li>", html_inline(&line));
+    }
+    s += "</ul>\n";
     let _ = write!(
         s,
         "<p>{}</p>\n<p>{}</p>\n",
         md_to_html(&overview(summary)),
         html_escape(&dense_line(summary))
     );
-    s += "<h2>Results</h2>\n";
-    s += &html_table(&results_table(summary));
+    s += &html_figures(svgs);
     s += "<h2>Verdict per target</h2>\n";
     s += &html_table(&winners_table(summary));
     s += &html_verdicts(summary);
+    s += "<h2>Results</h2>\n";
+    s += &html_table(&results_table(summary));
     s += &html_failed(summary);
-    s += &html_figures(svgs);
     s += "<h2>How to read this</h2>\n<ul>\n";
     for h in HOW_TO_READ {
         let _ = writeln!(s, "<li>{}</li>", md_to_html(h));
@@ -487,7 +335,7 @@ fn html_failed(summary: &Summary) -> String {
 
 /// The figures section: each SVG inlined with its caption.
 fn html_figures(svgs: &[(&str, String)]) -> String {
-    let mut s = String::from("<h2>Figures</h2>\n");
+    let mut s = String::new();
     for (stem, caption) in FIGURES {
         if let Some((_, svg)) = svgs.iter().find(|(n, _)| n == stem) {
             let _ = write!(

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use shears_report::{Summary, report_html, report_md, results_csv};
 
-const FIGURES: [&str; 3] = [
+const FIGURES: [&str; 4] = [
     "fig-accuracy-vs-sparsity",
+    "fig-difference",
     "fig-accuracy-vs-epochs",
     "fig-hybrid-trajectory",
 ];

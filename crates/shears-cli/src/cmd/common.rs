@@ -152,3 +152,22 @@ impl std::str::FromStr for RecommendFor {
         })
     }
 }
+
+/// An equivalence margin in accuracy units (a fraction: 0.005 = 0.5 pp); a value that looks
+/// like percentage points gets the fraction it probably meant.
+pub fn margin(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number; give a fraction such as 0.005 (0.5 pp)"))?;
+    if v > 0.0 && v < 0.5 {
+        return Ok(v);
+    }
+    if v >= 0.5 && v < 50.0 {
+        return Err(format!(
+            "{v} is not a fraction of accuracy below 0.5; did you mean {} ({v} pp)?",
+            v / 100.0
+        ));
+    }
+    Err(format!("{v} is not a margin in (0, 0.5)"))
+}

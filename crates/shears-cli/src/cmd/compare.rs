@@ -1,7 +1,7 @@
 //! `shears compare`: the built-in one-shot vs iterative comparison (or the grid of a sweep
 //! file) over seeds, and its report.
 
-use super::common::{DeviceArgs, RecommendFor, fraction, plural};
+use super::common::{DeviceArgs, RecommendFor, fraction, margin, plural};
 use crate::grid;
 use anyhow::Result;
 use clap::Args;
@@ -64,6 +64,10 @@ pub struct CompareArgs {
     /// use: `0.9` or `0.9,20`.
     #[arg(long, value_name = "TARGET[,EPOCHS]")]
     pub recommend: Option<RecommendFor>,
+    /// Equivalence margin, as a fraction of accuracy: regimes whose mean difference is shown
+    /// to lie within ± this (TOST) are "equivalent", and a cheaper one is then preferred.
+    #[arg(long, default_value_t = shears_report::DEFAULT_MARGIN, value_parser = margin)]
+    pub margin: f64,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -109,6 +113,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
     let options = AnalysisOptions {
         recommend_target: a.recommend.map(|r| r.target),
         epoch_budget: a.recommend.and_then(|r| r.epoch_budget),
+        margin: a.margin,
         ..AnalysisOptions::default()
     };
     let grid = GridOptions {

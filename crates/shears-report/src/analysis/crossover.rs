@@ -1,32 +1,56 @@
 //! Where the iterative − one-shot difference changes sign across the measured targets.
 
-use shears_core::stats::{self, Crossing, DiffPoint};
+use shears_core::stats::{self, Crossing, DiffPoint, LocatedCrossing, SignedDiff};
 
 use super::pairs::paired;
-use super::{AnalysisOptions, CrossoverPoint, CrossoverSummary, TargetSummary, pct};
+use super::verdicts::Verdicts;
+use super::{ALPHA, AnalysisOptions, CrossoverPoint, CrossoverSummary, TargetSummary, pct};
 
-/// The crossover of `opts.iterative_regime` against `opts.one_shot_regime`.
-pub(super) fn crossover(targets: &[TargetSummary], opts: &AnalysisOptions) -> CrossoverSummary {
+/// The crossover of `opts.iterative_regime` against `opts.one_shot_regime`, located only where
+/// the data resolve it; unresolved questions are added to `warnings`.
+pub(super) fn crossover(
+    targets: &[TargetSummary],
+    opts: &AnalysisOptions,
+    verdicts: &Verdicts,
+    warnings: &mut Vec<String>,
+) -> CrossoverSummary {
     let (os, it) = (&opts.one_shot_regime, &opts.iterative_regime);
-    let points = points(targets, os, it);
+    let points = points(targets, os, it, verdicts);
     let diff: Vec<DiffPoint> = points
         .iter()
         .map(|p| DiffPoint::with_half_width(p.target, p.difference, p.ci95))
         .collect();
-    let crossings = stats::crossings(&diff);
-    let statement = statement(&points, &crossings, os, it);
+    let sign_changes = stats::crossings(&diff);
+    let signed: Vec<SignedDiff> = points
+        .iter()
+        .map(|p| SignedDiff {
+            x: p.target,
+            d: p.difference,
+            p_adjusted: p.p_adjusted,
+        })
+        .collect();
+    let resolution = stats::resolve_crossover(&signed, ALPHA, &format!("{it} − {os}"));
+    warnings.extend(resolution.warnings.iter().cloned());
+    let statement = statement(&points, &resolution, &sign_changes, os, it);
     CrossoverSummary {
         one_shot: os.clone(),
         iterative: it.clone(),
         method: method(os, it),
         points,
-        crossings,
+        resolved: resolution.resolved,
+        crossings: resolution.crossings,
+        sign_changes,
         statement,
     }
 }
 
 /// The paired difference iterative − one-shot at every target where both share seeds.
-fn points(targets: &[TargetSummary], os: &str, it: &str) -> Vec<CrossoverPoint> {
+fn points(
+    targets: &[TargetSummary],
+    os: &str,
+    it: &str,
+    verdicts: &Verdicts,
+) -> Vec<CrossoverPoint> {
     let mut points = Vec::new();
     for t in targets {
         if let (Some(a), Some(b)) = (t.regimes.get(it), t.regimes.get(os))
@@ -38,59 +62,68 @@ fn points(targets: &[TargetSummary], os: &str, it: &str) -> Vec<CrossoverPoint> 
                 ci95: p.ci95,
                 n_pairs: p.n,
                 p_value: p.p_value,
+                p_adjusted: verdicts
+                    .get(t.target, it, os)
+                    .and_then(|v| v.1.p_adjusted()),
             });
         }
     }
     points
 }
 
-fn statement(points: &[CrossoverPoint], crossings: &[Crossing], os: &str, it: &str) -> String {
+fn statement(
+    points: &[CrossoverPoint],
+    resolution: &stats::CrossoverResolution,
+    sign_changes: &[Crossing],
+    os: &str,
+    it: &str,
+) -> String {
     if points.len() < 2 {
         return format!(
             "crossover not assessable: {it} and {os} share seeds at {} target(s); at least 2 are needed",
             points.len()
         );
     }
-    if crossings.is_empty() {
-        let (lo, hi) = (points[0].target, points[points.len() - 1].target);
-        return if points.iter().all(|p| p.difference > 0.0) {
-            format!(
-                "no crossover between {} and {}: {it} has the higher mean at every measured target",
-                pct(lo),
-                pct(hi)
-            )
+    let (lo, hi) = (points[0].target, points[points.len() - 1].target);
+    if !resolution.resolved {
+        let noise = if sign_changes.is_empty() {
+            String::new()
         } else {
             format!(
-                "no crossover between {} and {}: {os} has the higher (or equal) mean at every measured target",
-                pct(lo),
-                pct(hi)
+                "; the mean difference changes sign {} time(s), within the noise",
+                sign_changes.len()
             )
         };
+        return format!(
+            "no crossover resolved between {} and {}: the difference {it} − {os} is not significantly non-zero (Holm-adjusted) at every target needed to place one{noise}",
+            pct(lo),
+            pct(hi)
+        );
     }
-    let parts: Vec<String> = crossings.iter().map(|c| crossing(c, os, it)).collect();
+    if resolution.crossings.is_empty() {
+        let leader = if points[0].difference > 0.0 { it } else { os };
+        return format!(
+            "no crossover between {} and {}: {leader} is significantly better at every measured target",
+            pct(lo),
+            pct(hi)
+        );
+    }
+    let parts: Vec<String> = resolution
+        .crossings
+        .iter()
+        .map(|c| located(c, os, it))
+        .collect();
     parts.join("; ")
 }
 
-/// One crossing: who overtakes whom, where, and the band where the difference is not
-/// distinguishable from zero.
-fn crossing(c: &Crossing, os: &str, it: &str) -> String {
+/// A located crossing: who overtakes whom, between which targets.
+fn located(c: &LocatedCrossing, os: &str, it: &str) -> String {
     let who = match c.direction {
         stats::CrossDirection::Up => format!("{it} overtakes {os}"),
         stats::CrossDirection::Down => format!("{os} overtakes {it}"),
     };
-    let interval = match c.interval {
-        Some([a, b]) => format!(
-            " (95% band {}{} to {}{})",
-            if c.lower_open { "≤ " } else { "" },
-            pct(a),
-            if c.upper_open { "≥ " } else { "" },
-            pct(b)
-        ),
-        None => " (no interval: some CI is undefined)".into(),
-    };
     format!(
-        "{who} at ≈ {} sparsity{interval}, between measured targets {} and {}",
-        pct(c.estimate),
+        "{who} between {} and {} (significant on both sides, Holm-adjusted)",
         pct(c.between[0]),
         pct(c.between[1])
     )
@@ -98,11 +131,10 @@ fn crossing(c: &Crossing, os: &str, it: &str) -> String {
 
 fn method(os: &str, it: &str) -> String {
     format!(
-        "d(target) = paired mean of {it} − {os} final test top-1 over shared seeds, with its 95% t CI. \
-         A crossing is a sign change of d between adjacent measured targets (≤0 → >0 or >0 → ≤0); \
-         its estimate is the zero of the straight line between them. Its interval is the connected \
-         range of targets around the estimate where the linearly interpolated CI band contains 0 \
-         (the difference is not distinguishable from zero there); an end marked open reaches the \
-         first or last measured target."
+        "d(target) = paired mean of {it} − {os} final test top-1 over shared seeds, with its 95% t CI \
+         and its paired t-test, Holm-adjusted within the report's family of all pairs. A crossover is \
+         located between two targets only where d is significantly non-zero on both sides with \
+         opposite signs; a sign change of the mean elsewhere is listed under sign_changes with its \
+         interpolated zero and band, and is not a finding."
     )
 }

@@ -15,17 +15,21 @@ mod pairs;
 mod recommend;
 mod runs;
 mod summary;
+mod verdicts;
+
+use std::collections::BTreeMap;
 
 use shears_core::results::StepRow;
 use shears_core::stats;
 
 pub use summary::{
     AnalysisOptions, CellSize, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
-    CrossoverSummary, DenseSummary, Evidence, Recommendation, SeedValue, Summary, TargetSummary,
+    CrossoverSummary, DEFAULT_MARGIN, DenseSummary, Evidence, Recommendation, SeedValue, Summary,
+    TargetSummary,
 };
 
 /// Version of the `summary.json` schema written by this crate.
-pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
 /// Name of the test used for every regime comparison.
 pub const TEST_NAME: &str = "paired t-test over seeds";
 /// Significance level (two-sided) of every comparison.
@@ -69,23 +73,43 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     let mut warnings = Vec::new();
     let runs = runs::finished_runs(rows, &mut warnings);
     let dense = runs::dense_baseline(rows, &mut warnings);
+    let cells: Vec<(f64, BTreeMap<String, CellSummary>)> = cells::group_by_target(&runs)
+        .values()
+        .map(|(target, regimes)| (*target, cells::select_cells(regimes, opts)))
+        .collect();
+    let family: Vec<(f64, &BTreeMap<String, CellSummary>)> =
+        cells.iter().map(|(t, c)| (*t, c)).collect();
+    let verdicts = verdicts::Verdicts::judge(&family, opts.margin);
     let mut targets = Vec::new();
-    for (target, regimes) in cells::group_by_target(&runs).values() {
-        let cells = cells::select_cells(regimes, opts);
+    for (target, cells) in cells {
         warnings.extend(cells::size_warning(
-            *target,
+            target,
             &cells,
             opts.size_measure.as_deref(),
         ));
-        targets.push(pairs::compare_target(*target, cells, &mut warnings));
+        targets.push(pairs::compare_target(
+            target,
+            cells,
+            &verdicts,
+            &mut warnings,
+        ));
     }
-    let crossover = crossover::crossover(&targets, opts);
-    let (recommendation, recommendations_by_target) = recommend::recommendations(&targets, opts);
+    unresolved_warnings(&targets, &mut warnings);
+    let crossover = crossover::crossover(&targets, opts, &verdicts, &mut warnings);
+    let (recommendation, recommendations_by_target) =
+        recommend::recommendations(&targets, opts, &verdicts);
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
         test: TEST_NAME.into(),
         alpha: ALPHA,
         power: POWER,
+        margin: opts.margin,
+        multiplicity: format!(
+            "Holm over all {} paired t-tests of the report (every pair of regimes at every target), and separately over their {} equivalence tests (TOST at ±{})",
+            verdicts.len(),
+            verdicts.len(),
+            pp(opts.margin).trim_start_matches('+')
+        ),
         selection: selection_rule(opts).into(),
         options: opts.clone(),
         runs: runs.len(),
@@ -98,6 +122,21 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
         incomplete: None,
         failed: Vec::new(),
         config: serde_json::Value::Null,
+    }
+}
+
+/// One warning per target whose answer is not resolved, in words.
+fn unresolved_warnings(targets: &[TargetSummary], warnings: &mut Vec<String>) {
+    for t in targets.iter().filter(|t| t.verdict == "inconclusive") {
+        let n = t.regimes.values().map(|c| c.n).max().unwrap_or(0);
+        warnings.push(format!(
+            "target {}: not resolved with {n} seeds (best mean {}, neither better than nor equivalent to every other regime); {}",
+            pct(t.target),
+            t.best_mean,
+            t.seeds_needed
+                .map(|s| format!("≈ {s} seeds would resolve a difference of the margin"))
+                .unwrap_or_else(|| "the seeds needed cannot be estimated".into())
+        ));
     }
 }
 

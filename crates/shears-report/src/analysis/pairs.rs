@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use shears_core::stats::{self, PairedTest};
 
-use super::{ALPHA, CellSummary, Comparison, TEST_NAME, TargetSummary, pct, pp, pval};
+use super::verdicts::{Outcome, Verdicts};
+use super::{CellSummary, Comparison, TEST_NAME, TargetSummary, pct, pp, pval};
 
 /// Paired t-test of `a` − `b` final test top-1 over the seeds they share.
 pub(super) fn paired(a: &CellSummary, b: &CellSummary) -> Option<PairedTest> {
@@ -44,17 +45,19 @@ pub(super) fn cheapest<'c>(cells: &[&'c CellSummary]) -> &'c CellSummary {
         .expect("non-empty")
 }
 
-/// Everything measured at one target: the best mean against every other regime.
+/// Everything measured at one target: the best mean against every other regime, each pair's
+/// verdict from the report-wide family, and the recommended regime with its verdict.
 pub(super) fn compare_target(
     target: f64,
     cells: BTreeMap<String, CellSummary>,
+    verdicts: &Verdicts,
     warnings: &mut Vec<String>,
 ) -> TargetSummary {
     let order = by_mean(cells.values());
     let best = order[0];
     let comparisons: Vec<Comparison> = order[1..]
         .iter()
-        .map(|other| compare(target, best, other, warnings))
+        .map(|other| compare(target, best, other, verdicts, warnings))
         .collect();
 
     let mut tied: Vec<&CellSummary> = vec![best];
@@ -65,11 +68,12 @@ pub(super) fn compare_target(
     }
     let cheapest = cheapest(&tied);
     let epochs_ratio = (cheapest.epochs > 0.0).then(|| best.epochs / cheapest.epochs);
+    let choice = choose(target, &order, verdicts);
 
     let first = comparisons.first();
     let significant = first.is_some_and(|c| c.significant);
-    let winner = significant.then(|| best.regime.clone());
-    let statement = statement(best, first, &cells, cheapest, epochs_ratio);
+    let winner = (choice.verdict == "winner").then(|| choice.regime.regime.clone());
+    let statement = statement(best, &comparisons, &cells, &choice);
 
     TargetSummary {
         target,
@@ -86,17 +90,92 @@ pub(super) fn compare_target(
         tied_with_best: tied.iter().map(|c| c.regime.clone()).collect(),
         cheapest_tied: cheapest.regime.clone(),
         epochs_ratio,
+        recommended: choice.regime.regime.clone(),
+        verdict: choice.verdict.into(),
+        seeds_needed: choice.seeds_needed,
         comparisons,
         statement,
         regimes: cells,
     }
 }
 
-/// `best` against `other`, paired over shared seeds (warning when not all seeds are shared).
+/// The regime to use among `order` (descending mean) and how sure that is.
+pub(super) struct Choice<'c> {
+    pub regime: &'c CellSummary,
+    /// `winner`, `equivalent` or `inconclusive` (`only` for a single candidate).
+    pub verdict: &'static str,
+    /// Seeds per regime that would resolve the inconclusive pairs at the margin.
+    pub seeds_needed: Option<usize>,
+}
+
+/// The best mean, unless a cheaper regime (fewer mean epochs) is shown *equivalent* to it —
+/// never one that is merely not significantly different. Its verdict against every other
+/// candidate: `winner` if better than all, `equivalent` if better than or equivalent to all,
+/// else `inconclusive` with the seeds that would resolve the open pairs.
+pub(super) fn choose<'c>(
+    target: f64,
+    order: &[&'c CellSummary],
+    verdicts: &Verdicts,
+) -> Choice<'c> {
+    let best = order[0];
+    if order.len() == 1 {
+        return Choice {
+            regime: best,
+            verdict: "only",
+            seeds_needed: None,
+        };
+    }
+    // Shown within ± the margin of the best (TOST), even if also significantly (negligibly) worse.
+    let equivalent_to_best: Vec<&CellSummary> = order[1..]
+        .iter()
+        .copied()
+        .filter(|c| {
+            verdicts
+                .get(target, &c.regime, &best.regime)
+                .is_some_and(|(_, n)| n.within_margin())
+        })
+        .collect();
+    let chosen = equivalent_to_best
+        .iter()
+        .copied()
+        .filter(|c| c.epochs < best.epochs)
+        .min_by(|a, b| {
+            a.epochs
+                .total_cmp(&b.epochs)
+                .then_with(|| b.mean.total_cmp(&a.mean))
+        })
+        .unwrap_or(best);
+    let (mut all_better, mut resolved, mut needed) = (true, true, Some(0usize));
+    for other in order.iter().filter(|c| c.regime != chosen.regime) {
+        match verdicts.get(target, &chosen.regime, &other.regime) {
+            Some((Outcome::Better, _)) => {}
+            Some((_, n)) if n.within_margin() => all_better = false,
+            Some((Outcome::Inconclusive { seeds_needed }, _)) => {
+                (all_better, resolved) = (false, false);
+                needed = needed.zip(seeds_needed).map(|(a, b)| a.max(b));
+            }
+            _ => (all_better, resolved, needed) = (false, false, None),
+        }
+    }
+    let verdict = match (all_better, resolved) {
+        (true, _) => "winner",
+        (false, true) => "equivalent",
+        (false, false) => "inconclusive",
+    };
+    Choice {
+        regime: chosen,
+        verdict,
+        seeds_needed: if resolved { None } else { needed },
+    }
+}
+
+/// `best` against `other`, paired over shared seeds (warning when not all seeds are shared),
+/// with the verdict of the report-wide family.
 fn compare(
     target: f64,
     best: &CellSummary,
     other: &CellSummary,
+    verdicts: &Verdicts,
     warnings: &mut Vec<String>,
 ) -> Comparison {
     let t = paired(best, other);
@@ -113,6 +192,13 @@ fn compare(
             other.n
         ));
     }
+    let judged = verdicts.get(target, &best.regime, &other.regime);
+    let outcome = judged.map(|(o, _)| o);
+    let numbers = judged.map(|(_, n)| n);
+    let seeds_needed = match outcome {
+        Some(Outcome::Inconclusive { seeds_needed }) => seeds_needed,
+        _ => None,
+    };
     match t {
         Some(t) => Comparison {
             regime: other.regime.clone(),
@@ -120,7 +206,11 @@ fn compare(
             ci95: t.ci95,
             n_pairs: t.n,
             p_value: t.p_value,
-            significant: t.significant(ALPHA),
+            p_adjusted: numbers.and_then(|n| n.p_adjusted()),
+            equivalence_p_adjusted: numbers.and_then(|n| n.tost_p_adjusted()),
+            significant: outcome == Some(Outcome::Better),
+            verdict: outcome.map_or("untested", Outcome::word).into(),
+            seeds_needed,
             min_detectable_difference: t.min_detectable_difference,
             note: t.note,
         },
@@ -130,7 +220,11 @@ fn compare(
             ci95: None,
             n_pairs: 0,
             p_value: None,
+            p_adjusted: None,
+            equivalence_p_adjusted: None,
             significant: false,
+            verdict: "untested".into(),
+            seeds_needed: None,
             min_detectable_difference: None,
             note: Some(
                 "no seed in common: no paired test (difference is of unpaired means)".into(),
@@ -139,83 +233,107 @@ fn compare(
     }
 }
 
-/// The one-sentence verdict at a target; `first` is the best against the runner-up.
+/// The one-sentence answer at a target, leading with what to use.
 fn statement(
     best: &CellSummary,
-    first: Option<&Comparison>,
+    comparisons: &[Comparison],
     cells: &BTreeMap<String, CellSummary>,
-    cheapest: &CellSummary,
-    epochs_ratio: Option<f64>,
+    choice: &Choice,
 ) -> String {
-    match first {
-        None => format!(
+    let chosen = choice.regime;
+    match choice.verdict {
+        "only" => format!(
             "only {} was measured at this target: nothing to compare",
             best.regime
         ),
-        Some(c) if c.significant => format!(
-            "{} wins: {} over {} ({} mean {} vs {}; {}, {}, n = {})",
+        "winner" => {
+            let c = &comparisons[0];
+            format!(
+                "{} wins: {} over {} ({} mean {} vs {}; {}, {}, Holm-adjusted: {}, n = {})",
+                best.regime,
+                pp(c.difference),
+                c.regime,
+                "test top-1",
+                pct(best.mean),
+                pct(cells[&c.regime].mean),
+                TEST_NAME,
+                pval(c.p_value),
+                pval(c.p_adjusted),
+                c.n_pairs
+            )
+        }
+        "equivalent" if chosen.regime != best.regime => format!(
+            "use {}: equivalent to the best mean {} within the margin (TOST) at {}; {} vs {}",
+            chosen.regime,
             best.regime,
-            pp(c.difference),
-            c.regime,
-            "test top-1",
-            pct(best.mean),
-            pct(cells[&c.regime].mean),
-            TEST_NAME,
-            pval(c.p_value),
-            c.n_pairs
+            cost(best, chosen),
+            pct(chosen.mean),
+            pct(best.mean)
         ),
-        Some(c) => format!(
-            "no significant difference between {} (best mean {}) and {} ({}; {}); {}",
+        "equivalent" => format!(
+            "use {} (best mean {}): every other regime is worse or equivalent within the margin (TOST)",
+            best.regime,
+            pct(best.mean)
+        ),
+        _ => format!(
+            "not resolved: {} has the best mean ({}), but {} — a difference of the margin needs {}",
             best.regime,
             pct(best.mean),
-            c.regime,
-            pp(c.difference),
-            why_not_significant(c),
-            cost(best, cheapest, epochs_ratio)
+            open_pairs(comparisons),
+            choice
+                .seeds_needed
+                .map(|n| format!("≈ {n} seeds"))
+                .unwrap_or_else(|| "more seeds than can be estimated".into())
         ),
     }
 }
 
-/// The test's numbers behind "no significant difference", or why there was no test.
-fn why_not_significant(c: &Comparison) -> String {
-    match c.p_value {
-        Some(_) => format!(
-            "{}, n = {}{}",
-            pval(c.p_value),
-            c.n_pairs,
-            c.min_detectable_difference
-                .map(|m| format!(
-                    ", smallest detectable difference {}",
-                    pp(m).trim_start_matches('+')
-                ))
-                .unwrap_or_default()
-        ),
-        None => format!("no test possible: {}", c.note.clone().unwrap_or_default()),
-    }
+/// The pairs still open, with their raw and adjusted p-values.
+fn open_pairs(comparisons: &[Comparison]) -> String {
+    let open: Vec<String> = comparisons
+        .iter()
+        .filter(|c| c.verdict != "better" && c.verdict != "equivalent")
+        .map(|c| {
+            format!(
+                "{} ({}; {}, Holm-adjusted: {})",
+                c.regime,
+                pp(-c.difference),
+                pval(c.p_value),
+                pval(c.p_adjusted)
+            )
+        })
+        .collect();
+    format!(
+        "neither better than nor equivalent to {}",
+        if open.is_empty() {
+            "the rest".to_string()
+        } else {
+            open.join(", ")
+        }
+    )
 }
 
-/// What choosing the cheapest tied regime instead of the best mean saves.
-fn cost(best: &CellSummary, cheapest: &CellSummary, epochs_ratio: Option<f64>) -> String {
-    if cheapest.regime == best.regime {
-        return format!(
-            "{} has the best mean and is also the cheapest of the tied regimes",
-            best.regime
-        );
-    }
-    match epochs_ratio {
-        // "1.0× fewer" reads as a contradiction; a ratio that rounds to 1.0 is stated as the
-        // epoch counts alone.
-        Some(r) if r < 1.05 => format!(
-            "the cheaper regime {} needs slightly fewer epochs ({:.1} vs {:.1})",
-            cheapest.regime, cheapest.epochs, best.epochs
-        ),
-        Some(r) => format!(
-            "the cheaper regime {} needs {:.1}× fewer epochs ({:.1} vs {:.1})",
-            cheapest.regime, r, cheapest.epochs, best.epochs
-        ),
-        None => format!(
-            "the cheaper regime {} needs no fine-tuning epochs",
-            cheapest.regime
-        ),
+/// What choosing `cheaper` instead of the best mean saves, in epochs and training FLOPs,
+/// saying so when the two cost measures disagree.
+pub(super) fn cost(best: &CellSummary, cheaper: &CellSummary) -> String {
+    let epochs = if cheaper.epochs > 0.0 {
+        format!(
+            "{:.1}× fewer fine-tuning epochs ({:.1} vs {:.1})",
+            best.epochs / cheaper.epochs,
+            cheaper.epochs,
+            best.epochs
+        )
+    } else {
+        "no fine-tuning epochs".into()
+    };
+    if cheaper.train_flops > best.train_flops {
+        format!(
+            "{epochs}, although {:.1}× more training FLOPs ({:.3e} vs {:.3e}): the cost measures disagree",
+            cheaper.train_flops / best.train_flops.max(1.0),
+            cheaper.train_flops,
+            best.train_flops
+        )
+    } else {
+        epochs
     }
 }

@@ -1,15 +1,14 @@
 //! Recommendations derived only from the measurements: at the nearest measured target, among
-//! the regimes within the epoch budget, the significant winner, else the cheapest regime tied
-//! with the best mean.
+//! the regimes within the epoch budget, the best mean — unless a cheaper regime is shown
+//! equivalent to it — with its verdict (winner, equivalent, or not resolved and the seeds that
+//! would resolve it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shears_core::stats::PairedTest;
-
-use super::pairs::{by_mean, cheapest, paired};
+use super::pairs::{Choice, by_mean, choose, cost, paired};
+use super::verdicts::Verdicts;
 use super::{
-    ALPHA, AnalysisOptions, CellSummary, Evidence, Recommendation, TEST_NAME, TargetSummary, pct,
-    target_key,
+    AnalysisOptions, CellSummary, Evidence, Recommendation, TargetSummary, pct, target_key,
 };
 
 /// The overall recommendation (for the requested target, or a digest of the per-target ones)
@@ -17,14 +16,15 @@ use super::{
 pub(super) fn recommendations(
     targets: &[TargetSummary],
     opts: &AnalysisOptions,
+    verdicts: &Verdicts,
 ) -> (Recommendation, Vec<Recommendation>) {
     let by_target: Vec<Recommendation> = targets
         .iter()
-        .map(|t| recommend(targets, t.target, opts.epoch_budget))
+        .map(|t| recommend(targets, t.target, opts.epoch_budget, verdicts))
         .collect();
     let overall = match opts.recommend_target {
         Some(t) => {
-            let mut r = recommend(targets, t, opts.epoch_budget);
+            let mut r = recommend(targets, t, opts.epoch_budget, verdicts);
             r.requested_target = Some(t);
             r
         }
@@ -33,7 +33,12 @@ pub(super) fn recommendations(
     (overall, by_target)
 }
 
-fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> Recommendation {
+fn recommend(
+    targets: &[TargetSummary],
+    requested: f64,
+    budget: Option<f64>,
+    verdicts: &Verdicts,
+) -> Recommendation {
     let mut rec = Recommendation {
         requested_target: None,
         epoch_budget: budget,
@@ -63,7 +68,9 @@ fn recommend(targets: &[TargetSummary], requested: f64, budget: Option<f64>) -> 
         rec.evidence = evidence(&t.regimes, None, budget);
         return rec;
     }
-    let (chosen, basis, text) = choose(&feasible, &format!("{at}{budget_txt}"));
+    let order = by_mean(feasible.iter().copied());
+    let choice = choose(t.target, &order, verdicts);
+    let (chosen, basis, text) = explain(&order, &choice, &format!("{at}{budget_txt}"));
     rec.basis = basis.into();
     rec.text = text;
     rec.regime = Some(chosen.regime.clone());
@@ -109,57 +116,57 @@ fn none_within_budget(t: &TargetSummary, at: &str, budget_txt: &str) -> String {
     )
 }
 
-/// Among the feasible regimes: the only one, the significantly best one, or the cheapest of
-/// those tied with the best mean; with the basis and the text (starting with `lead`).
-fn choose<'c>(feasible: &[&'c CellSummary], lead: &str) -> (&'c CellSummary, &'static str, String) {
-    let order = by_mean(feasible.iter().copied());
-    let best = order[0];
-    if order.len() == 1 {
-        let text = format!(
-            "{lead}: {} is the only measured candidate: {}",
+/// The basis and the text (starting with `lead`) of a choice among `order` (descending mean).
+fn explain<'c>(
+    order: &[&'c CellSummary],
+    choice: &Choice<'c>,
+    lead: &str,
+) -> (&'c CellSummary, &'static str, String) {
+    let (best, chosen) = (order[0], choice.regime);
+    let text = match choice.verdict {
+        "only" => {
+            let text = format!(
+                "{lead}: {} is the only measured candidate: {}",
+                best.regime,
+                fmt_cell(best)
+            );
+            return (best, "only_candidate", text);
+        }
+        "winner" => format!(
+            "{lead}: use {}: it is significantly better than every other candidate (paired t-tests, Holm-adjusted); {}",
             best.regime,
             fmt_cell(best)
-        );
-        return (best, "only_candidate", text);
-    }
-    let tests: Vec<(&CellSummary, Option<PairedTest>)> =
-        order[1..].iter().map(|c| (*c, paired(best, c))).collect();
-    let mut tied = vec![best];
-    tied.extend(
-        tests
-            .iter()
-            .filter(|(_, t)| !t.as_ref().is_some_and(|t| t.significant(ALPHA)))
-            .map(|(c, _)| *c),
-    );
-    if tied.len() == 1 {
-        let worst_p = tests
-            .iter()
-            .filter_map(|(_, t)| t.as_ref().and_then(|t| t.p_value))
-            .fold(0.0, f64::max);
-        let text = format!(
-            "{lead}: use {}: it is significantly better than every other candidate ({}, largest p = {:.3}); {}",
+        ),
+        "equivalent" if chosen.regime != best.regime => format!(
+            "{lead}: use {}: equivalent to the best mean {} within the margin (TOST, Holm-adjusted) at {}; {}; best mean {}",
+            chosen.regime,
             best.regime,
-            TEST_NAME,
-            worst_p,
+            cost(best, chosen),
+            fmt_cell(chosen),
             fmt_cell(best)
-        );
-        return (best, "significantly_best", text);
-    }
-    let cheapest = cheapest(&tied);
-    let others: Vec<&str> = tied
-        .iter()
-        .filter(|c| c.regime != cheapest.regime)
-        .map(|c| c.regime.as_str())
-        .collect();
-    let text = format!(
-        "{lead}: use {}: no significant difference from {} ({}), and it is the cheapest of them; {}; best mean {}",
-        cheapest.regime,
-        others.join(", "),
-        TEST_NAME,
-        fmt_cell(cheapest),
-        fmt_cell(best)
-    );
-    (cheapest, "tied_cheapest", text)
+        ),
+        "equivalent" => format!(
+            "{lead}: use {}: every other candidate is worse or equivalent within the margin; {}",
+            best.regime,
+            fmt_cell(best)
+        ),
+        _ => format!(
+            "{lead}: not resolved — {} has the best mean, but no other candidate is shown worse or equivalent{}; {}",
+            best.regime,
+            choice
+                .seeds_needed
+                .map(|n| format!(" (≈ {n} seeds would resolve a difference of the margin)"))
+                .unwrap_or_default(),
+            fmt_cell(best)
+        ),
+    };
+    let basis = match choice.verdict {
+        "winner" => "winner",
+        "equivalent" if chosen.regime != best.regime => "equivalent_cheaper",
+        "equivalent" => "equivalent",
+        _ => "inconclusive",
+    };
+    (chosen, basis, text)
 }
 
 fn fmt_cell(c: &CellSummary) -> String {
@@ -229,7 +236,7 @@ fn general_recommendation(by_target: &[Recommendation], budget: Option<f64>) -> 
             "No measurements".into()
         } else {
             format!(
-                "No target requested; per measured target (significant winner, else the cheapest regime tied with the best mean): {} ({} distinct)",
+                "No target requested; per measured target (the best mean, or a cheaper regime shown equivalent to it): {} ({} distinct)",
                 parts.join(", "),
                 regimes.len()
             )

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use shears_core::results::FailedRun;
-use shears_core::stats::Crossing;
+use shears_core::stats::{Crossing, LocatedCrossing};
 
 /// Options of [`analyze`](crate::analyze).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,7 +28,13 @@ pub struct AnalysisOptions {
     /// their accuracies compare different models. Written only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_measure: Option<String>,
+    /// Equivalence margin m (accuracy as a fraction: 0.005 = 0.5 pp): two regimes whose mean
+    /// difference is shown to lie within ±m (TOST) are "equivalent".
+    pub margin: f64,
 }
+
+/// Default equivalence margin: half a percentage point of accuracy.
+pub const DEFAULT_MARGIN: f64 = 0.005;
 
 impl Default for AnalysisOptions {
     fn default() -> Self {
@@ -39,6 +45,7 @@ impl Default for AnalysisOptions {
             recommend_target: None,
             epoch_budget: None,
             size_measure: None,
+            margin: DEFAULT_MARGIN,
         }
     }
 }
@@ -116,7 +123,17 @@ pub struct Comparison {
     pub ci95: Option<f64>,
     pub n_pairs: usize,
     pub p_value: Option<f64>,
+    /// Holm-adjusted p of the paired t-test within the report's family of all pairs.
+    pub p_adjusted: Option<f64>,
+    /// Holm-adjusted p of the equivalence test (TOST at the margin).
+    pub equivalence_p_adjusted: Option<f64>,
+    /// The best mean is significantly better (Holm-adjusted p < α).
     pub significant: bool,
+    /// The best mean against this regime: `better`, `equivalent`, `inconclusive` (or
+    /// `untested` without two shared seeds).
+    pub verdict: String,
+    /// When inconclusive: seeds that would resolve a difference of the margin at 80% power.
+    pub seeds_needed: Option<usize>,
     pub min_detectable_difference: Option<f64>,
     pub note: Option<String>,
 }
@@ -147,6 +164,13 @@ pub struct TargetSummary {
     pub cheapest_tied: String,
     /// Epochs of `best_mean` ÷ epochs of `cheapest_tied` (`null` when the latter is 0).
     pub epochs_ratio: Option<f64>,
+    /// The regime to use: the best mean, unless a cheaper one is equivalent to it.
+    pub recommended: String,
+    /// The recommended regime against the rest: `winner` (better than all), `equivalent`
+    /// (better than or equivalent to all), `inconclusive`, or `only` (one regime measured).
+    pub verdict: String,
+    /// When inconclusive: seeds per regime that would resolve the open pairs at the margin.
+    pub seeds_needed: Option<usize>,
     /// Best mean against every other regime.
     pub comparisons: Vec<Comparison>,
     /// One-sentence verdict.
@@ -161,6 +185,8 @@ pub struct CrossoverPoint {
     pub ci95: Option<f64>,
     pub n_pairs: usize,
     pub p_value: Option<f64>,
+    /// Holm-adjusted within the report's family of all pairs.
+    pub p_adjusted: Option<f64>,
 }
 
 /// Where iterative − one-shot changes sign.
@@ -171,7 +197,15 @@ pub struct CrossoverSummary {
     /// How the estimate and its interval are computed.
     pub method: String,
     pub points: Vec<CrossoverPoint>,
-    pub crossings: Vec<Crossing>,
+    /// A crossover is located only between targets where the difference is significantly
+    /// non-zero (Holm-adjusted) on both sides with opposite signs; `resolved` when the sign
+    /// of the difference is known across the whole measured range.
+    pub resolved: bool,
+    /// Located crossings (empty when not resolved, or when the sign never changes).
+    pub crossings: Vec<LocatedCrossing>,
+    /// Every sign change of the mean difference, located or not, with its interpolated
+    /// estimate and band: an unresolved one is noise until the data say otherwise.
+    pub sign_changes: Vec<Crossing>,
     pub statement: String,
 }
 
@@ -223,6 +257,10 @@ pub struct Summary {
     pub test: String,
     pub alpha: f64,
     pub power: f64,
+    /// Equivalence margin (fraction of accuracy).
+    pub margin: f64,
+    /// How the p-values of the report are corrected for testing many pairs.
+    pub multiplicity: String,
     /// How one configuration per (target, regime) was chosen.
     pub selection: String,
     pub options: AnalysisOptions,

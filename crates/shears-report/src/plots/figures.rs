@@ -10,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use shears_core::results::StepRow;
 use shears_core::stats;
 
-use super::panel::{Panel, Pt, Series, draw_panel};
+use super::panel::{Panel, Pt, Series, XScale, draw_panel};
 use super::style::{Marker, marker_element, regime_styles};
 use super::{FONT_LEGEND, FONT_TITLE, err};
 use crate::analysis::Summary;
@@ -52,13 +52,65 @@ pub(super) fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
         .collect();
     Panel {
         title: "Test top-1 vs sparsity (mean ± 95% CI over seeds)".into(),
-        x_desc: "realised sparsity (% of prunable weights removed)",
+        x_desc: "realised sparsity (%; axis spaced by log of the remaining fraction)",
         y_desc: "test top-1 accuracy (%)",
         series,
         reference: dense_reference(summary),
         x_range: None,
         legend: true,
+        x_scale: XScale::Remaining,
+        dodge: true,
     }
+}
+
+/// The paired difference iterative − one-shot per target with its 95% CI, against zero: filled
+/// where it is significantly non-zero after the report's Holm correction, hollow where not.
+pub(super) fn difference(summary: &Summary) -> Option<Panel<'static>> {
+    let c = &summary.crossover;
+    if c.points.is_empty() {
+        return None;
+    }
+    let alpha = summary.alpha;
+    let color = RGBColor(31, 119, 180);
+    let series = [true, false]
+        .into_iter()
+        .map(|significant| Series {
+            label: if significant {
+                format!("significant (Holm-adjusted p < {alpha})")
+            } else {
+                "not significant".into()
+            },
+            color,
+            marker: Marker::Circle,
+            filled: significant,
+            line: false,
+            pts: c
+                .points
+                .iter()
+                .filter(|p| p.p_adjusted.is_some_and(|q| q < alpha) == significant)
+                .map(|p| Pt {
+                    x: 100.0 * p.target,
+                    y: 100.0 * p.difference,
+                    ci: p.ci95.map(|h| 100.0 * h),
+                })
+                .collect(),
+        })
+        .filter(|s| !s.pts.is_empty())
+        .collect();
+    Some(Panel {
+        title: format!(
+            "{} − {}: paired difference (mean ± 95% CI)",
+            c.iterative, c.one_shot
+        ),
+        x_desc: "target sparsity (%; axis spaced by log of the remaining fraction)",
+        y_desc: "difference in test top-1 (pp)",
+        series,
+        reference: Some((0.0, "no difference".into())),
+        x_range: None,
+        legend: true,
+        x_scale: XScale::Remaining,
+        dodge: false,
+    })
 }
 
 /// Mean over seeds, step by step, of one experiment's rows: `(x(row), test top-1)` with the
@@ -148,6 +200,8 @@ fn accuracy_vs_epochs(rows: &[StepRow], summary: &Summary) -> Vec<Panel<'static>
                 reference: dense_reference(summary),
                 x_range: Some((0.0, (max_epochs * 1.08).max(1.0))),
                 legend: false,
+                x_scale: XScale::Linear,
+                dodge: false,
             }
         })
         .collect()
@@ -290,5 +344,7 @@ pub(super) fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<P
         reference: dense_reference(summary),
         x_range: None,
         legend: true,
+        x_scale: XScale::Linear,
+        dodge: false,
     })
 }

@@ -6,7 +6,8 @@
 //!
 //! - `style`: one colour and marker per regime;
 //! - `panel`: one chart (points, CI bars, reference line, legend);
-//! - `figures`: the report's figures as panels.
+//! - `figures`: the report's figures as panels (accuracy vs sparsity, the iterative − one-shot
+//!   difference, accuracy vs epochs, the hybrid runs).
 
 mod figures;
 mod panel;
@@ -22,7 +23,7 @@ use plotters::style::FontStyle;
 use shears_core::results::StepRow;
 
 use crate::analysis::Summary;
-use figures::{accuracy_vs_sparsity, draw_epochs, epochs_layout, hybrid_trajectory};
+use figures::{accuracy_vs_sparsity, difference, draw_epochs, epochs_layout, hybrid_trajectory};
 use panel::draw_panel;
 
 static FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
@@ -97,6 +98,16 @@ pub(crate) fn write_figures(
         |r| draw_panel(r, &p),
         |r| draw_panel(r, &p),
     )?);
+
+    if let Some(p) = difference(summary) {
+        out.extend(svg_and_png(
+            dir,
+            "fig-difference",
+            FIG_SIZE,
+            |r| draw_panel(r, &p),
+            |r| draw_panel(r, &p),
+        )?);
+    }
 
     let (_, size) = epochs_layout(summary.targets.len());
     out.extend(svg_and_png(

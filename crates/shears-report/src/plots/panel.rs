@@ -39,6 +39,45 @@ pub(super) struct Panel<'a> {
     pub(super) reference: Option<(f64, String)>,
     pub(super) x_range: Option<(f64, f64)>,
     pub(super) legend: bool,
+    /// How `x` (a sparsity in % for [`XScale::Remaining`]) is laid out.
+    pub(super) x_scale: XScale,
+    /// Offsets the series slightly left and right of each x.
+    pub(super) dodge: bool,
+}
+
+/// The x axis of a panel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum XScale {
+    Linear,
+    /// A sparsity s (%) drawn at −log10(1 − s/100): each tenfold cut of the remaining weights
+    /// gets the same width, so 90–98% (where regimes differ) is not squeezed into the edge.
+    /// Ticks are labelled with the sparsity.
+    Remaining,
+}
+
+impl XScale {
+    /// Plot coordinate of `x`.
+    pub(super) fn to_plot(self, x: f64) -> f64 {
+        match self {
+            XScale::Linear => x,
+            XScale::Remaining => -(1.0 - x / 100.0).max(1e-6).log10(),
+        }
+    }
+
+    /// Tick label of the plot coordinate `u`.
+    fn label(self, u: f64) -> String {
+        match self {
+            XScale::Linear => format!("{u:.0}"),
+            XScale::Remaining => {
+                let s = 100.0 * (1.0 - 10f64.powf(-u));
+                if (s - s.round()).abs() < 0.05 {
+                    format!("{s:.0}")
+                } else {
+                    format!("{s:.1}")
+                }
+            }
+        }
+    }
 }
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -66,16 +105,35 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
         .bold_line_style(RGBColor(215, 215, 215))
         .x_labels(8)
         .y_labels(8)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| p.x_scale.label(*v))
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()
         .map_err(err)?;
     if let Some((v, label)) = &p.reference {
         draw_reference(&mut chart, (xlo, xhi), *v, label)?;
     }
-    for s in &p.series {
-        draw_error_bars(&mut chart, s)?;
-        draw_series(&mut chart, s)?;
+    let k = p.series.len() as f64;
+    for (i, s) in p.series.iter().enumerate() {
+        // Series side by side around each x, so their error bars do not hide each other.
+        let shift = if p.dodge {
+            (i as f64 - (k - 1.0) / 2.0) * 0.012 * (xhi - xlo)
+        } else {
+            0.0
+        };
+        let placed = Series {
+            pts: s
+                .pts
+                .iter()
+                .map(|q| Pt {
+                    x: p.x_scale.to_plot(q.x) + shift,
+                    ..*q
+                })
+                .collect(),
+            label: s.label.clone(),
+            ..*s
+        };
+        draw_error_bars(&mut chart, &placed)?;
+        draw_series(&mut chart, &placed)?;
     }
     if p.legend {
         chart
@@ -103,8 +161,9 @@ fn ranges(p: &Panel) -> ((f64, f64), (f64, f64)) {
     );
     for s in &p.series {
         for q in &s.pts {
-            xlo = xlo.min(q.x);
-            xhi = xhi.max(q.x);
+            let x = p.x_scale.to_plot(q.x);
+            xlo = xlo.min(x);
+            xhi = xhi.max(x);
             let h = q.ci.unwrap_or(0.0);
             ylo = ylo.min(q.y - h);
             yhi = yhi.max(q.y + h);
@@ -114,7 +173,13 @@ fn ranges(p: &Panel) -> ((f64, f64), (f64, f64)) {
         ylo = ylo.min(*v);
         yhi = yhi.max(*v);
     }
-    let x = p.x_range.unwrap_or_else(|| padded(xlo, xhi, 0.06, 1.0));
+    let min_span = match p.x_scale {
+        XScale::Linear => 1.0,
+        XScale::Remaining => 0.1,
+    };
+    let x = p
+        .x_range
+        .unwrap_or_else(|| padded(xlo, xhi, 0.06, min_span));
     (x, padded(ylo, yhi, 0.08, 0.5))
 }
 
