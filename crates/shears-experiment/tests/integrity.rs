@@ -160,7 +160,7 @@ enum Edit {
     Truncate { at: usize },
     DeleteLine { line: usize },
     DuplicateLine { line: usize },
-    EditDigit { nth: usize, by: u8 },
+    ChangeDigit { nth: usize, by: u8 },
     Delete,
 }
 
@@ -170,7 +170,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         any::<usize>().prop_map(|at| Edit::Truncate { at }),
         any::<usize>().prop_map(|line| Edit::DeleteLine { line }),
         any::<usize>().prop_map(|line| Edit::DuplicateLine { line }),
-        (any::<usize>(), 1u8..10).prop_map(|(nth, by)| Edit::EditDigit { nth, by }),
+        (any::<usize>(), 1u8..10).prop_map(|(nth, by)| Edit::ChangeDigit { nth, by }),
         Just(Edit::Delete),
     ]
 }
@@ -218,7 +218,7 @@ fn apply(path: &Path, edit: &Edit) -> bool {
             }
             b.splice(r.end..r.end, l);
         }
-        Edit::EditDigit { nth, by } => {
+        Edit::ChangeDigit { nth, by } => {
             let digits: Vec<usize> = (0..b.len()).filter(|&i| b[i].is_ascii_digit()).collect();
             if digits.is_empty() {
                 return false;
@@ -288,7 +288,9 @@ fn the_edits_that_used_to_pass_are_errors_naming_the_file() {
         let id = &Manifest::<serde_json::Value>::read(d).unwrap().experiments[0];
         d.join("runs").join(id).join("seed-1")
     };
-    let cases: Vec<(&str, Box<dyn Fn(&Path) -> PathBuf>)> = vec![
+    // What to damage in a seed directory; returns the damaged file.
+    type Damage = Box<dyn Fn(&Path) -> PathBuf>;
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "emptied steps.csv",
             Box::new(|s: &Path| {
