@@ -52,7 +52,8 @@
 //!   n_pairs, p_value|null (raw), test, significant (Holm-adjusted), min_detectable_difference|null,
 //!   tied_with_best: [regime] (not significantly worse), cheapest_tied, epochs_ratio|null,
 //!   recommended, verdict: "winner"|"equivalent"|"inconclusive"|"only",
-//!   seeds_needed|null (when inconclusive: seeds per regime resolving the margin at 80% power),
+//!   seeds_needed|null (when inconclusive: seeds per regime resolving the margin at 80% power
+//!   at α / (number of pairs in the report), the level Holm asks of the smallest p),
 //!   comparisons: [{regime, difference, ci95, n_pairs, p_value, p_adjusted,
 //!                  equivalence_p_adjusted, significant,
 //!                  verdict: "better"|"equivalent"|"inconclusive"|"untested",
