@@ -282,6 +282,11 @@ fn worked_example() {
     println!("Holm over 18: {:.4}", holm(&family).unwrap()[0]);
     let v = judge_family(&[(a, b)], 0.005, ALPHA).unwrap();
     println!("alone: {:?}", v[0].verdict);
+    let s = t.std_diff.unwrap();
+    for k in [1.0, 18.0] {
+        let n = seeds_needed(s, 0.005, ALPHA / k, POWER);
+        println!("seeds needed at α/{k}: {n:?}");
+    }
     let d = SequentialDesign::new(ALPHA, 0.005, 3, 12, Spending::OBrienFleming).unwrap();
     for n in 3..=12 {
         let t = paired_t_test(&one_shot[..n], &constant[..n]).unwrap();

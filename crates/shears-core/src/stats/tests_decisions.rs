@@ -161,30 +161,33 @@ fn tost_of(margin: f64, p: Option<f64>) -> Tost {
 fn judge_three_ways_with_better_first() {
     let t = tost_of(0.005, Some(0.01));
     let v = judge(
-        &pt(-0.002, 0.001, Some(0.5)),
+        &pt(-0.002, 0.001, None),
         Some(0.01),
         &t,
         Some(0.01),
         0.05,
+        1,
     );
     assert_eq!(v, Verdict::Better { side: Side::B });
-    let v = judge(
-        &pt(0.002, 0.001, Some(0.5)),
-        Some(0.5),
-        &t,
-        Some(0.01),
-        0.05,
-    );
+    let v = judge(&pt(0.002, 0.001, None), Some(0.5), &t, Some(0.01), 0.05, 1);
     assert_eq!(v, Verdict::Equivalent);
-    let v = judge(&pt(0.002, 0.005, Some(0.5)), Some(0.5), &t, Some(0.2), 0.05);
+    let v = judge(&pt(0.002, 0.005, None), Some(0.5), &t, Some(0.2), 0.05, 1);
+    let ten = Verdict::Inconclusive {
+        seeds_needed: Some(10),
+    };
+    assert_eq!(v, ten);
+    // In a family of 6 the seeds are planned at α/6: more of them.
+    let v = judge(&pt(0.002, 0.005, None), Some(0.5), &t, Some(0.2), 0.05, 6);
+    let at_sixth = seeds_needed(0.005, 0.005, 0.05 / 6.0, POWER);
+    assert!(at_sixth > Some(10));
     assert_eq!(
         v,
         Verdict::Inconclusive {
-            seeds_needed: Some(10)
+            seeds_needed: at_sixth
         }
     );
     // Raw p passing does not count: only the adjusted p decides.
-    let v = judge(&pt(0.002, 0.005, Some(0.01)), Some(0.06), &t, None, 0.05);
+    let v = judge(&pt(0.002, 0.005, Some(0.01)), Some(0.06), &t, None, 0.05, 1);
     assert!(matches!(v, Verdict::Inconclusive { .. }));
 }
 

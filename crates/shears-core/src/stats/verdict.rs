@@ -27,7 +27,8 @@ pub enum Verdict {
     /// Not better, and the Holm-adjusted TOST p is < α: the mean difference lies within ±m.
     Equivalent,
     /// Neither. `seeds_needed` is [`seeds_needed`] at the margin from the observed spread of
-    /// the differences (`None` when the spread is undefined or zero).
+    /// the differences, at level α / (family size) so that even the first step of Holm would
+    /// pass (`None` when the spread is undefined or zero).
     Inconclusive { seeds_needed: Option<usize> },
 }
 
@@ -50,12 +51,16 @@ pub struct PairVerdict {
 
 /// The verdict from already-adjusted p-values: better takes precedence over equivalent (a
 /// real difference is the stronger statement; see [`PairVerdict::within_margin`]).
+/// `family_size` (the m of the Holm correction, at least 1) sets the level α/m at which an
+/// inconclusive pair's seeds are planned: at level α the count can be no more than the seeds
+/// already used, which would read as a contradiction.
 pub fn judge(
     test: &PairedTest,
     p_adjusted: Option<f64>,
     tost: &Tost,
     tost_p_adjusted: Option<f64>,
     alpha: f64,
+    family_size: usize,
 ) -> Verdict {
     if p_adjusted.is_some_and(|p| p < alpha) && test.mean_diff != 0.0 {
         let side = if test.mean_diff > 0.0 {
@@ -69,9 +74,14 @@ pub fn judge(
         return Verdict::Equivalent;
     }
     Verdict::Inconclusive {
-        seeds_needed: test
-            .std_diff
-            .and_then(|s| seeds_needed(s, tost.margin, alpha, super::POWER)),
+        seeds_needed: test.std_diff.and_then(|s| {
+            seeds_needed(
+                s,
+                tost.margin,
+                alpha / family_size.max(1) as f64,
+                super::POWER,
+            )
+        }),
     }
 }
 
@@ -113,7 +123,7 @@ pub fn judge_family(
         .zip(tosts)
         .zip(p_adj.into_iter().zip(tost_adj))
         .map(|((test, tost), (p, tp))| {
-            let verdict = judge(&test, p, &tost, tp, alpha);
+            let verdict = judge(&test, p, &tost, tp, alpha, pairs.len());
             let within_margin =
                 matches!(verdict, Verdict::Better { .. }) && tp.is_some_and(|p| p < alpha);
             PairVerdict {
