@@ -68,18 +68,9 @@ impl Verdicts {
             .iter()
             .map(|(a, b)| (a.as_slice(), b.as_slice()))
             .collect();
-        let mut judged = stats::judge_family(&pairs, margin, ALPHA).unwrap_or_default();
-        // Seeds that resolve an open pair inside this family: planned at α/k, the level the
-        // smallest Holm-adjusted p must reach, so "n seeds needed" is never fewer than ran.
-        let level = ALPHA / judged.len().max(1) as f64;
-        for v in &mut judged {
-            if let Verdict::Inconclusive { seeds_needed } = &mut v.verdict {
-                *seeds_needed = v
-                    .test
-                    .std_diff
-                    .and_then(|s| stats::seeds_needed(s, margin, level, stats::POWER));
-            }
-        }
+        // Seeds for an open pair are planned at α over the family size (judge_family), the
+        // level Holm asks of the smallest p, so "n seeds needed" is never fewer than ran.
+        let judged = stats::judge_family(&pairs, margin, ALPHA).unwrap_or_default();
         Self {
             pairs: keys.into_iter().zip(judged).collect(),
         }
