@@ -163,7 +163,7 @@ pub fn margin(s: &str) -> std::result::Result<f64, String> {
     if v > 0.0 && v < 0.5 {
         return Ok(v);
     }
-    if v >= 0.5 && v < 50.0 {
+    if (0.5..50.0).contains(&v) {
         return Err(format!(
             "{v} is not a fraction of accuracy below 0.5; did you mean {} ({v} pp)?",
             v / 100.0
