@@ -48,6 +48,9 @@ impl Spending {
         if t == 0.0 {
             return 0.0;
         }
+        if t == 1.0 {
+            return alpha; // exactly, whatever the rounding of the normal quantile below
+        }
         match self {
             Spending::OBrienFleming => {
                 let z = std_normal().inverse_cdf(1.0 - alpha / 2.0);
