@@ -486,6 +486,7 @@ mod tests {
             iterative_regime: String,
             recommend_target: Option<f64>,
             epoch_budget: Option<f64>,
+            margin: f64,
         }
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../docs/results/fashion-mnist-mini-lenet300/compare.json");
