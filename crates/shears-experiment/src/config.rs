@@ -18,6 +18,11 @@ use shears_nn::train::TrainRecipe;
 use std::path::PathBuf;
 
 mod keys;
+mod overrides;
+mod validate;
+
+pub use overrides::parse_override;
+use overrides::{apply_overrides, blame_override, file_settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -298,129 +303,6 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::
     }
 }
 
-/// Parses `key=value`; the value is read as a TOML value (`10`, `[20, 2]`, `0.9`, `true`,
-/// `"x"`) and otherwise taken as a bare string (`geometric`).
-pub fn parse_override(s: &str) -> Result<(String, toml::Value), ConfigError> {
-    let (key, raw) = s
-        .split_once('=')
-        .ok_or_else(|| ConfigError::OverrideSyntax(s.to_string()))?;
-    let key = key.trim();
-    if key.is_empty() || key.split('.').any(str::is_empty) {
-        return Err(ConfigError::OverrideSyntax(s.to_string()));
-    }
-    let raw = raw.trim();
-    // A line break would let the value's TOML set further keys, silently dropped.
-    if raw.contains(['\n', '\r']) {
-        return Err(ConfigError::Override {
-            key: key.to_string(),
-            detail: "the value contains a line break; give each key its own -s key=value".into(),
-        });
-    }
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .filter(|t| t.len() == 1)
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    Ok((key.to_string(), value))
-}
-
-/// A range error about a key an override set names that override (the last one setting the
-/// key the message starts with), so the user is pointed at the command line, not the file.
-fn blame_override(e: ConfigError, overrides: &[String]) -> ConfigError {
-    let ConfigError::Invalid(message) = e else {
-        return e;
-    };
-    let about = |o: &&String| {
-        let key = o.split_once('=').map_or("", |(k, _)| k.trim());
-        !key.is_empty()
-            && message
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.starts_with([' ', ':', '=']))
-    };
-    match overrides.iter().rev().find(about) {
-        Some(o) => ConfigError::Override {
-            key: o.clone(),
-            detail: message,
-        },
-        None => ConfigError::Invalid(message),
-    }
-}
-
-/// The keys of a config file as dotted `(key, value)` settings, each section's `kind` first:
-/// applied like overrides, they fill what a partial section leaves out from the defaults
-/// (`[schedule]` with only `target = 0.9` keeps the default schedule's kind and steps).
-fn file_settings(table: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
-    let mut keys: Vec<&String> = table.keys().collect();
-    keys.sort_by_key(|k| *k != "kind");
-    for k in keys {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match &table[k] {
-            toml::Value::Table(t) if !t.is_empty() => file_settings(t, &key, out),
-            v => out.push((key, v.clone())),
-        }
-    }
-}
-
-/// Applies dotted overrides to a parsed file. A section the file leaves out stands for its
-/// defaults, so it is filled in from `defaults` (the serialised default config) before a key
-/// in it is set: `-s schedule.target=0.9` changes the default schedule's target instead of
-/// making a schedule of nothing but a target. Changing the `kind` of such a filled-in section
-/// keeps only what the overrides set there (the old kind's defaults may not exist in the new).
-fn apply_overrides(
-    table: &mut toml::Table,
-    defaults: &toml::Table,
-    overrides: &[(String, toml::Value)],
-) -> Result<(), ConfigError> {
-    let mut filled: Vec<String> = Vec::new();
-    let mut set: Vec<&str> = Vec::new();
-    let within =
-        |path: &str, prefix: &str| path == prefix || path.starts_with(&format!("{prefix}."));
-    for (key, value) in overrides {
-        let parts: Vec<&str> = key.split('.').collect();
-        let (last, parents) = parts.split_last().expect("non-empty key");
-        let mut t = &mut *table;
-        let mut d = Some(defaults);
-        let mut path = String::new();
-        for p in parents {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(p);
-            let default = d.and_then(|d| d.get(*p)).and_then(toml::Value::as_table);
-            if !t.contains_key(*p) {
-                t.insert(
-                    p.to_string(),
-                    toml::Value::Table(default.cloned().unwrap_or_default()),
-                );
-                if default.is_some() {
-                    filled.push(path.clone());
-                }
-            }
-            t = t
-                .get_mut(*p)
-                .and_then(toml::Value::as_table_mut)
-                .ok_or_else(|| ConfigError::Override {
-                    key: key.clone(),
-                    detail: format!("'{p}' is not a section"),
-                })?;
-            d = default;
-        }
-        if *last == "kind"
-            && t.get("kind") != Some(value)
-            && filled.iter().any(|f| within(&path, f))
-        {
-            t.retain(|k, _| set.iter().any(|s| within(s, &format!("{path}.{k}"))));
-        }
-        t.insert(last.to_string(), value.clone());
-        set.push(key);
-    }
-    Ok(())
-}
-
 impl ExperimentConfig {
     /// Reads a TOML file, applies overrides in order, and validates.
     pub fn load(path: Option<&std::path::Path>, overrides: &[String]) -> Result<Self, ConfigError> {
@@ -470,111 +352,13 @@ impl ExperimentConfig {
             .map_err(|e| keys::value_error(&e, name, overrides, &parsed, &defaults))
     }
 
-    /// Range checks, each naming its key.
+    /// Range checks, each naming its key (config/validate.rs).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: String| Err(ConfigError::Invalid(m));
-        if self.seeds.is_empty() {
-            return bad("seeds: the seed list is empty".into());
-        }
-        let mut sorted = self.seeds.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != self.seeds.len() {
-            return bad(format!("seeds: {:?} repeats a seed", self.seeds));
-        }
-        if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction == 0.0 {
-            return bad(format!(
-                "data.val_fraction = {} must be in (0, 1)",
-                self.data.val_fraction
-            ));
-        }
+        self.validate_seeds_and_data()?;
         self.schedule.validate().map_err(schedule_error)?;
         self.schedule.plan().map_err(schedule_error)?;
-        if !(0.0..1.0).contains(&self.prune.min_density) {
-            return bad(format!(
-                "prune.min_density = {} must be in [0, 1)",
-                self.prune.min_density
-            ));
-        }
-        if self.prune.structured
-            && !(self.prune.include.is_empty() && self.prune.exclude.is_empty())
-        {
-            return bad("prune.include / prune.exclude: not supported with structured pruning (channel groups span layers)".into());
-        }
-        if !self.prune.structured && self.prune.target_measure.is_some() {
-            return bad("prune.target_measure: applies to structured pruning only (prune.structured = true); unstructured targets already count weights".into());
-        }
-        if self.prune.structured && self.prune.criterion != Criterion::Magnitude {
-            return bad(format!(
-                "prune.criterion = \"{}\": structured pruning scores channel groups by their L2 norm (criterion \"magnitude\") only",
-                self.prune.criterion
-            ));
-        }
-        if !self.prune.per_layer.is_empty() {
-            if self.prune.structured {
-                return bad(
-                    "prune.per_layer: manual per-layer schedules are for unstructured pruning only"
-                        .into(),
-                );
-            }
-            if self.prune.scope != ScopeKind::LayerWise {
-                return bad("prune.per_layer: a per-layer schedule fixes each tensor's amount; set prune.scope = \"layer-wise\"".into());
-            }
-            // Lengths are checked against the model's prunable tensors before the run starts.
-            let manual = ManualSchedule::new(self.prune.per_layer.clone());
-            let widest = self.prune.per_layer.iter().map(Vec::len).max().unwrap_or(1);
-            if let Err(e) = manual.validate(widest)
-                && !matches!(e, ScheduleError::ManualLength { .. })
-            {
-                return bad(format!("prune.per_layer: {e}"));
-            }
-        }
-        if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {
-            return bad("prune.score_batches must be at least 1 for taylor/hessian".into());
-        }
-        let f = &self.finetune;
-        match f.mode {
-            FinetuneMode::Epochs if f.epochs == 0 => {
-                return bad("finetune.epochs must be at least 1 in epochs mode".into());
-            }
-            FinetuneMode::Patience if f.max_epochs == 0 => {
-                return bad("finetune.max_epochs must be at least 1".into());
-            }
-            FinetuneMode::Budget if f.budget == 0 => {
-                return bad("finetune.budget must be at least 1".into());
-            }
-            _ => {}
-        }
-        for (key, n) in [
-            ("finetune.epochs", f.epochs),
-            ("finetune.max_epochs", f.max_epochs),
-            ("finetune.budget", f.budget),
-        ] {
-            if n > shears_nn::train::MAX_EPOCHS {
-                return bad(format!(
-                    "{key} = {n} is more than {} epochs",
-                    shears_nn::train::MAX_EPOCHS
-                ));
-            }
-        }
-        if f.patience.is_empty() {
-            return bad("finetune.patience: the list is empty".into());
-        }
-        if !(f.min_delta.is_finite() && f.min_delta >= 0.0) {
-            return bad(format!("finetune.min_delta = {} must be >= 0", f.min_delta));
-        }
-        if !(f.lr.is_finite() && f.lr > 0.0) {
-            return bad(format!("finetune.lr = {} must be positive", f.lr));
-        }
-        if f.batch_size == 0 {
-            return bad("finetune.batch_size must be at least 1".into());
-        }
-        f.optimizer
-            .validate()
-            .map_err(|e| ConfigError::Invalid(format!("finetune.{e}")))?;
-        f.lr_policy
-            .validate()
-            .map_err(|e| ConfigError::Invalid(format!("finetune.lr_policy: {e}")))?;
+        self.validate_prune()?;
+        self.validate_finetune()?;
         self.dense_recipe(0)
             .validate()
             .map_err(|e| ConfigError::Invalid(dense_error(&e)))?;

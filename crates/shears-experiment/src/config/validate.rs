@@ -1,0 +1,125 @@
+//! Range checks of an experiment config, one function per section; every message starts with
+//! the dotted key it is about (which is how an override that set it gets the blame).
+
+use super::{ConfigError, ExperimentConfig, FinetuneMode};
+use shears_core::masks::ScopeKind;
+use shears_core::schedule::{ManualSchedule, ScheduleError};
+use shears_nn::prune::Criterion;
+
+fn bad(m: String) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid(m))
+}
+
+impl ExperimentConfig {
+    pub(super) fn validate_seeds_and_data(&self) -> Result<(), ConfigError> {
+        if self.seeds.is_empty() {
+            return bad("seeds: the seed list is empty".into());
+        }
+        let mut sorted = self.seeds.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.seeds.len() {
+            return bad(format!("seeds: {:?} repeats a seed", self.seeds));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction == 0.0 {
+            return bad(format!(
+                "data.val_fraction = {} must be in (0, 1)",
+                self.data.val_fraction
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn validate_prune(&self) -> Result<(), ConfigError> {
+        if !(0.0..1.0).contains(&self.prune.min_density) {
+            return bad(format!(
+                "prune.min_density = {} must be in [0, 1)",
+                self.prune.min_density
+            ));
+        }
+        if self.prune.structured
+            && !(self.prune.include.is_empty() && self.prune.exclude.is_empty())
+        {
+            return bad("prune.include / prune.exclude: not supported with structured pruning (channel groups span layers)".into());
+        }
+        if !self.prune.structured && self.prune.target_measure.is_some() {
+            return bad("prune.target_measure: applies to structured pruning only (prune.structured = true); unstructured targets already count weights".into());
+        }
+        if self.prune.structured && self.prune.criterion != Criterion::Magnitude {
+            return bad(format!(
+                "prune.criterion = \"{}\": structured pruning scores channel groups by their L2 norm (criterion \"magnitude\") only",
+                self.prune.criterion
+            ));
+        }
+        if !self.prune.per_layer.is_empty() {
+            if self.prune.structured {
+                return bad(
+                    "prune.per_layer: manual per-layer schedules are for unstructured pruning only"
+                        .into(),
+                );
+            }
+            if self.prune.scope != ScopeKind::LayerWise {
+                return bad("prune.per_layer: a per-layer schedule fixes each tensor's amount; set prune.scope = \"layer-wise\"".into());
+            }
+            // Lengths are checked against the model's prunable tensors before the run starts.
+            let manual = ManualSchedule::new(self.prune.per_layer.clone());
+            let widest = self.prune.per_layer.iter().map(Vec::len).max().unwrap_or(1);
+            if let Err(e) = manual.validate(widest)
+                && !matches!(e, ScheduleError::ManualLength { .. })
+            {
+                return bad(format!("prune.per_layer: {e}"));
+            }
+        }
+        if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {
+            return bad("prune.score_batches must be at least 1 for taylor/hessian".into());
+        }
+        Ok(())
+    }
+
+    pub(super) fn validate_finetune(&self) -> Result<(), ConfigError> {
+        let f = &self.finetune;
+        match f.mode {
+            FinetuneMode::Epochs if f.epochs == 0 => {
+                return bad("finetune.epochs must be at least 1 in epochs mode".into());
+            }
+            FinetuneMode::Patience if f.max_epochs == 0 => {
+                return bad("finetune.max_epochs must be at least 1".into());
+            }
+            FinetuneMode::Budget if f.budget == 0 => {
+                return bad("finetune.budget must be at least 1".into());
+            }
+            _ => {}
+        }
+        for (key, n) in [
+            ("finetune.epochs", f.epochs),
+            ("finetune.max_epochs", f.max_epochs),
+            ("finetune.budget", f.budget),
+        ] {
+            if n > shears_nn::train::MAX_EPOCHS {
+                return bad(format!(
+                    "{key} = {n} is more than {} epochs",
+                    shears_nn::train::MAX_EPOCHS
+                ));
+            }
+        }
+        if f.patience.is_empty() {
+            return bad("finetune.patience: the list is empty".into());
+        }
+        if !(f.min_delta.is_finite() && f.min_delta >= 0.0) {
+            return bad(format!("finetune.min_delta = {} must be >= 0", f.min_delta));
+        }
+        if !(f.lr.is_finite() && f.lr > 0.0) {
+            return bad(format!("finetune.lr = {} must be positive", f.lr));
+        }
+        if f.batch_size == 0 {
+            return bad("finetune.batch_size must be at least 1".into());
+        }
+        f.optimizer
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("finetune.{e}")))?;
+        f.lr_policy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("finetune.lr_policy: {e}")))?;
+        Ok(())
+    }
+}
