@@ -5,17 +5,12 @@ use std::collections::BTreeMap;
 
 use shears_core::stats::{self, PairedTest};
 
-use super::verdicts::{Outcome, Verdicts};
+use super::verdicts::{Outcome, Verdicts, shared};
 use super::{CellSummary, Comparison, TEST_NAME, TargetSummary, pct, pp, pval};
 
 /// Paired t-test of `a` − `b` final test top-1 over the seeds they share.
 pub(super) fn paired(a: &CellSummary, b: &CellSummary) -> Option<PairedTest> {
-    let bm: BTreeMap<u64, f64> = b.seeds.iter().map(|s| (s.seed, s.test_top1)).collect();
-    let (xa, xb): (Vec<f64>, Vec<f64>) = a
-        .seeds
-        .iter()
-        .filter_map(|s| bm.get(&s.seed).map(|&v| (s.test_top1, v)))
-        .unzip();
+    let (xa, xb) = shared(a, b);
     stats::paired_t_test(&xa, &xb).ok()
 }
 
