@@ -5,34 +5,51 @@
 use crate::cmd::common::{pct, plural, print_json, target_pct};
 use crate::progress;
 use anyhow::{Result, bail};
+use shears_core::stats::Spending;
 use shears_experiment::Event;
 use shears_experiment::sweep::{
-    Cell, GridEvent, GridOptions, Manifest, Outcome, SweepConfig, run_cells,
+    AUTO_START, Cell, GridEvent, GridOptions, Manifest, Outcome, SweepConfig, run_cells,
 };
 use shears_nn::train::Devices;
-use shears_report::{AnalysisOptions, analyze, write_report};
+use shears_report::{AnalysisOptions, SequentialOptions, analyze, write_report};
 use std::path::Path;
 use std::time::Instant;
 
-/// Runs `cells` (of `sweep`) into the store `dir/runs`, records the grid in
+/// Runs the cells of `sweep` into the store `dir/runs`, records the grid in
 /// `dir/compare.json`, writes the report and prints it (`json`: `summary.json` instead of the
-/// tables and no per-run lines). Runs that failed on their own are listed in the report and
-/// make the result an error once it is written.
+/// tables and no per-run lines). With `seeds = "auto"` the grid grows: after each round the
+/// targets still unresolved get one more seed, until none is open or each has the maximum
+/// (the report then judges every pair at its look of the group-sequential design). Runs that
+/// failed on their own are listed in the report and make the result an error once it is
+/// written.
 pub fn run_and_report(
-    sweep: SweepConfig,
-    cells: &[Cell],
+    mut sweep: SweepConfig,
     dir: &Path,
     grid: &GridOptions,
     devices: &Devices,
     mut options: AnalysisOptions,
     json: bool,
 ) -> Result<()> {
+    let mut cells = sweep.cells()?;
     // Structured regimes are compared at equal size only if their sizes are reported.
     if let Some(m) = cells.iter().find_map(|c| c.config.target_measure()) {
         options.size_measure = Some(m.name().to_string());
     }
-    let outcome = run(cells, &dir.join("runs"), grid, devices, json)?;
-    let manifest = Manifest::new(sweep, cells, options);
+    if let Some(max) = sweep.auto_max() {
+        options.sequential = Some(SequentialOptions {
+            start: AUTO_START,
+            max,
+            spending: Spending::default(),
+        });
+    }
+    let outcome = loop {
+        let outcome = run(&cells, &dir.join("runs"), grid, devices, json)?;
+        if !add_seeds(&mut sweep, &outcome, &options, json) {
+            break outcome;
+        }
+        cells = sweep.cells()?;
+    };
+    let manifest = Manifest::new(sweep, &cells, options);
     manifest.write(dir)?;
     render(dir, &manifest, &outcome, json)?;
     let failed = outcome.failed.len();
@@ -45,6 +62,38 @@ pub fn run_and_report(
         );
     }
     Ok(())
+}
+
+/// Under `seeds = "auto"`: one more seed for every target whose answer the rows leave open
+/// (below the maximum); false when nothing was added (always, for a list of seeds).
+fn add_seeds(
+    sweep: &mut SweepConfig,
+    outcome: &Outcome,
+    options: &AnalysisOptions,
+    quiet: bool,
+) -> bool {
+    if sweep.auto_max().is_none() {
+        return false;
+    }
+    let open = analyze(&outcome.rows, options).open_targets();
+    let added: Vec<f64> = open.into_iter().filter(|&t| sweep.add_seed(t)).collect();
+    if !added.is_empty() && !quiet {
+        let list: Vec<String> = added
+            .iter()
+            .map(|&t| {
+                format!(
+                    "{} ({})",
+                    target_pct(t),
+                    plural(sweep.seeds_for(t).len(), "seed")
+                )
+            })
+            .collect();
+        eprintln!(
+            "seeds auto: not resolved yet, one more seed at {}",
+            list.join(", ")
+        );
+    }
+    !added.is_empty()
 }
 
 /// Regenerates the report of a compare/sweep directory from its manifest and stored runs

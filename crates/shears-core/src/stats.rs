@@ -318,13 +318,15 @@ mod verdict;
 pub use crossing::{CrossDirection, Crossing, DiffPoint, crossings};
 pub use holm::{holm, holm_options};
 pub use resolve::{CrossoverResolution, LocatedCrossing, SignedDiff, resolve_crossover};
-pub use sequential::{Look, SeqDecision, SequentialDesign};
+pub use sequential::{Look, SeqDecision, SequentialDesign, judge_family_sequential};
 pub use spending::{Spending, one_sided_boundaries};
 pub use tost::{Tost, tost_paired};
 pub use verdict::{PairVerdict, Side, Verdict, judge, judge_family, seeds_needed};
 
 #[cfg(test)]
 mod simulation;
+#[cfg(test)]
+mod simulation_grid;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

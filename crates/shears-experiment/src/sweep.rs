@@ -12,11 +12,13 @@ mod comparison;
 mod manifest;
 mod pool;
 mod regime;
+mod seeds;
 
 pub use comparison::{Comparison, DEFAULT_SEEDS, DEFAULT_TARGETS};
 pub use manifest::{Manifest, ManifestError};
 pub use pool::{GridError, GridEvent, GridOptions, Outcome, run_cells};
 pub use regime::{Regime, RegimeRecipe, scaled_target};
+pub use seeds::{AUTO_MAX, AUTO_MAX_LIMIT, AUTO_START, Seeds, TargetSeeds};
 
 use crate::config::{ConfigError, ExperimentConfig, FinetuneMode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -32,7 +34,15 @@ pub struct SweepConfig {
     /// Regime name → how it modifies the base (see [`Recipe`]).
     pub regimes: BTreeMap<String, Recipe>,
     pub targets: Vec<f64>,
-    pub seeds: Vec<u64>,
+    /// A list, or `"auto"` (see [`Seeds`]).
+    pub seeds: Seeds,
+    /// Most seeds per target under `seeds = "auto"` (default [`AUTO_MAX`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_seeds: Option<usize>,
+    /// Under `"auto"`: the targets given more than [`AUTO_START`] seeds so far (written by
+    /// `--seeds auto` into `compare.json`, so the report names exactly the runs behind it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seeds_by_target: Vec<TargetSeeds>,
     /// Extra axes: dotted key → alternative values, each written as a TOML value string
     /// (`"finetune.patience" = ["[5]", "[10]"]`). A key `"<regime>/<key>"` applies to that
     /// regime only (`"geometric/schedule.steps" = ["3", "6"]`).
@@ -73,7 +83,9 @@ impl Default for SweepConfig {
             base: toml::Table::new(),
             regimes: BTreeMap::new(),
             targets: vec![0.8],
-            seeds: vec![0],
+            seeds: Seeds::List(vec![0]),
+            max_seeds: None,
+            seeds_by_target: Vec::new(),
             grid: BTreeMap::new(),
         }
     }
@@ -103,6 +115,11 @@ impl Cell {
         };
         (0..steps).map(per).sum::<usize>() * self.config.seeds.len()
     }
+}
+
+/// Targets this close are the same target.
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
 }
 
 /// The default config's schedule as a TOML table.
@@ -135,13 +152,91 @@ impl SweepConfig {
         if c.targets.is_empty() {
             return Err(ConfigError::Invalid("targets: the list is empty".into()));
         }
-        if c.seeds.is_empty() {
-            return Err(ConfigError::Invalid("seeds: the list is empty".into()));
-        }
+        c.check_seeds()?;
         if c.regimes.is_empty() {
             return Err(ConfigError::Invalid("regimes: no regime given".into()));
         }
         Ok(c)
+    }
+
+    /// The seed settings are consistent: a non-empty list, or `"auto"` with a maximum in
+    /// [`AUTO_START`]..=[`AUTO_MAX_LIMIT`] and per-target counts within it.
+    pub fn check_seeds(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        match &self.seeds {
+            Seeds::List(l) if l.is_empty() => return bad("seeds: the list is empty".into()),
+            Seeds::List(_) if self.max_seeds.is_some() || !self.seeds_by_target.is_empty() => {
+                return bad(
+                    "max_seeds/seeds_by_target: only with seeds = \"auto\" (a list of seeds runs exactly those)"
+                        .into(),
+                );
+            }
+            Seeds::List(_) => return Ok(()),
+            Seeds::Auto => {}
+        }
+        let max = self.auto_max().unwrap_or(AUTO_MAX);
+        if !(AUTO_START..=AUTO_MAX_LIMIT).contains(&max) {
+            return bad(format!(
+                "max_seeds: {max} is outside {AUTO_START}..={AUTO_MAX_LIMIT} (\"auto\" starts with {AUTO_START} seeds per target)"
+            ));
+        }
+        for t in &self.seeds_by_target {
+            if !(AUTO_START..=max).contains(&t.seeds)
+                || !self.targets.iter().any(|&x| same(x, t.target))
+            {
+                return bad(format!(
+                    "seeds_by_target: {} seeds at target {} (need a target of the grid and {AUTO_START}..={max} seeds)",
+                    t.seeds, t.target
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The maximum seeds per target when the seeds are `"auto"`.
+    pub fn auto_max(&self) -> Option<usize> {
+        self.seeds
+            .is_auto()
+            .then(|| self.max_seeds.unwrap_or(AUTO_MAX))
+    }
+
+    /// The seeds the cells at `target` run.
+    pub fn seeds_for(&self, target: f64) -> Vec<u64> {
+        match &self.seeds {
+            Seeds::List(l) => l.clone(),
+            Seeds::Auto => {
+                let n = self
+                    .seeds_by_target
+                    .iter()
+                    .find(|t| same(t.target, target))
+                    .map_or(AUTO_START, |t| t.seeds);
+                (0..n as u64).collect()
+            }
+        }
+    }
+
+    /// Under `"auto"`, gives `target` one more seed; false (and nothing changes) at the
+    /// maximum or with a list of seeds.
+    pub fn add_seed(&mut self, target: f64) -> bool {
+        let Some(max) = self.auto_max() else {
+            return false;
+        };
+        let n = self.seeds_for(target).len();
+        if n >= max {
+            return false;
+        }
+        match self
+            .seeds_by_target
+            .iter_mut()
+            .find(|t| same(t.target, target))
+        {
+            Some(t) => t.seeds = n + 1,
+            None => self.seeds_by_target.push(TargetSeeds {
+                target,
+                seeds: n + 1,
+            }),
+        }
+        true
     }
 
     /// Reads a sweep file.
@@ -249,7 +344,7 @@ impl SweepConfig {
         if let Recipe::Typed(r) = recipe {
             r.apply(&mut config, target);
         }
-        config.seeds = self.seeds.clone();
+        config.seeds = self.seeds_for(target);
         config.validate().map_err(named)?;
         Ok(config)
     }
@@ -362,7 +457,8 @@ mod tests {
                     {
                         all.push(substitute(&o, target).unwrap());
                     }
-                    let seeds: Vec<String> = s.seeds.iter().map(u64::to_string).collect();
+                    let seeds: Vec<String> =
+                        s.seeds_for(target).iter().map(u64::to_string).collect();
                     all.push(format!("seeds=[{}]", seeds.join(",")));
                     let config = ExperimentConfig::from_toml(&base, "sweep base", &all).unwrap();
                     out.push((regime.clone(), target, config));
@@ -411,7 +507,7 @@ mod tests {
             Comparison::default(),
             Comparison {
                 targets: odd.clone(),
-                seeds: vec![4, 0, 9],
+                seeds: Seeds::List(vec![4, 0, 9]),
                 ..Comparison::default()
             },
             Comparison {
@@ -504,5 +600,79 @@ mod tests {
             s.cells().unwrap().iter().map(|c| c.config.id()).collect()
         };
         assert_eq!(ids(&recorded.sweep), ids(&sweep));
+    }
+
+    #[test]
+    fn auto_seeds_grow_per_target_up_to_the_maximum_and_read_back() {
+        let text = r#"
+            targets = [0.5, 0.9]
+            seeds = "auto"
+            max_seeds = 5
+            [regimes]
+            one-shot = ["schedule.kind=one-shot"]
+            "#;
+        let mut s = SweepConfig::from_toml(text, "t").unwrap();
+        assert_eq!(s.auto_max(), Some(5));
+        assert_eq!(s.seeds_for(0.9), vec![0, 1, 2]);
+        assert!(s.add_seed(0.9) && s.add_seed(0.9));
+        assert!(!s.add_seed(0.9), "past the maximum");
+        assert_eq!(s.seeds_for(0.9), vec![0, 1, 2, 3, 4]);
+        assert_eq!(s.seeds_for(0.5), vec![0, 1, 2]);
+        let seeds: Vec<(f64, usize)> = s
+            .cells()
+            .unwrap()
+            .iter()
+            .map(|c| (c.target, c.config.seeds.len()))
+            .collect();
+        assert_eq!(seeds, vec![(0.5, 3), (0.9, 5)]);
+        // The grown grid is what compare.json records, and reads back to the same cells.
+        let json = serde_json::to_string(&s).unwrap();
+        let back: SweepConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        back.check_seeds().unwrap();
+        // A list never grows; its experiments' ids are those of the auto grid (seeds are not
+        // part of an id), so added seeds reuse finished runs.
+        let mut list = SweepConfig::from_toml(
+            &text
+                .replace("\"auto\"", "[0, 1, 2]")
+                .replace("max_seeds = 5", ""),
+            "t",
+        )
+        .unwrap();
+        assert!(!list.add_seed(0.9));
+        let ids = |s: &SweepConfig| -> Vec<String> {
+            s.cells().unwrap().iter().map(|c| c.config.id()).collect()
+        };
+        assert_eq!(ids(&list), ids(&s));
+    }
+
+    #[test]
+    fn inconsistent_seed_settings_are_refused() {
+        let grid = "targets = [0.5]\n[regimes]\na = []\n";
+        for (seeds, needle) in [
+            ("seeds = []", "the list is empty"),
+            ("seeds = [0]\nmax_seeds = 6", "only with seeds = \"auto\""),
+            (
+                "seeds = \"auto\"\nmax_seeds = 2",
+                "max_seeds: 2 is outside 3..=100",
+            ),
+            ("seeds = \"auto\"\nmax_seeds = 101", "outside"),
+            (
+                "seeds = \"auto\"\nmax_seeds = 4\n[[seeds_by_target]]\ntarget = 0.5\nseeds = 9",
+                "seeds_by_target",
+            ),
+            (
+                "seeds = \"auto\"\n[[seeds_by_target]]\ntarget = 0.7\nseeds = 4",
+                "seeds_by_target",
+            ),
+            ("seeds = \"some\"", "auto"),
+        ] {
+            let (head, tail) = seeds
+                .split_once("\n[[")
+                .map_or((seeds, String::new()), |(h, t)| (h, format!("[[{t}\n")));
+            let text = format!("{head}\n{grid}{tail}");
+            let e = SweepConfig::from_toml(&text, "t").unwrap_err().to_string();
+            assert!(e.contains(needle), "{seeds}: {e}");
+        }
     }
 }

@@ -85,7 +85,8 @@ mod render;
 pub use analysis::{
     ALPHA, AnalysisOptions, CellSize, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
     CrossoverSummary, DEFAULT_MARGIN, DenseSummary, Evidence, POWER, Recommendation,
-    SUMMARY_SCHEMA_VERSION, SeedValue, Summary, TEST_NAME, TargetSummary, analyze,
+    SUMMARY_SCHEMA_VERSION, SeedValue, SequentialOptions, Summary, TEST_NAME, TargetSummary,
+    analyze,
 };
 pub use plots::FIG_SIZE;
 pub use render::{CSV_COLUMNS, report_html, report_md, results_csv, write_report};

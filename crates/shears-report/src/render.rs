@@ -12,7 +12,7 @@ use crate::plots;
 mod answer;
 mod tables;
 
-pub use answer::bottom_line;
+pub use answer::{bottom_line, design_line};
 pub use tables::{CSV_COLUMNS, results_csv};
 use tables::{Tables, results_table, winners_table};
 
@@ -74,7 +74,7 @@ const HOW_TO_READ: &[&str] = &[
     "A *run* is one experiment id with one seed; its result is its last pruning step. Runs of different regimes with the same seed start from the same dense model, so regimes are compared **paired by seed**: each test works on the per-seed differences, in which the seed-to-seed spread cancels.",
     "Each cell is the mean final test top-1 over seeds of one configuration, ± the half-width of a 95% Student t confidence interval (n − 1 degrees of freedom). With one seed there is no CI.",
     "When a regime was run with several configurations at one target (e.g. different patience or step size), the one kept is the one with the best mean **validation** accuracy; its **test** accuracy is reported. (The paper selected on test, which is optimistic.)",
-    "Every pair of regimes at every target gets one of three verdicts: *better* (two-sided paired t-test), *equivalent* (the mean difference is shown to lie within ± the margin by two one-sided paired tests, TOST), or *not resolved*. \"Not significantly different\" is never read as \"the same\". The p-values of all pairs are Holm-corrected as one family (and the equivalence tests as another), so looking at many targets does not produce a winner by chance; raw and adjusted p are both shown.",
+    "Every pair of regimes at every target gets one of three verdicts: *better* (two-sided paired t-test), *equivalent* (the mean difference is shown to lie within ± the margin by two one-sided paired tests, TOST), or *not resolved*. \"Not significantly different\" is never read as \"the same\". The p-values of all pairs are Holm-corrected as one family (and the equivalence tests as another), so looking at many targets does not produce a winner by chance; raw and adjusted p are both shown. With `--seeds auto` the correction is that of a group-sequential design instead (stated under the bottom line).",
     "The regime to *use* is the best mean, unless a cheaper regime (fewer mean fine-tuning epochs) is shown equivalent to it. Training FLOPs are shown beside; where they rank the two the other way, the text says the cost measures disagree. A verdict that is not resolved gives the seeds per regime that would resolve a difference of the margin at 80% power, from the observed spread of the paired differences (docs/statistics.md).",
     "Because tests are paired, a regime with a lower mean can be *not resolved* against the best while one with a higher mean is significantly worse: what decides is how consistent the per-seed differences are, not the distance between means. Error bars are each regime's own CI over seeds; a paired difference can be significant although the bars overlap.",
     "Epochs are cumulative fine-tuning epochs including patience epochs after the best one (the paper's budget); FLOPs are 3 × effective forward FLOPs × samples seen during fine-tuning. Ranking, validation and pre-training costs are not counted.",
@@ -136,6 +136,9 @@ pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
     s += "## Bottom line\n\n";
     for line in bottom_line(summary) {
         s += &format!("- {line}.\n");
+    }
+    if let Some(d) = design_line(summary) {
+        s += &format!("\n{d}\n");
     }
     s += &format!("\n{}\n\n{}\n\n", overview(summary), dense_line(summary));
     for (stem, caption) in FIGURES {
@@ -246,6 +249,9 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
         let _ = writeln!(s, "<li>{}.</li>", html_inline(&line));
     }
     s += "</ul>\n";
+    if let Some(d) = design_line(summary) {
+        let _ = writeln!(s, "<p>{}</p>", html_inline(&d));
+    }
     let _ = write!(
         s,
         "<p>{}</p>\n<p>{}</p>\n",

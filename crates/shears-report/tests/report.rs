@@ -930,3 +930,61 @@ fn empty_input_still_writes_a_report() {
         1
     );
 }
+
+fn sequential() -> AnalysisOptions {
+    AnalysisOptions {
+        sequential: Some(SequentialOptions {
+            start: 3,
+            max: 12,
+            spending: shears_core::stats::Spending::OBrienFleming,
+        }),
+        ..AnalysisOptions::default()
+    }
+}
+
+#[test]
+fn seeds_auto_judges_each_look_at_the_designs_level_and_says_so() {
+    // A consistent 1 pp difference: a fixed 3-seed design calls it, the sequential one waits
+    // (its first look spends almost nothing), and calls it a few seeds later.
+    let jitter = |i: usize| 0.0005 * (i as f64 * 1.7).cos();
+    let arms: [Arm; 2] = [
+        ("one-shot", 30, &|i| 0.86 + jitter(i)),
+        ("geometric", 60, &|_| 0.85),
+    ];
+    let fixed = analyze(&many_seeds(0.9, 3, &arms), &AnalysisOptions::default());
+    assert_eq!(target(&fixed, 0.9).verdict, "winner");
+    assert!(fixed.open_targets().is_empty());
+    assert!(
+        fixed.multiplicity.starts_with("Holm"),
+        "{}",
+        fixed.multiplicity
+    );
+
+    let early = analyze(&many_seeds(0.9, 3, &arms), &sequential());
+    let t = target(&early, 0.9);
+    assert_eq!(t.verdict, "inconclusive", "{}", t.statement);
+    assert_eq!(early.open_targets(), vec![0.9]);
+    // The adjusted p reads against α: p · α / (nominal level at 3 of 12 seeds) ≥ α here.
+    let c = &t.comparisons[0];
+    assert!(
+        c.p_value.unwrap() < 0.05 && c.p_adjusted.unwrap() >= 0.05,
+        "{c:?}"
+    );
+
+    let later = analyze(&many_seeds(0.9, 8, &arms), &sequential());
+    assert_eq!(target(&later, 0.9).verdict, "winner");
+    assert!(later.open_targets().is_empty());
+    assert!(
+        later.multiplicity.contains("group-sequential")
+            && later.multiplicity.contains("3..12")
+            && later.multiplicity.contains("α/1"),
+        "{}",
+        later.multiplicity
+    );
+    let md = shears_report::report_md(&later, &[]);
+    assert!(
+        md.contains("Seeds were added sequentially") && md.contains("90.00% 8"),
+        "{md}"
+    );
+    assert!(!shears_report::report_md(&fixed, &[]).contains("added sequentially"));
+}

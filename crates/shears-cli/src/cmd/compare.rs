@@ -1,13 +1,15 @@
 //! `shears compare`: the built-in one-shot vs iterative comparison (or the grid of a sweep
 //! file) over seeds, and its report.
 
-use super::common::{DeviceArgs, RecommendFor, fraction, margin, plural};
+use super::common::{
+    DeviceArgs, RecommendFor, SeedArg, fraction, margin, max_seeds, plural, seeds,
+};
 use crate::grid;
 use anyhow::Result;
 use clap::Args;
 use shears_data::DatasetId;
 use shears_experiment::sweep::{
-    Comparison, DEFAULT_SEEDS, DEFAULT_TARGETS, GridOptions, Regime, SweepConfig,
+    AUTO_START, Comparison, DEFAULT_SEEDS, DEFAULT_TARGETS, GridOptions, Regime, SweepConfig,
 };
 use shears_nn::models::ModelKind;
 use shears_nn::prune::Criterion;
@@ -30,9 +32,15 @@ pub struct CompareArgs {
     /// Regimes (one-shot, geometric, constant, hybrid), space- or comma-separated.
     #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = Regime::ALL)]
     pub regimes: Vec<Regime>,
-    /// Seeds, space- or comma-separated.
-    #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = DEFAULT_SEEDS)]
-    pub seeds: Vec<u64>,
+    /// Seeds, space- or comma-separated; or `auto`: 3 seeds, then one more at a time for the
+    /// targets whose answer is still open, up to --max-seeds (a group-sequential design,
+    /// docs/statistics.md).
+    #[arg(long, num_args = 1.., value_delimiter = ',',
+          default_values_t = DEFAULT_SEEDS.map(SeedArg::Seed))]
+    pub seeds: Vec<SeedArg>,
+    /// With `--seeds auto`: the most seeds any target gets [default: 12].
+    #[arg(long, value_parser = max_seeds)]
+    pub max_seeds: Option<usize>,
     #[arg(long, default_value = "magnitude")]
     pub criterion: Criterion,
     /// Structured (channel) pruning instead of unstructured.
@@ -73,8 +81,8 @@ pub struct CompareArgs {
 }
 
 impl CompareArgs {
-    fn comparison(&self) -> Comparison {
-        Comparison {
+    fn comparison(&self) -> Result<Comparison> {
+        Ok(Comparison {
             model: self.model,
             data: self.data,
             data_dir: self.data_dir.clone(),
@@ -83,15 +91,16 @@ impl CompareArgs {
             budget: self.budget,
             regimes: self.regimes.clone(),
             targets: self.targets.clone(),
-            seeds: self.seeds.clone(),
-        }
+            seeds: seeds(&self.seeds, self.max_seeds)?,
+            max_seeds: self.max_seeds,
+        })
     }
 }
 
 pub fn run(a: CompareArgs) -> Result<()> {
     let sweep = match &a.config {
         Some(p) => SweepConfig::load(p)?,
-        None => a.comparison().sweep(),
+        None => a.comparison()?.sweep(),
     };
     let cells = sweep.cells()?;
     let devices = a.device.devices()?;
@@ -101,7 +110,10 @@ pub fn run(a: CompareArgs) -> Result<()> {
             "comparing {} x {} x {} ({}, about {}) -> {}",
             plural(sweep.regimes.len(), "regime"),
             plural(sweep.targets.len(), "target"),
-            plural(sweep.seeds.len(), "seed"),
+            match sweep.auto_max() {
+                Some(max) => format!("{AUTO_START} to {max} seeds (auto)"),
+                None => plural(cells[0].config.seeds.len(), "seed"),
+            },
             plural(cells.len(), "experiment"),
             plural(
                 cells.iter().map(|c| c.estimated_epochs()).sum(),
@@ -121,7 +133,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
         retry_failed: a.retry_failed,
         recompute_damaged: a.recompute_damaged,
     };
-    grid::run_and_report(sweep, &cells, &a.out, &grid, &devices, options, a.json)?;
+    grid::run_and_report(sweep, &a.out, &grid, &devices, options, a.json)?;
     if !a.json {
         eprintln!("finished in {:.0} s", started.elapsed().as_secs_f64());
     }

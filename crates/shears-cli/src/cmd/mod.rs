@@ -1,4 +1,5 @@
-//! One module per subcommand; shared argument groups and output helpers in [`common`].
+//! One module per subcommand; shared argument groups and output helpers in [`common`], option
+//! values checked before any work in [`values`].
 
 pub mod bench;
 pub mod common;
@@ -12,3 +13,4 @@ pub mod runs;
 pub mod schedule;
 pub mod sweep;
 pub mod train;
+pub mod values;

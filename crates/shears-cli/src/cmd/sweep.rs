@@ -48,7 +48,6 @@ pub fn run(a: SweepArgs) -> Result<()> {
     };
     grid::run_and_report(
         sweep,
-        &cells,
         &a.out,
         &grid,
         &devices,

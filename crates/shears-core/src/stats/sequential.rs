@@ -18,8 +18,8 @@ use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::verdict::check_alpha;
 use super::{
-    POWER, Side, Spending, StatsError, Verdict, one_sided_boundaries, paired_t_test, seeds_needed,
-    tost_paired,
+    POWER, PairVerdict, Side, Spending, StatsError, Verdict, judge, one_sided_boundaries,
+    paired_t_test, seeds_needed, tost_paired,
 };
 
 /// One look of a [`SequentialDesign`].
@@ -187,4 +187,75 @@ impl SequentialDesign {
         let verdict = Verdict::Inconclusive { seeds_needed };
         Ok(SeqDecision::Stop { verdict })
     }
+}
+
+/// Verdicts for a family of k pairs `(a, b)` judged at their current looks of one
+/// group-sequential design per pair, each run at α/k (Bonferroni: Holm's step-down does not
+/// carry over to sequential looks). The family-wise error of every claim is then ≤ α however
+/// the looks were stopped — each pair can only ever be rejected at its boundaries.
+///
+/// The adjusted p-values are scaled to read against α like Holm's: a pair's p at n seeds is
+/// reported as p · α / ℓ_n (at most 1), with ℓ_n the look's nominal level, so "adjusted p < α"
+/// is exactly "p below the boundary". A pair with fewer than `n_start` seeds has no look
+/// (inconclusive); one with more than `n_max` is judged at the last look. Inconclusive pairs
+/// plan their seeds at α/k, as [`judge_family`](super::judge_family) does.
+///
+/// ```
+/// use shears_core::stats::{Spending, Verdict, judge_family_sequential};
+///
+/// let a = [0.870, 0.861, 0.866, 0.872, 0.868, 0.869];
+/// let b = [0.851, 0.846, 0.850, 0.853, 0.849, 0.850];
+/// let seq = |n: usize| {
+///     judge_family_sequential(&[(&a[..n], &b[..n])], 0.005, 0.05, 3, 12, Spending::OBrienFleming)
+/// };
+/// // At 3 seeds the O'Brien–Fleming boundary is far out; at 6 the difference is resolved.
+/// assert!(matches!(seq(3)?[0].verdict, Verdict::Inconclusive { .. }));
+/// assert!(matches!(seq(6)?[0].verdict, Verdict::Better { .. }));
+/// # Ok::<(), shears_core::stats::StatsError>(())
+/// ```
+pub fn judge_family_sequential(
+    pairs: &[(&[f64], &[f64])],
+    margin: f64,
+    alpha: f64,
+    n_start: usize,
+    n_max: usize,
+    spending: Spending,
+) -> Result<Vec<PairVerdict>, StatsError> {
+    check_alpha(alpha)?;
+    let k = pairs.len().max(1);
+    let design = SequentialDesign::new(alpha / k as f64, margin, n_start, n_max, spending)?;
+    judge_at_looks(&design, alpha, pairs)
+}
+
+/// [`judge_family_sequential`] with its design (at α/k) already built.
+pub(super) fn judge_at_looks(
+    design: &SequentialDesign,
+    alpha: f64,
+    pairs: &[(&[f64], &[f64])],
+) -> Result<Vec<PairVerdict>, StatsError> {
+    let k = pairs.len().max(1);
+    let scale = |p: Option<f64>, level: Option<f64>| match (p, level) {
+        (Some(p), Some(l)) => Some((p * alpha / l).min(1.0)),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(pairs.len());
+    for (a, b) in pairs {
+        let test = paired_t_test(a, b)?;
+        let tost = tost_paired(a, b, design.margin)?;
+        let look = design.look(test.n.min(design.n_max));
+        let p = scale(test.p_value, look.map(|l| l.better_level));
+        let tp = scale(tost.p_value, look.map(|l| l.equivalence_level));
+        let verdict = judge(&test, p, &tost, tp, alpha, k);
+        let within_margin =
+            matches!(verdict, Verdict::Better { .. }) && tp.is_some_and(|p| p < alpha);
+        out.push(PairVerdict {
+            verdict,
+            test,
+            p_adjusted: p,
+            tost,
+            tost_p_adjusted: tp,
+            within_margin,
+        });
+    }
+    Ok(out)
 }

@@ -16,13 +16,18 @@ use super::*;
 /// Replicates of the asserting tests.
 const REPS: usize = 2000;
 
-fn tolerance(p: f64, reps: usize) -> f64 {
+pub(super) fn tolerance(p: f64, reps: usize) -> f64 {
     3.0 * (p * (1.0 - p) / reps as f64).sqrt()
 }
 
 /// Final accuracies of two regimes over `n` shared seeds: a seed effect common to both (what
 /// pairing cancels) plus independent noise with the paired differences' SD `sd_diff`.
-fn study(rng: &mut ChaCha8Rng, n: usize, delta: f64, sd_diff: f64) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn study(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    delta: f64,
+    sd_diff: f64,
+) -> (Vec<f64>, Vec<f64>) {
     let noise = sd_diff / 2f64.sqrt();
     let mut a = Vec::with_capacity(n);
     let mut b = Vec::with_capacity(n);

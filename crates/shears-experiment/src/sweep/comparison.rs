@@ -2,7 +2,7 @@
 //! built-in regimes at several targets, repeated over seeds, as a [`SweepConfig`].
 
 use super::regime::Regime;
-use super::{Recipe, SweepConfig};
+use super::{Recipe, Seeds, SweepConfig};
 use shears_data::DatasetId;
 use shears_nn::models::ModelKind;
 use shears_nn::prune::Criterion;
@@ -28,7 +28,9 @@ pub struct Comparison {
     pub budget: Option<usize>,
     pub regimes: Vec<Regime>,
     pub targets: Vec<f64>,
-    pub seeds: Vec<u64>,
+    pub seeds: Seeds,
+    /// Most seeds per target with [`Seeds::Auto`] (`None`: the default).
+    pub max_seeds: Option<usize>,
 }
 
 impl Default for Comparison {
@@ -42,7 +44,8 @@ impl Default for Comparison {
             budget: None,
             regimes: Regime::ALL.to_vec(),
             targets: DEFAULT_TARGETS.to_vec(),
-            seeds: DEFAULT_SEEDS.to_vec(),
+            seeds: Seeds::List(DEFAULT_SEEDS.to_vec()),
+            max_seeds: None,
         }
     }
 }
@@ -89,6 +92,8 @@ impl Comparison {
             regimes,
             targets: self.targets.clone(),
             seeds: self.seeds.clone(),
+            max_seeds: self.max_seeds,
+            seeds_by_target: Vec::new(),
             grid: BTreeMap::new(),
         }
     }

@@ -76,17 +76,20 @@ impl<O: Serialize + DeserializeOwned> Manifest<O> {
             path: dir.join(Self::FILE),
             detail: e.to_string(),
         })?;
-        let experiments: Vec<(String, Vec<u64>)> = self
+        let experiments = self
             .experiments
             .iter()
             .map(|id| {
-                let seeds = cells
-                    .iter()
-                    .find(|c| c.config.id() == *id)
-                    .map_or_else(|| self.sweep.seeds.clone(), |c| c.config.seeds.clone());
-                (id.clone(), seeds)
+                let cell = cells.iter().find(|c| c.config.id() == *id);
+                let seeds =
+                    cell.map(|c| c.config.seeds.clone())
+                        .ok_or_else(|| ManifestError::Grid {
+                            path: dir.join(Self::FILE),
+                            detail: format!("experiment {id} is not one of its cells"),
+                        })?;
+                Ok((id.clone(), seeds))
             })
-            .collect();
+            .collect::<Result<Vec<_>, ManifestError>>()?;
         let r = store::read_results(store, &experiments)?;
         Ok(Outcome {
             rows: r.rows,

@@ -31,11 +31,12 @@ pub(super) fn crossover(
         .collect();
     let resolution = stats::resolve_crossover(&signed, ALPHA, &format!("{it} − {os}"));
     warnings.extend(resolution.warnings.iter().cloned());
-    let statement = statement(&points, &resolution, &sign_changes, os, it);
+    let adjusted = verdicts.adjusted;
+    let statement = statement(&points, &resolution, &sign_changes, os, it, adjusted);
     CrossoverSummary {
         one_shot: os.clone(),
         iterative: it.clone(),
-        method: method(os, it),
+        method: method(os, it, adjusted),
         points,
         resolved: resolution.resolved,
         crossings: resolution.crossings,
@@ -77,6 +78,7 @@ fn statement(
     sign_changes: &[Crossing],
     os: &str,
     it: &str,
+    adjusted: &str,
 ) -> String {
     if points.len() < 2 {
         return format!(
@@ -95,7 +97,7 @@ fn statement(
             )
         };
         return format!(
-            "no crossover resolved between {} and {}: the difference {it} − {os} is not significantly non-zero (Holm-adjusted) at every target needed to place one{noise}",
+            "no crossover resolved between {} and {}: the difference {it} − {os} is not significantly non-zero ({adjusted}) at every target needed to place one{noise}",
             pct(lo),
             pct(hi)
         );
@@ -111,28 +113,28 @@ fn statement(
     let parts: Vec<String> = resolution
         .crossings
         .iter()
-        .map(|c| located(c, os, it))
+        .map(|c| located(c, os, it, adjusted))
         .collect();
     parts.join("; ")
 }
 
 /// A located crossing: who overtakes whom, between which targets.
-fn located(c: &LocatedCrossing, os: &str, it: &str) -> String {
+fn located(c: &LocatedCrossing, os: &str, it: &str, adjusted: &str) -> String {
     let who = match c.direction {
         stats::CrossDirection::Up => format!("{it} overtakes {os}"),
         stats::CrossDirection::Down => format!("{os} overtakes {it}"),
     };
     format!(
-        "{who} between {} and {} (significant on both sides, Holm-adjusted)",
+        "{who} between {} and {} (significant on both sides, {adjusted})",
         pct(c.between[0]),
         pct(c.between[1])
     )
 }
 
-fn method(os: &str, it: &str) -> String {
+fn method(os: &str, it: &str, adjusted: &str) -> String {
     format!(
         "d(target) = paired mean of {it} − {os} final test top-1 over shared seeds, with its 95% t CI \
-         and its paired t-test, Holm-adjusted within the report's family of all pairs. A crossover is \
+         and its paired t-test, {adjusted} within the report's family of all pairs. A crossover is \
          located between two targets only where d is significantly non-zero on both sides with \
          opposite signs; a sign change of the mean elsewhere is listed under sign_changes with its \
          interpolated zero and band, and is not a finding."

@@ -24,8 +24,8 @@ use shears_core::stats;
 
 pub use summary::{
     AnalysisOptions, CellSize, CellSummary, Comparison, ConfigSummary, CrossoverPoint,
-    CrossoverSummary, DEFAULT_MARGIN, DenseSummary, Evidence, Recommendation, SeedValue, Summary,
-    TargetSummary,
+    CrossoverSummary, DEFAULT_MARGIN, DenseSummary, Evidence, Recommendation, SeedValue,
+    SequentialOptions, Summary, TargetSummary,
 };
 
 /// Version of the `summary.json` schema written by this crate.
@@ -42,6 +42,20 @@ const TARGET_KEY_SCALE: f64 = 1e6;
 
 fn target_key(t: f64) -> i64 {
     (t * TARGET_KEY_SCALE).round() as i64
+}
+
+/// How the report's p-values are adjusted, in the words its sentences use.
+pub(crate) fn adjusted(opts: &AnalysisOptions) -> &'static str {
+    adjusted_for(opts.sequential.is_some())
+}
+
+/// [`adjusted`] for a report with (`sequential`) or without a group-sequential design.
+pub(crate) fn adjusted_for(sequential: bool) -> &'static str {
+    if sequential {
+        "design-adjusted"
+    } else {
+        "Holm-adjusted"
+    }
 }
 
 /// Formats a fraction as a percentage with two decimals.
@@ -79,7 +93,7 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
         .collect();
     let family: Vec<(f64, &BTreeMap<String, CellSummary>)> =
         cells.iter().map(|(t, c)| (*t, c)).collect();
-    let verdicts = verdicts::Verdicts::judge(&family, opts.margin);
+    let verdicts = verdicts::Verdicts::judge(&family, opts.margin, opts.sequential);
     let mut targets = Vec::new();
     for (target, cells) in cells {
         warnings.extend(cells::size_warning(
@@ -104,12 +118,7 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
         alpha: ALPHA,
         power: POWER,
         margin: opts.margin,
-        multiplicity: format!(
-            "Holm over all {} paired t-tests of the report (every pair of regimes at every target), and separately over their {} equivalence tests (TOST at ±{})",
-            verdicts.len(),
-            verdicts.len(),
-            pp(opts.margin).trim_start_matches('+')
-        ),
+        multiplicity: multiplicity(opts, verdicts.len()),
         selection: selection_rule(opts).into(),
         options: opts.clone(),
         runs: runs.len(),
@@ -122,6 +131,26 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
         incomplete: None,
         failed: Vec::new(),
         config: serde_json::Value::Null,
+    }
+}
+
+/// How the report's claims are kept from being made by chance, as `summary.json` states it.
+fn multiplicity(opts: &AnalysisOptions, pairs: usize) -> String {
+    let margin = pp(opts.margin);
+    let margin = margin.trim_start_matches('+');
+    match opts.sequential {
+        None => format!(
+            "Holm over all {pairs} paired t-tests of the report (every pair of regimes at every target), and separately over their {pairs} equivalence tests (TOST at ±{margin})"
+        ),
+        Some(s) => format!(
+            "seeds added sequentially (--seeds auto): a group-sequential design per pair with looks at {}..{} seeds and {} alpha spending, each of the {pairs} pairs (every pair of regimes at every target) run at α/{pairs} (Bonferroni) for its paired t-test and for its equivalence test (TOST at ±{margin}); adjusted p = p · α / (the look's nominal level)",
+            s.start,
+            s.max,
+            match s.spending {
+                stats::Spending::OBrienFleming => "O'Brien–Fleming-type",
+                stats::Spending::Pocock => "Pocock-type",
+            }
+        ),
     }
 }
 

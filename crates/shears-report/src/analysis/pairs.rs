@@ -68,7 +68,7 @@ pub(super) fn compare_target(
     let first = comparisons.first();
     let significant = first.is_some_and(|c| c.significant);
     let winner = (choice.verdict == "winner").then(|| choice.regime.regime.clone());
-    let statement = statement(best, &comparisons, &cells, &choice);
+    let statement = statement(best, &comparisons, &cells, &choice, verdicts.adjusted);
 
     TargetSummary {
         target,
@@ -234,6 +234,7 @@ fn statement(
     comparisons: &[Comparison],
     cells: &BTreeMap<String, CellSummary>,
     choice: &Choice,
+    adjusted: &str,
 ) -> String {
     let chosen = choice.regime;
     match choice.verdict {
@@ -244,7 +245,7 @@ fn statement(
         "winner" => {
             let c = &comparisons[0];
             format!(
-                "{} wins: {} over {} ({} mean {} vs {}; {}, {}, Holm-adjusted: {}, n = {})",
+                "{} wins: {} over {} ({} mean {} vs {}; {}, {}, {adjusted}: {}, n = {})",
                 best.regime,
                 pp(c.difference),
                 c.regime,
@@ -274,7 +275,7 @@ fn statement(
             "not resolved: {} has the best mean ({}), but {} — a difference of the margin needs {}",
             best.regime,
             pct(best.mean),
-            open_pairs(comparisons),
+            open_pairs(comparisons, adjusted),
             choice
                 .seeds_needed
                 .map(|n| format!("≈ {n} seeds"))
@@ -284,13 +285,13 @@ fn statement(
 }
 
 /// The pairs still open, with their raw and adjusted p-values.
-fn open_pairs(comparisons: &[Comparison]) -> String {
+fn open_pairs(comparisons: &[Comparison], adjusted: &str) -> String {
     let open: Vec<String> = comparisons
         .iter()
         .filter(|c| c.verdict != "better" && c.verdict != "equivalent")
         .map(|c| {
             format!(
-                "{} ({}; {}, Holm-adjusted: {})",
+                "{} ({}; {}, {adjusted}: {})",
                 c.regime,
                 pp(-c.difference),
                 pval(c.p_value),

@@ -70,7 +70,12 @@ fn recommend(
     }
     let order = by_mean(feasible.iter().copied());
     let choice = choose(t.target, &order, verdicts);
-    let (chosen, basis, text) = explain(&order, &choice, &format!("{at}{budget_txt}"));
+    let (chosen, basis, text) = explain(
+        &order,
+        &choice,
+        &format!("{at}{budget_txt}"),
+        verdicts.adjusted,
+    );
     rec.basis = basis.into();
     rec.text = text;
     rec.regime = Some(chosen.regime.clone());
@@ -121,6 +126,7 @@ fn explain<'c>(
     order: &[&'c CellSummary],
     choice: &Choice<'c>,
     lead: &str,
+    adjusted: &str,
 ) -> (&'c CellSummary, &'static str, String) {
     let (best, chosen) = (order[0], choice.regime);
     let text = match choice.verdict {
@@ -133,12 +139,12 @@ fn explain<'c>(
             return (best, "only_candidate", text);
         }
         "winner" => format!(
-            "{lead}: use {}: it is significantly better than every other candidate (paired t-tests, Holm-adjusted); {}",
+            "{lead}: use {}: it is significantly better than every other candidate (paired t-tests, {adjusted}); {}",
             best.regime,
             fmt_cell(best)
         ),
         "equivalent" if chosen.regime != best.regime => format!(
-            "{lead}: use {}: equivalent to the best mean {} within the margin (TOST, Holm-adjusted) at {}; {}; best mean {}",
+            "{lead}: use {}: equivalent to the best mean {} within the margin (TOST, {adjusted}) at {}; {}; best mean {}",
             chosen.regime,
             best.regime,
             cost(best, chosen),

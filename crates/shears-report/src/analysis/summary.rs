@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use shears_core::results::FailedRun;
-use shears_core::stats::{Crossing, LocatedCrossing};
+use shears_core::stats::{Crossing, LocatedCrossing, Spending};
 
 /// Options of [`analyze`](crate::analyze).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,22 @@ pub struct AnalysisOptions {
     /// Equivalence margin m (accuracy as a fraction: 0.005 = 0.5 pp): two regimes whose mean
     /// difference is shown to lie within ±m (TOST) are "equivalent".
     pub margin: f64,
+    /// The seeds were added sequentially (`--seeds auto`): every pair is judged at its look
+    /// of this group-sequential design instead of by Holm over a fixed sample. Written only
+    /// when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<SequentialOptions>,
+}
+
+/// A group-sequential design over seeds (docs/statistics.md#sequential-design).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequentialOptions {
+    /// Seeds at the first look.
+    pub start: usize,
+    /// Seeds at the last look.
+    pub max: usize,
+    pub spending: Spending,
 }
 
 /// Default equivalence margin: half a percentage point of accuracy.
@@ -46,6 +62,7 @@ impl Default for AnalysisOptions {
             epoch_budget: None,
             size_measure: None,
             margin: DEFAULT_MARGIN,
+            sequential: None,
         }
     }
 }
@@ -282,4 +299,16 @@ pub struct Summary {
     pub failed: Vec<FailedRun>,
     /// The resolved config passed to `write_report` (`null` from `analyze`).
     pub config: serde_json::Value,
+}
+
+impl Summary {
+    /// Targets whose answer is not resolved (the recommended regime is neither better than
+    /// nor equivalent to every other): where `--seeds auto` adds a seed.
+    pub fn open_targets(&self) -> Vec<f64> {
+        self.targets
+            .iter()
+            .filter(|t| t.verdict == "inconclusive")
+            .map(|t| t.target)
+            .collect()
+    }
 }

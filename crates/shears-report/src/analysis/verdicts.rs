@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use shears_core::stats::{self, PairVerdict, Side, Verdict};
 
-use super::{ALPHA, CellSummary, target_key};
+use super::{ALPHA, CellSummary, SequentialOptions, target_key};
 
 /// The shared seeds' final test top-1 of `a` and `b`, in seed order.
 pub(super) fn shared(a: &CellSummary, b: &CellSummary) -> (Vec<f64>, Vec<f64>) {
@@ -44,11 +44,18 @@ impl Outcome {
 pub struct Verdicts {
     /// `(target key, a, b)` with `a < b` → the verdict of `a − b`.
     pairs: BTreeMap<(i64, String, String), PairVerdict>,
+    /// "Holm-adjusted" or "design-adjusted": what the adjusted p-values are.
+    pub adjusted: &'static str,
 }
 
 impl Verdicts {
-    /// Judges every pair of regimes sharing at least two seeds at each target, as one family.
-    pub fn judge(targets: &[(f64, &BTreeMap<String, CellSummary>)], margin: f64) -> Self {
+    /// Judges every pair of regimes sharing at least two seeds at each target, as one family:
+    /// by Holm, or at each pair's look of `sequential` (Bonferroni over the family).
+    pub fn judge(
+        targets: &[(f64, &BTreeMap<String, CellSummary>)],
+        margin: f64,
+        sequential: Option<SequentialOptions>,
+    ) -> Self {
         let mut keys = Vec::new();
         let mut samples = Vec::new();
         for (target, cells) in targets {
@@ -70,9 +77,16 @@ impl Verdicts {
             .collect();
         // Seeds for an open pair are planned at α over the family size (judge_family), the
         // level Holm asks of the smallest p, so "n seeds needed" is never fewer than ran.
-        let judged = stats::judge_family(&pairs, margin, ALPHA).unwrap_or_default();
+        let judged = match sequential {
+            None => stats::judge_family(&pairs, margin, ALPHA),
+            Some(s) => {
+                stats::judge_family_sequential(&pairs, margin, ALPHA, s.start, s.max, s.spending)
+            }
+        }
+        .unwrap_or_default();
         Self {
             pairs: keys.into_iter().zip(judged).collect(),
+            adjusted: super::adjusted_for(sequential.is_some()),
         }
     }
 

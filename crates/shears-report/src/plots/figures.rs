@@ -76,7 +76,10 @@ pub(super) fn difference(summary: &Summary) -> Option<Panel<'static>> {
         .into_iter()
         .map(|significant| Series {
             label: if significant {
-                format!("significant (Holm-adjusted p < {alpha})")
+                format!(
+                    "significant ({} p < {alpha})",
+                    crate::analysis::adjusted(&summary.options)
+                )
             } else {
                 "not significant".into()
             },

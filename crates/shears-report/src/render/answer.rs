@@ -95,3 +95,24 @@ fn answer(run: &[TargetSummary], margin: &str) -> String {
         }
     }
 }
+
+/// Under `--seeds auto`: how many seeds each target was given and why that is safe, for the
+/// line under the bottom line. `None` for a fixed list of seeds.
+pub fn design_line(summary: &Summary) -> Option<String> {
+    let s = summary.options.sequential?;
+    let seeds: Vec<String> = summary
+        .targets
+        .iter()
+        .map(|t| {
+            let n = t.regimes.values().map(|c| c.n).max().unwrap_or(0);
+            format!("{} {n}", pct(t.target))
+        })
+        .collect();
+    Some(format!(
+        "Seeds were added sequentially (`--seeds auto`: {} to start, one more at a time while a target's answer was open, at most {}), seeds per target: {}. Every verdict is that of the design, not of a fixed-sample test — {} — so adding seeds until an answer appears does not make a false one likely (docs/statistics.md).",
+        s.start,
+        s.max,
+        seeds.join(", "),
+        summary.multiplicity
+    ))
+}

@@ -199,7 +199,11 @@ pub(super) fn winners_table(summary: &Summary) -> Tables {
             "runner-up",
             "difference",
             "p (paired t)",
-            "p (Holm-adjusted)",
+            if summary.options.sequential.is_some() {
+                "p (design-adjusted)"
+            } else {
+                "p (Holm-adjusted)"
+            },
         ],
         rows,
     }
