@@ -87,5 +87,6 @@ pub mod masks;
 pub mod results;
 pub mod schedule;
 pub mod score;
+pub mod sparsegpt;
 pub mod stats;
 pub mod stopping;

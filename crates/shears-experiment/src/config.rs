@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shears_core::budget::SplitPolicy;
 use shears_core::lr::LrPolicy;
-use shears_core::masks::ScopeKind;
+use shears_core::masks::{Pattern, ScopeKind};
 use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
@@ -88,7 +88,7 @@ pub struct DenseSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PruneSection {
-    /// magnitude, random, taylor, hessian.
+    /// magnitude, random, taylor, hessian, wanda, sparsegpt.
     pub criterion: Criterion,
     /// global (one threshold over all tensors) or layer-wise (same fraction per tensor).
     pub scope: ScopeKind,
@@ -119,7 +119,20 @@ pub struct PruneSection {
     /// cell) and needs `scope = "layer-wise"`. Empty = use `[schedule]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_layer: Vec<Vec<f64>>,
+    /// N:M semi-structured pattern of the weights (`"2:4"`: at most 2 kept in every 4
+    /// consecutive inputs of an output row), reached at the schedule's target, which must be
+    /// its sparsity (M − N)/M; every step stays inside the pattern (docs/design.md#rows-and-nm).
+    /// Needs the layer-wise scope. Written only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Pattern>,
+    /// Wanda/SparseGPT: training samples the layer inputs are measured on at every step
+    /// (a seeded draw per step; default 128, as the papers). Written only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration_samples: Option<usize>,
 }
+
+/// Calibration samples of Wanda/SparseGPT when `prune.calibration_samples` is not set.
+pub const DEFAULT_CALIBRATION_SAMPLES: usize = 128;
 
 /// How each step is fine-tuned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +244,8 @@ impl Default for PruneSection {
             structured: false,
             target_measure: None,
             per_layer: Vec::new(),
+            pattern: None,
+            calibration_samples: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! per-layer sparsity of any checkpoint (`shears inspect`).
 
 use crate::runner::RunError;
-use shears_core::masks::ScopeKind;
+use shears_core::masks::{Pattern, ScopeKind};
 use shears_nn::checkpoint::{self, CheckpointMeta};
 use shears_nn::models::Network;
 use shears_nn::prune::{self, Criterion, MaskSet, SparsityTable};
@@ -27,6 +27,10 @@ pub struct PruneOnce {
     pub seed: u64,
     /// Training batches the gradient criteria score over.
     pub score_batches: usize,
+    /// N:M pattern of the weights (then `sparsity` must be its (M − N)/M).
+    pub pattern: Option<Pattern>,
+    /// Training samples Wanda/SparseGPT measure layer inputs on.
+    pub calibration_samples: usize,
     pub data_dir: Option<PathBuf>,
     pub out: PathBuf,
 }
@@ -59,14 +63,22 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
             o.sparsity
         )));
     }
-    let grads = if o.criterion.needs_gradients() {
+    let data = if o.criterion.needs_gradients() || o.criterion.needs_calibration() {
         let dataset: shears_data::DatasetId = meta.dataset.parse()?;
         let splits = shears_data::load(dataset, o.data_dir.as_deref()).map_err(|e| {
-            RunError::Invalid(format!("loading '{dataset}' for gradient scores: {e}"))
+            RunError::Invalid(format!(
+                "loading '{dataset}' to score '{}': {e}",
+                o.criterion
+            ))
         })?;
         let data = Prepared::new(dataset, splits, 0.1, meta.seed, false)?;
         data.check_model(&meta.model)
             .map_err(|e| RunError::Invalid(format!("{}: {e}", o.checkpoint.display())))?;
+        Some(data)
+    } else {
+        None
+    };
+    let grads = if let Some(data) = data.as_ref().filter(|_| o.criterion.needs_gradients()) {
         Some(prune::gradient_stats(
             &model,
             &masks.params,
@@ -79,21 +91,88 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
         None
     };
     let scope = o.scope.with_floor(o.min_density);
-    let model = prune::prune_to_sparsity(
-        model,
-        &mut masks,
-        o.criterion,
-        grads.as_ref(),
-        o.sparsity,
-        &scope,
-        o.seed,
-    )
-    .map_err(RunError::Invalid)?;
+    let model = if o.criterion.needs_calibration() || o.pattern.is_some() {
+        grouped(o, model, &mut masks, grads.as_ref(), data.as_ref(), devices)?
+    } else {
+        prune::prune_to_sparsity(
+            model,
+            &mut masks,
+            o.criterion,
+            grads.as_ref(),
+            o.sparsity,
+            &scope,
+            o.seed,
+        )
+        .map_err(RunError::Invalid)?
+    };
     let after = SparsityTable::new(&meta.model, &masks, prune::total_params(&model));
     meta.sparsity = after.sparsity;
     meta.test = None;
     checkpoint::save(&o.out, &model, &meta)?;
     Ok(after)
+}
+
+/// Prune-once within output rows (Wanda, SparseGPT, or any criterion under a pattern): each
+/// tensor to `floor(N_l · sparsity)` zeros, layer by layer.
+fn grouped(
+    o: &PruneOnce,
+    model: Network,
+    masks: &mut MaskSet,
+    grads: Option<&prune::GradientStats>,
+    data: Option<&Prepared>,
+    devices: &Devices,
+) -> Result<Network, RunError> {
+    if o.scope != ScopeKind::LayerWise {
+        return Err(RunError::Invalid(format!(
+            "{} chooses within each output row, which needs a count per layer: use --scope layer-wise",
+            match o.pattern {
+                Some(p) => format!("the {p} pattern"),
+                None => format!("criterion '{}'", o.criterion),
+            }
+        )));
+    }
+    if let Some(p) = o.pattern
+        && (o.sparsity - p.sparsity()).abs() > 1e-9
+    {
+        return Err(RunError::Invalid(format!(
+            "the {p} pattern prunes exactly {} of the weights: use --sparsity {}",
+            p.sparsity(),
+            p.sparsity()
+        )));
+    }
+    let counts: Vec<usize> = masks
+        .params
+        .iter()
+        .zip(&masks.masks)
+        .map(|(p, m)| {
+            shears_core::masks::removal_count(p.len(), o.sparsity).saturating_sub(m.pruned())
+        })
+        .collect();
+    let set = match data {
+        Some(d) if o.criterion.needs_calibration() => Some(
+            prune::calibration_set(
+                &d.train,
+                &d.normalization,
+                o.calibration_samples,
+                o.seed,
+                &devices.base,
+            )
+            .map_err(RunError::Invalid)?,
+        ),
+        _ => None,
+    };
+    let mut run = set.as_deref().map(prune::run_network);
+    let how = prune::Grouped {
+        criterion: o.criterion,
+        grads,
+        seed: o.seed,
+        step: 0,
+        pattern: o.pattern,
+        calibrate: run
+            .as_mut()
+            .map(|r| r as &mut prune::Calibrate<'_, Network>),
+    };
+    prune::remove_grouped(model, masks, &counts, how).map_err(RunError::Invalid)
 }
 
 impl From<shears_data::DataError> for RunError {

@@ -4,7 +4,8 @@ use super::common::{DeviceArgs, print_json};
 use anyhow::{Result, bail};
 use clap::Args;
 use serde_json::json;
-use shears_core::masks::ScopeKind;
+use shears_core::masks::{Pattern, ScopeKind};
+use shears_experiment::config::DEFAULT_CALIBRATION_SAMPLES;
 use shears_experiment::prune_once::{PruneOnce, prune_once};
 use shears_nn::prune::{Criterion, SparsityTable};
 use std::path::PathBuf;
@@ -14,13 +15,21 @@ use std::path::PathBuf;
 pub struct PruneOnceArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// magnitude, random, taylor or hessian.
+    /// magnitude, random, taylor, hessian, wanda or sparsegpt.
     #[arg(long, default_value = "magnitude")]
     pub criterion: Criterion,
     /// global (one threshold across all prunable tensors, the paper's setting) or layer-wise
-    /// (the same fraction of every tensor).
-    #[arg(long, default_value = "global")]
-    pub scope: ScopeKind,
+    /// (the same fraction of every tensor) [default: global; layer-wise for wanda, sparsegpt
+    /// and --pattern, which choose within each output row].
+    #[arg(long)]
+    pub scope: Option<ScopeKind>,
+    /// N:M semi-structured pattern of the weights, e.g. 2:4 (at most 2 kept in every 4
+    /// consecutive inputs of an output row); --sparsity must then be (M − N)/M.
+    #[arg(long)]
+    pub pattern: Option<Pattern>,
+    /// Training samples wanda/sparsegpt measure layer inputs on.
+    #[arg(long, default_value_t = DEFAULT_CALIBRATION_SAMPLES)]
+    pub calibration_samples: usize,
     /// Target fraction of prunable weights that are zero afterwards, in (0, 1).
     #[arg(long)]
     pub sparsity: f64,
@@ -66,6 +75,9 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
     if !(a.sparsity > 0.0 && a.sparsity < 1.0) {
         bail!("--sparsity {} must be in (0, 1)", a.sparsity);
     }
+    if a.calibration_samples == 0 {
+        bail!("--calibration-samples must be at least 1");
+    }
     if !(0.0..1.0).contains(&a.min_density) {
         bail!("--min-density {} must be in [0, 1)", a.min_density);
     }
@@ -73,7 +85,15 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
     let job = PruneOnce {
         checkpoint: a.checkpoint,
         criterion: a.criterion,
-        scope: a.scope,
+        scope: a
+            .scope
+            .unwrap_or(if a.criterion.needs_calibration() || a.pattern.is_some() {
+                ScopeKind::LayerWise
+            } else {
+                ScopeKind::Global
+            }),
+        pattern: a.pattern,
+        calibration_samples: a.calibration_samples,
         sparsity: a.sparsity,
         min_density: a.min_density,
         include_bias: !a.weights_only,

@@ -25,11 +25,15 @@
 //! a full sort, so pruning ~11M weights takes a fraction of a second.
 
 mod plan;
+mod rows;
 mod select;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rows;
 
 pub use plan::{PlanError, Removal, RemovalPlan, SparsityReport};
+pub use rows::{Pattern, PatternError, PatternOrSelect, RowLayout, check_pattern, remove_in_rows};
 pub use select::{
     Scope, ScopeKind, StepAmount, prune_channels, prune_step, removal_for, remove, remove_lowest,
     select_channels,

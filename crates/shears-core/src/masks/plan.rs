@@ -91,6 +91,18 @@ impl RemovalPlan {
                     .map(|k| Removal::Global(k as usize))
                     .collect()
             }
+            // Layer-wise and exact: each tensor's cumulative count, so each ends at exactly
+            // floor(N_l·target) (what an N:M pattern's last step needs); the reference, and
+            // per-layer ratios, convert each step on its own.
+            Scope::LayerWise if compat == Compat::Exact => {
+                let per: Vec<Vec<u64>> = sizes
+                    .iter()
+                    .map(|&n| plan.cumulative_counts(n as u64))
+                    .collect();
+                (0..plan.steps.len())
+                    .map(|i| Removal::PerTensor(per.iter().map(|c| c[i] as usize).collect()))
+                    .collect()
+            }
             _ => plan
                 .steps
                 .iter()

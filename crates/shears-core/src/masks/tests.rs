@@ -570,9 +570,25 @@ proptest! {
             prop_assert!(new.iter().zip(&lw).all(|(a, b)| a.is_subset_of(b)));
             lw = new;
             let so_far = crate::schedule::Plan { steps: steps[..=i].to_vec() };
+            // Step by step, as the reference converts layer-wise steps.
+            let reference = crate::schedule::Compat::Reference;
+            if let Ok(plan) = RemovalPlan::new(&so_far, sizes.clone(), &Scope::LayerWise, reference) {
+                prop_assert!(plan.verify(i + 1, &lw).is_ok());
+            }
+            // Exact: each tensor's cumulative count, floor(N_l · Σ steps) after the last step.
             let exact = crate::schedule::Compat::Exact;
             if let Ok(plan) = RemovalPlan::new(&so_far, sizes.clone(), &Scope::LayerWise, exact) {
-                prop_assert!(plan.verify(i + 1, &lw).is_ok());
+                let cum: Vec<u64> = sizes
+                    .iter()
+                    .map(|&n| so_far.cumulative_counts(n as u64).iter().sum())
+                    .collect();
+                let total: f64 = steps[..=i].iter().sum();
+                for (&n, &c) in sizes.iter().zip(&cum) {
+                    let want = (n as f64 * total * (1.0 + 1e-12)).floor() as u64;
+                    prop_assert!(c == want || c + 1 == want || c == want + 1, "{n}: {c} vs {want}");
+                }
+                let planned: usize = (1..=i + 1).map(|s| plan.removal(s).total()).sum();
+                prop_assert_eq!(planned as u64, cum.iter().sum::<u64>());
             }
             match prune_step(&scores, &gl, &amount, &floor_scope) {
                 Ok(new) => {

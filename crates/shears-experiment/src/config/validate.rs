@@ -70,6 +70,35 @@ impl ExperimentConfig {
                 return bad(format!("prune.per_layer: {e}"));
             }
         }
+        let rows = self.prune.criterion.needs_calibration() || self.prune.pattern.is_some();
+        if rows && self.prune.structured {
+            return bad(format!(
+                "prune.criterion = \"{}\" / prune.pattern: unstructured only (structured pruning removes whole channels)",
+                self.prune.criterion
+            ));
+        }
+        if rows && self.prune.scope != ScopeKind::LayerWise {
+            return bad(format!(
+                "{} chooses within each output row, which needs a count per layer: set prune.scope = \"layer-wise\"",
+                match self.prune.pattern {
+                    Some(p) => format!("prune.pattern = \"{p}\""),
+                    None => format!("prune.criterion = \"{}\"", self.prune.criterion),
+                }
+            ));
+        }
+        if let Some(p) = self.prune.pattern
+            && (self.schedule.target - p.sparsity()).abs() > 1e-9
+        {
+            return bad(format!(
+                "prune.pattern = \"{p}\" prunes exactly {} of the weights, but schedule.target = {}: set schedule.target = {}",
+                p.sparsity(),
+                self.schedule.target,
+                p.sparsity()
+            ));
+        }
+        if self.prune.calibration_samples == Some(0) {
+            return bad("prune.calibration_samples must be at least 1".into());
+        }
         if self.prune.criterion.needs_gradients() && self.prune.score_batches == 0 {
             return bad("prune.score_batches must be at least 1 for taylor/hessian".into());
         }

@@ -232,22 +232,7 @@ pub fn run_experiment_with(
         )?;
         let _lock = Lock::acquire(&run.dir)?;
         remove_stale_temps(&run.dir);
-        if splits.is_none() {
-            let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
-            splits = Some(
-                shears_data::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?,
-            );
-        }
-        let data = Prepared::new(
-            config.data.dataset,
-            splits.clone().expect("loaded above"),
-            config.data.val_fraction,
-            seed,
-            config.dense_recipe(seed).augment,
-        )?;
-        // Before any training: a fine-tuning batch larger than the data is refused here,
-        // not after the dense model (dense training checks its own batch size).
-        data.check_batch(config.finetune.batch_size, "finetune.batch_size")?;
+        let data = prepare_data(config, &mut splits, seed)?;
         let context = seed::Seed {
             config,
             id: &id,
@@ -284,6 +269,30 @@ pub fn run_experiment_with(
         rows,
         failed,
     })
+}
+
+/// The seed's data (the dataset loaded once per experiment), checked against the fine-tuning
+/// batch before any training: a batch larger than the data is refused here, not after the
+/// dense model (dense training checks its own batch size).
+fn prepare_data(
+    config: &ExperimentConfig,
+    splits: &mut Option<Splits>,
+    seed: u64,
+) -> Result<Prepared, RunError> {
+    if splits.is_none() {
+        let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
+        *splits =
+            Some(shears_data::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?);
+    }
+    let data = Prepared::new(
+        config.data.dataset,
+        splits.clone().expect("loaded above"),
+        config.data.val_fraction,
+        seed,
+        config.dense_recipe(seed).augment,
+    )?;
+    data.check_batch(config.finetune.batch_size, "finetune.batch_size")?;
+    Ok(data)
 }
 
 /// The verified rows of `run` if it finished; `None` if it has to run (or resume). A damaged

@@ -5,6 +5,7 @@
 use super::RunError;
 use crate::config::ExperimentConfig;
 use burn::module::Module;
+use burn::prelude::Tensor;
 use shears_core::masks::{Mask, RemovalPlan};
 use shears_core::schedule::Plan;
 use shears_nn::models::{ModelSpec, Network};
@@ -81,6 +82,7 @@ impl Pruning {
             }
         };
         let pruner = Pruner::new(params, counts, config.prune.criterion, seed)
+            .and_then(|p| p.with_pattern(config.prune.pattern))
             .map_err(|e| RunError::Invalid(e.to_string()))?;
         Ok(Pruning::Weights(pruner))
     }
@@ -106,14 +108,26 @@ impl Pruning {
         }
     }
 
-    /// Takes the next planned step.
+    /// Whether the criterion measures layer inputs on calibration data.
+    pub fn needs_calibration(&self) -> bool {
+        matches!(self, Pruning::Weights(p) if p.criterion().needs_calibration())
+    }
+
+    /// Takes the next planned step; `calibration` is the step's calibration set when
+    /// [`Pruning::needs_calibration`].
     pub fn step(
         &mut self,
         model: Network,
         grads: Option<&GradientStats>,
+        calibration: Option<&[Tensor<4>]>,
     ) -> Result<Network, RunError> {
         match self {
-            Pruning::Weights(p) => p.step(model, grads).map_err(invalid),
+            Pruning::Weights(p) => match calibration {
+                Some(set) => p
+                    .step_calibrated(model, grads, &mut prune::run_network(set))
+                    .map_err(invalid),
+                None => p.step(model, grads).map_err(invalid),
+            },
             Pruning::Channels { pruner, .. } => pruner.step(model).map_err(RunError::Invalid),
         }
     }

@@ -5,15 +5,17 @@ use super::commit::{commit, resume};
 use super::dense::dense_model;
 use super::pruning::{Accounting, Pruning};
 use super::{Event, RunError, check_interrupt};
+use crate::config::DEFAULT_CALIBRATION_SAMPLES;
 use crate::config::{ExperimentConfig, FinetuneMode};
 use crate::finetune::{StepLength, Tuned, finetune};
 use crate::store::RunDir;
+use burn::prelude::Tensor;
 use shears_core::budget::split_budget;
 use shears_core::results::StepRow;
 use shears_data::epoch_seed;
 use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelSpec, Network};
-use shears_nn::prune::gradient_stats;
+use shears_nn::prune::{calibration_set, gradient_stats};
 use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, evaluate};
 use std::path::Path;
@@ -89,7 +91,8 @@ pub(super) fn run_seed(
             }
             None => None,
         };
-        model = pruning.step(model, grads.as_ref())?;
+        let calibration = calibration(config, &pruning, data, step_seed(seed, step), devices)?;
+        model = pruning.step(model, grads.as_ref(), calibration.as_deref())?;
         let length = StepLength::for_step(&config.finetune, step, budget.as_deref());
         let tuned = finetune(
             model,
@@ -204,4 +207,30 @@ fn baseline_row(s: &Seed, model: &Network, a: &Accounting) -> Result<StepRow, Ru
         test_loss: 0.0,
     };
     Ok(metrics_row(row, &val, &test))
+}
+
+/// The calibration set of a step (Wanda, SparseGPT): a seeded draw of training samples.
+fn calibration(
+    config: &ExperimentConfig,
+    pruning: &Pruning,
+    data: &Prepared,
+    seed: u64,
+    devices: &Devices,
+) -> Result<Option<Vec<Tensor<4>>>, RunError> {
+    if !pruning.needs_calibration() {
+        return Ok(None);
+    }
+    let samples = config
+        .prune
+        .calibration_samples
+        .unwrap_or(DEFAULT_CALIBRATION_SAMPLES);
+    calibration_set(
+        &data.train,
+        &data.normalization,
+        samples,
+        seed,
+        &devices.base,
+    )
+    .map(Some)
+    .map_err(RunError::Invalid)
 }

@@ -73,6 +73,10 @@ impl Comparison {
             set("data", "dir", d.display().to_string().into());
         }
         set("prune", "criterion", self.criterion.name().into());
+        // Wanda and SparseGPT compare weights within each output row: per-layer counts.
+        if self.criterion.needs_calibration() {
+            set("prune", "scope", "layer-wise".into());
+        }
         set("finetune", "max_epochs", MAX_EPOCHS.into());
         set("finetune", "lr", FINETUNE_LR.into());
         if let Some(b) = self.budget {

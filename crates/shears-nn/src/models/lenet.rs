@@ -6,6 +6,7 @@
 //! Both adapt their first fully connected layer to the input size.
 
 use super::layer::{LayerInfo, conv_out};
+use super::probe::{LayerInput, Probe, see};
 use crate::accel::{conv2d_forward, max_pool2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -68,12 +69,25 @@ impl LeNet {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<4>, mut probe: Option<&mut dyn Probe>) -> Tensor<2> {
+        see(
+            &mut probe,
+            || "conv1".into(),
+            LayerInput::Conv(&x, &self.conv1),
+        );
         let x = self.pool.forward(relu(conv2d_forward(&self.conv1, x)));
+        see(
+            &mut probe,
+            || "conv2".into(),
+            LayerInput::Conv(&x, &self.conv2),
+        );
         let x = self.pool.forward(relu(conv2d_forward(&self.conv2, x)));
         let x: Tensor<2> = x.flatten(1, 3);
+        see(&mut probe, || "fc1".into(), LayerInput::Linear(&x));
         let x = relu(self.fc1.forward(x));
+        see(&mut probe, || "fc2".into(), LayerInput::Linear(&x));
         let x = relu(self.fc2.forward(x));
+        see(&mut probe, || "fc3".into(), LayerInput::Linear(&x));
         self.fc3.forward(x)
     }
 

@@ -1,6 +1,7 @@
 //! LeNet-300-100 (LeCun et al. 1998; Han et al. 2015): the classic fully connected pruning benchmark.
 
 use super::layer::LayerInfo;
+use super::probe::{LayerInput, Probe, see};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -22,10 +23,13 @@ impl Mlp {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<4>, mut probe: Option<&mut dyn Probe>) -> Tensor<2> {
         let x: Tensor<2> = x.flatten(1, 3);
+        see(&mut probe, || "fc1".into(), LayerInput::Linear(&x));
         let x = relu(self.fc1.forward(x));
+        see(&mut probe, || "fc2".into(), LayerInput::Linear(&x));
         let x = relu(self.fc2.forward(x));
+        see(&mut probe, || "fc3".into(), LayerInput::Linear(&x));
         self.fc3.forward(x)
     }
 

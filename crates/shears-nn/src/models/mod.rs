@@ -3,12 +3,14 @@
 mod layer;
 mod lenet;
 mod mlp;
+mod probe;
 mod resnet;
 mod vgg;
 
 pub use layer::{LayerInfo, LayerKind, conv_out};
 pub use lenet::LeNet;
 pub use mlp::Mlp;
+pub use probe::{LayerInput, Probe, see};
 pub use resnet::{BasicBlock, RESNET18, RESNET20, ResNet, ResNetShape};
 pub use vgg::{ConvBn, Vgg};
 
@@ -170,11 +172,16 @@ pub enum Network {
 
 impl Network {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_probed(x, None)
+    }
+
+    /// [`Network::forward`], showing every prunable layer's input to `probe`.
+    pub fn forward_probed(&self, x: Tensor<4>, probe: Option<&mut dyn Probe>) -> Tensor<2> {
         match self {
-            Network::Mlp(m) => m.forward(x),
-            Network::LeNet(m) => m.forward(x),
-            Network::Vgg(m) => m.forward(x),
-            Network::ResNet(m) => m.forward(x),
+            Network::Mlp(m) => m.forward(x, probe),
+            Network::LeNet(m) => m.forward(x, probe),
+            Network::Vgg(m) => m.forward(x, probe),
+            Network::ResNet(m) => m.forward(x, probe),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! but a projection keeps every residual join an explicit, prunable channel group.
 
 use super::layer::{LayerInfo, conv_out};
+use super::probe::{LayerInput, Probe, see};
 use super::vgg::ConvBn;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -28,11 +29,15 @@ impl BasicBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = self.conv1.forward_relu(x.clone());
-        let out = self.conv2.forward(out);
+    fn forward(&self, x: Tensor<4>, probe: &mut Option<&mut dyn Probe>, i: usize) -> Tensor<4> {
+        let out = self
+            .conv1
+            .forward_relu(x.clone(), probe, || format!("blocks.{i}.conv1"));
+        let out = self
+            .conv2
+            .forward(out, probe, || format!("blocks.{i}.conv2"));
         let skip = match &self.shortcut {
-            Some(s) => s.forward(x),
+            Some(s) => s.forward(x, probe, || format!("blocks.{i}.shortcut")),
             None => x,
         };
         relu(out + skip)
@@ -80,13 +85,14 @@ impl ResNet {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.stem.forward_relu(x);
-        for block in &self.blocks {
-            x = block.forward(x);
+    pub fn forward(&self, x: Tensor<4>, mut probe: Option<&mut dyn Probe>) -> Tensor<2> {
+        let mut x = self.stem.forward_relu(x, &mut probe, || "stem".into());
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x, &mut probe, i);
         }
         let [n, c, _, _] = x.dims();
         let x = burn::tensor::module::adaptive_avg_pool2d(x, [1, 1]).reshape([n, c]);
+        see(&mut probe, || "fc".into(), LayerInput::Linear(&x));
         self.fc.forward(x)
     }
 

@@ -4,6 +4,7 @@
 //! single pixel so 28x28 inputs work too, and the head averages whatever spatial size remains.
 
 use super::layer::{LayerInfo, conv_out};
+use super::probe::{LayerInput, Probe, see};
 use crate::accel::{batch_norm_forward, conv2d_forward, max_pool2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -46,12 +47,33 @@ impl ConvBn {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The block's output; `path` names it for the probe (its conv is `{path}.conv`).
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        probe: &mut Option<&mut dyn Probe>,
+        path: impl FnOnce() -> String,
+    ) -> Tensor<4> {
+        see(
+            probe,
+            || format!("{}.conv", path()),
+            LayerInput::Conv(&x, &self.conv),
+        );
         batch_norm_forward(&self.bn, conv2d_forward(&self.conv, x), false)
     }
 
     /// `relu(self.forward(x))`, fused where the kernels allow.
-    pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward_relu(
+        &self,
+        x: Tensor<4>,
+        probe: &mut Option<&mut dyn Probe>,
+        path: impl FnOnce() -> String,
+    ) -> Tensor<4> {
+        see(
+            probe,
+            || format!("{}.conv", path()),
+            LayerInput::Conv(&x, &self.conv),
+        );
         batch_norm_forward(&self.bn, conv2d_forward(&self.conv, x), true)
     }
 }
@@ -105,15 +127,16 @@ impl Vgg {
         }
     }
 
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
+    pub fn forward(&self, mut x: Tensor<4>, mut probe: Option<&mut dyn Probe>) -> Tensor<2> {
         for (i, layer) in self.features.iter().enumerate() {
-            x = layer.forward_relu(x);
+            x = layer.forward_relu(x, &mut probe, || format!("features.{i}"));
             if self.pool_after.contains(&i) {
                 x = max_pool2d_forward(&self.pool, x);
             }
         }
         let [n, c, _, _] = x.dims();
         let x = burn::tensor::module::adaptive_avg_pool2d(x, [1, 1]).reshape([n, c]);
+        see(&mut probe, || "classifier".into(), LayerInput::Linear(&x));
         self.classifier.forward(x)
     }
 

@@ -27,14 +27,22 @@ pub enum Criterion {
     Taylor,
     /// Diagonal second order (OBD with the empirical Fisher): ½ · w² · Σ_b g_b².
     Hessian,
+    /// Wanda: |w| · ‖input feature‖₂ over calibration data, compared within output rows.
+    Wanda,
+    /// SparseGPT: per layer, OBS saliency from H = 2XᵀX/n and a reconstruction of the kept
+    /// weights; within output rows. The only criterion that changes surviving weights.
+    #[serde(rename = "sparsegpt")]
+    SparseGpt,
 }
 
 impl Criterion {
-    pub const ALL: [Criterion; 4] = [
+    pub const ALL: [Criterion; 6] = [
         Criterion::Magnitude,
         Criterion::Random,
         Criterion::Taylor,
         Criterion::Hessian,
+        Criterion::Wanda,
+        Criterion::SparseGpt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,7 +51,14 @@ impl Criterion {
             Criterion::Random => "random",
             Criterion::Taylor => "taylor",
             Criterion::Hessian => "hessian",
+            Criterion::Wanda => "wanda",
+            Criterion::SparseGpt => "sparsegpt",
         }
+    }
+
+    /// Scores from layer inputs over calibration data, layer by layer, within output rows.
+    pub fn needs_calibration(self) -> bool {
+        matches!(self, Criterion::Wanda | Criterion::SparseGpt)
     }
 
     pub fn needs_gradients(self) -> bool {
@@ -70,7 +85,9 @@ impl FromStr for Criterion {
             .into_iter()
             .find(|c| c.name() == s)
             .ok_or_else(|| {
-                format!("unknown criterion '{s}' (expected magnitude, random, taylor or hessian)")
+                format!(
+                    "unknown criterion '{s}' (expected magnitude, random, taylor, hessian, wanda or sparsegpt)"
+                )
             })
     }
 }
@@ -219,5 +236,8 @@ pub fn scores(
             .zip(values)
             .map(|(f, w)| f.scores(w).map_err(|e| e.to_string()))
             .collect(),
+        Criterion::Wanda | Criterion::SparseGpt => Err(format!(
+            "criterion '{criterion}' scores from calibration data, layer by layer (remove_grouped)"
+        )),
     }
 }

@@ -55,6 +55,13 @@ impl MaskSet {
         self.cache.clear();
     }
 
+    /// Replaces the mask of tensor `t` and drops its device copy.
+    pub fn set_mask(&mut self, t: usize, mask: Mask) {
+        assert_eq!(mask.len(), self.masks[t].len());
+        self.masks[t] = mask;
+        self.cache.remove(&self.params[t].path);
+    }
+
     pub fn report(&self) -> SparsityReport {
         SparsityReport::from_masks(&self.masks)
     }

@@ -5,12 +5,16 @@
 //! Scoring and selection are the framework-free functions of `shears_core::{score, masks}`;
 //! this module moves tensors between Burn and plain slices and owns the step.
 
+mod calibrate;
 mod criterion;
+mod grouped;
 mod masks;
 mod pruner;
 mod report;
 
+pub use calibrate::{Collector, InputStats, calibration_set, run_network};
 pub use criterion::{Criterion, GradientStats, gradient_stats, gradient_stats_with, scores};
+pub use grouped::{Calibrate, Grouped, remove_grouped};
 pub use masks::MaskSet;
 pub use pruner::{PruneError, Pruner, PrunerState};
 pub use report::{LayerRow, SparsityTable};

@@ -26,11 +26,15 @@
 //! //! ```
 
 use super::criterion::{Criterion, GradientStats};
-use super::{MaskSet, Prunable, remove_and_apply, verify_applied};
+use super::{
+    Calibrate, Grouped, MaskSet, Prunable, remove_and_apply, remove_grouped, verify_applied,
+};
 use crate::train::AfterStep;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
-use shears_core::masks::{Mask, PlanError, RemovalPlan, Scope, SelectError, SparsityReport};
+use shears_core::masks::{
+    Mask, Pattern, PlanError, Removal, RemovalPlan, Scope, SelectError, SparsityReport,
+};
 use shears_core::schedule::{Compat, Plan};
 
 /// Why a pruning step or a restore was refused.
@@ -86,6 +90,8 @@ pub struct Pruner {
     seed: u64,
     masks: MaskSet,
     completed: usize,
+    /// N:M pattern the weights approach (reached at density N/M).
+    pattern: Option<Pattern>,
 }
 
 impl Pruner {
@@ -110,7 +116,33 @@ impl Pruner {
             seed,
             masks: MaskSet::dense(params),
             completed: 0,
+            pattern: None,
         })
+    }
+
+    /// Prunes toward an N:M pattern: every step stays inside the pattern's feasible set and a
+    /// weight whose count reaches density N/M holds it exactly (checked). Needs per-tensor
+    /// counts (the layer-wise scope). Errors name a weight whose rows the pattern does not
+    /// divide (leave it out of the prunable set).
+    pub fn with_pattern(mut self, pattern: Option<Pattern>) -> Result<Self, PruneError> {
+        if let Some(p) = pattern {
+            for t in self.masks.params.iter().filter(|t| !t.is_bias) {
+                let cols = shears_core::masks::RowLayout::for_shape(&t.shape).cols();
+                if !cols.is_multiple_of(p.m) {
+                    return Err(PruneError::Model(format!(
+                        "{}: rows of {cols} inputs cannot be split into groups of {} for the pattern {p}; exclude the layer",
+                        t.path, p.m
+                    )));
+                }
+            }
+        }
+        self.pattern = pattern;
+        Ok(self)
+    }
+
+    /// Whether steps choose within output rows (a calibrated criterion or a pattern).
+    pub fn grouped(&self) -> bool {
+        self.criterion.needs_calibration() || self.pattern.is_some()
     }
 
     /// A pruner over every weight of rank ≥ 2 of `model` ([`super::prunable_params`]; biases
@@ -172,21 +204,74 @@ impl Pruner {
             return Err(PruneError::Finished(self.plan.len()));
         }
         let step = self.completed + 1;
-        let how = (self.criterion, grads, self.seed, step as u64);
-        let removal = self.plan.removal(step);
-        let model = remove_and_apply(
-            model,
-            &mut self.masks,
-            how,
-            removal,
-            self.plan.min_density(),
-        )
-        .map_err(|detail| PruneError::Step { step, detail })?;
+        let model = if self.grouped() {
+            self.grouped_step(model, grads, None)?
+        } else {
+            let how = (self.criterion, grads, self.seed, step as u64);
+            remove_and_apply(
+                model,
+                &mut self.masks,
+                how,
+                self.plan.removal(step),
+                self.plan.min_density(),
+            )
+            .map_err(|detail| PruneError::Step { step, detail })?
+        };
         self.completed = step;
         self.plan
             .verify(step, &self.masks.masks)
             .map_err(|e| self.ledger_error(step, e))?;
         Ok(model)
+    }
+
+    /// [`Pruner::step`] for the calibrated criteria (Wanda, SparseGPT): `calibrate` runs the
+    /// calibration batches through the model it is given, showing layer inputs to the probe
+    /// (for shears' networks: [`crate::models::Network::forward_probed`]).
+    pub fn step_calibrated<M: Module>(
+        &mut self,
+        model: M,
+        grads: Option<&GradientStats>,
+        calibrate: &mut Calibrate<'_, M>,
+    ) -> Result<M, PruneError> {
+        if self.is_done() {
+            return Err(PruneError::Finished(self.plan.len()));
+        }
+        let step = self.completed + 1;
+        let model = self.grouped_step(model, grads, Some(calibrate))?;
+        self.completed = step;
+        self.plan
+            .verify(step, &self.masks.masks)
+            .map_err(|e| self.ledger_error(step, e))?;
+        Ok(model)
+    }
+
+    fn grouped_step<M: Module>(
+        &mut self,
+        model: M,
+        grads: Option<&GradientStats>,
+        calibrate: Option<&mut Calibrate<'_, M>>,
+    ) -> Result<M, PruneError> {
+        let step = self.completed + 1;
+        let err = |detail: String| PruneError::Step { step, detail };
+        let Removal::PerTensor(counts) = self.plan.removal(step) else {
+            return Err(err(format!(
+                "{} chooses within output rows, which needs a count per tensor: use the \
+                 layer-wise scope",
+                match self.pattern {
+                    Some(p) => format!("the {p} pattern"),
+                    None => format!("criterion '{}'", self.criterion),
+                }
+            )));
+        };
+        let how = Grouped {
+            criterion: self.criterion,
+            grads,
+            seed: self.seed,
+            step: step as u64,
+            pattern: self.pattern,
+            calibrate,
+        };
+        remove_grouped(model, &mut self.masks, &counts.clone(), how).map_err(err)
     }
 
     /// Zeroes every pruned entry of `model` (call after each optimizer step; parameter ids,

@@ -1,0 +1,266 @@
+//! Calibration statistics of layer inputs, for the criteria that look at activations (Wanda)
+//! or reconstruct layers (SparseGPT): per input feature the sum of squares over every
+//! calibration row and, on request, the Gram matrix XᵀX. A Linear layer's rows are the
+//! samples; a convolution's are every output position of every sample and its features the
+//! im2col columns (input channel × kernel offset, the order of the weight's `[out, in, kh,
+//! kw]` rows), so a convolution is handled exactly like the matrix product it is.
+
+use super::super::models::{LayerInput, Probe};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use std::collections::BTreeMap;
+
+/// One layer's input statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputStats {
+    /// Calibration rows seen (samples, or samples × output positions for a convolution).
+    pub rows: u64,
+    /// Σ x_j² per input feature j.
+    pub sq: Vec<f64>,
+    /// Σ x xᵀ (features × features, row-major), when asked for.
+    pub gram: Option<Vec<f64>>,
+}
+
+impl InputStats {
+    fn new(cols: usize, gram: bool) -> Self {
+        Self {
+            rows: 0,
+            sq: vec![0.0; cols],
+            gram: gram.then(|| vec![0.0; cols * cols]),
+        }
+    }
+
+    /// SparseGPT's H = (2/n) Σ x xᵀ, or `None` without a Gram matrix or rows.
+    pub fn hessian(&self) -> Option<Vec<f64>> {
+        let g = self.gram.as_ref()?;
+        (self.rows > 0).then(|| g.iter().map(|v| 2.0 * v / self.rows as f64).collect())
+    }
+
+    fn add_row(&mut self, x: &[f64]) {
+        self.rows += 1;
+        for (s, v) in self.sq.iter_mut().zip(x) {
+            *s += v * v;
+        }
+        if let Some(g) = self.gram.as_mut() {
+            let n = x.len();
+            for (i, &xi) in x.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+                let row = &mut g[i * n..(i + 1) * n];
+                for (gij, &xj) in row.iter_mut().zip(x) {
+                    *gij += xi * xj;
+                }
+            }
+        }
+    }
+}
+
+/// A [`Probe`] that accumulates [`InputStats`] for the layers it is asked about.
+#[derive(Debug, Default)]
+pub struct Collector {
+    /// Only this layer (`None`: every layer).
+    pub only: Option<String>,
+    /// Also accumulate the Gram matrix.
+    pub gram: bool,
+    pub stats: BTreeMap<String, InputStats>,
+    /// The first input that could not be read (a convolution the im2col does not cover).
+    pub error: Option<String>,
+}
+
+impl Collector {
+    pub fn new(only: Option<&str>, gram: bool) -> Self {
+        Self {
+            only: only.map(str::to_string),
+            gram,
+            ..Self::default()
+        }
+    }
+}
+
+impl Probe for Collector {
+    fn input(&mut self, layer: &str, x: LayerInput<'_>) {
+        if self.only.as_deref().is_some_and(|o| o != layer) || self.error.is_some() {
+            return;
+        }
+        let result = match x {
+            LayerInput::Linear(x) => self.linear(layer, x),
+            LayerInput::Conv(x, conv) => self.conv(layer, x, conv),
+        };
+        if let Err(e) = result {
+            self.error = Some(format!("{layer}: {e}"));
+        }
+    }
+}
+
+impl Collector {
+    fn entry(&mut self, layer: &str, cols: usize) -> Result<&mut InputStats, String> {
+        let gram = self.gram;
+        let s = self
+            .stats
+            .entry(layer.to_string())
+            .or_insert_with(|| InputStats::new(cols, gram));
+        if s.sq.len() != cols {
+            return Err(format!("input width changed from {} to {cols}", s.sq.len()));
+        }
+        Ok(s)
+    }
+
+    fn linear(&mut self, layer: &str, x: &Tensor<2>) -> Result<(), String> {
+        let [n, cols] = x.dims();
+        let data = host(x.clone())?;
+        let s = self.entry(layer, cols)?;
+        let mut row = vec![0.0; cols];
+        for b in 0..n {
+            for (r, &v) in row.iter_mut().zip(&data[b * cols..(b + 1) * cols]) {
+                *r = v as f64;
+            }
+            s.add_row(&row);
+        }
+        Ok(())
+    }
+
+    fn conv(&mut self, layer: &str, x: &Tensor<4>, conv: &Conv2d) -> Result<(), String> {
+        let g = Geometry::of(conv, x.dims())?;
+        let data = host(x.clone())?;
+        let s = self.entry(layer, g.cols())?;
+        let mut row = vec![0.0; g.cols()];
+        for b in 0..g.n {
+            for p in 0..g.oh {
+                for q in 0..g.ow {
+                    g.patch(&data, b, p, q, &mut row);
+                    s.add_row(&row);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn host<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, String> {
+    let v = x
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("reading a layer input: {e:?}"))?;
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(format!("non-finite input value {} at element {i}", v[i]));
+    }
+    Ok(v)
+}
+
+/// A convolution's im2col geometry on one input.
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    k: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn of(conv: &Conv2d, [n, c, h, w]: [usize; 4]) -> Result<Self, String> {
+        let pad = match conv.padding {
+            PaddingConfig2d::Valid => [0, 0],
+            PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => [t, l],
+            _ => return Err("calibration needs symmetric explicit or no padding".into()),
+        };
+        if conv.groups != 1 || conv.dilation != [1, 1] || conv.stride.contains(&0) {
+            return Err("calibration needs groups = 1, dilation 1 and a non-zero stride".into());
+        }
+        let (k, stride) = (conv.kernel_size, conv.stride);
+        let out = |size: usize, i: usize| {
+            (size + 2 * pad[i])
+                .checked_sub(k[i])
+                .map(|d| d / stride[i] + 1)
+        };
+        let (oh, ow) = out(h, 0)
+            .zip(out(w, 1))
+            .ok_or("kernel larger than the padded input")?;
+        Ok(Self {
+            n,
+            c,
+            h,
+            w,
+            k,
+            stride,
+            pad,
+            oh,
+            ow,
+        })
+    }
+
+    fn cols(&self) -> usize {
+        self.c * self.k[0] * self.k[1]
+    }
+
+    /// The im2col row of sample `b` at output position (`p`, `q`).
+    fn patch(&self, x: &[f32], b: usize, p: usize, q: usize, row: &mut [f64]) {
+        let mut j = 0;
+        for ch in 0..self.c {
+            let plane = &x[(b * self.c + ch) * self.h * self.w..][..self.h * self.w];
+            for i in 0..self.k[0] {
+                let y = (p * self.stride[0] + i).checked_sub(self.pad[0]);
+                for l in 0..self.k[1] {
+                    let xx = (q * self.stride[1] + l).checked_sub(self.pad[1]);
+                    row[j] = match (y, xx) {
+                        (Some(y), Some(xx)) if y < self.h && xx < self.w => {
+                            plane[y * self.w + xx] as f64
+                        }
+                        _ => 0.0,
+                    };
+                    j += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The calibration set of a step: the first `samples` samples of `data` in the shuffled order
+/// of `seed` (no augmentation: calibration is a measurement), as image batches on `device`.
+pub fn calibration_set(
+    data: &shears_data::Dataset,
+    normalization: &shears_data::Normalization,
+    samples: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<Tensor<4>>, String> {
+    let config = shears_data::BatchConfig {
+        batch_size: samples.clamp(1, 256),
+        shuffle: true,
+        seed,
+        augment: None,
+        normalization: normalization.clone(),
+    };
+    let mut it = shears_data::Batches::new(data, &config, 0).map_err(|e| e.to_string())?;
+    let mut batch = shears_data::Batch::default();
+    let (mut out, mut seen) = (Vec::new(), 0);
+    while seen < samples && it.next_into(&mut batch) {
+        let (x, _) = crate::train::to_tensors(&batch, device);
+        let take = (samples - seen).min(batch.labels.len());
+        seen += take;
+        out.push(if take < batch.labels.len() {
+            x.narrow(0, 0, take)
+        } else {
+            x
+        });
+    }
+    if seen == 0 {
+        return Err("no training samples to calibrate on".into());
+    }
+    Ok(out)
+}
+
+/// Runs a shears network over `set` with the probe: the [`super::Calibrate`] of its steps.
+pub fn run_network(
+    set: &[Tensor<4>],
+) -> impl FnMut(&crate::models::Network, &mut dyn Probe) -> Result<(), String> + '_ {
+    move |model, probe| {
+        for x in set {
+            let _ = model.forward_probed(x.clone(), Some(&mut *probe));
+        }
+        Ok(())
+    }
+}

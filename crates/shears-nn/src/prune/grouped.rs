@@ -1,0 +1,222 @@
+//! Steps whose removal is chosen within output rows — Wanda and SparseGPT always, any criterion
+//! under an N:M pattern — layer by layer in forward order. The calibrated criteria take each
+//! layer's input statistics with the layers before it already pruned in this step (what
+//! SparseGPT does and Wanda's default does): a later layer sees the network it will be part
+//! of. Pruned entries stay pruned: selection is among kept entries, and SparseGPT's weight
+//! updates never write into masked positions (docs/design.md#rows-and-nm).
+
+use super::calibrate::{Collector, InputStats};
+use super::criterion::{Criterion, GradientStats, scores};
+use super::{MaskSet, read, verify_applied};
+use crate::models::Probe;
+use crate::params::PathStack;
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use shears_core::masks::{Mask, Pattern, RowLayout, check_pattern, remove_in_rows};
+use shears_core::sparsegpt::{SparseGptOptions, sparsegpt};
+
+/// Runs every calibration batch through the model, showing layer inputs to the probe.
+pub type Calibrate<'a, M> = dyn FnMut(&M, &mut dyn Probe) -> Result<(), String> + 'a;
+
+/// How a grouped step chooses.
+pub struct Grouped<'a, 'c, M> {
+    pub criterion: Criterion,
+    pub grads: Option<&'a GradientStats>,
+    pub seed: u64,
+    pub step: u64,
+    pub pattern: Option<Pattern>,
+    /// Needed by the calibrated criteria (Wanda, SparseGPT).
+    pub calibrate: Option<&'a mut Calibrate<'c, M>>,
+}
+
+/// Removes `counts[t]` more entries of every tensor `t` of `masks` within output rows (under
+/// the pattern, for weights; biases are one row and never patterned), writing SparseGPT's
+/// updated weights, and checks the counts, the zeros and — where a tensor's count reaches the
+/// pattern's density — the pattern. Errors name the tensor.
+pub fn remove_grouped<M: Module>(
+    mut model: M,
+    masks: &mut MaskSet,
+    counts: &[usize],
+    how: Grouped<'_, '_, M>,
+) -> Result<M, String> {
+    let Grouped {
+        criterion,
+        grads,
+        seed,
+        step,
+        pattern,
+        mut calibrate,
+    } = how;
+    if counts.len() != masks.params.len() {
+        return Err(format!(
+            "{} removal counts for {} tensors",
+            counts.len(),
+            masks.params.len()
+        ));
+    }
+    let plain = if criterion.needs_calibration() {
+        None
+    } else {
+        let values = read(&model, &masks.params)?;
+        Some(scores(criterion, &values, grads, seed, step)?)
+    };
+    for t in 0..masks.params.len() {
+        let p = masks.params[t].clone();
+        let layout = RowLayout::for_shape(&p.shape);
+        let pattern = pattern.filter(|_| !p.is_bias);
+        let named = |e: String| format!("{}: {e}", p.path);
+        let old = masks.masks[t].clone();
+        let new = match (&plain, p.is_bias) {
+            (Some(s), _) => select(&s[t], &old, counts[t], layout, pattern),
+            // A bias has no input statistics of its own: |b|, within its single row.
+            (None, true) => {
+                let v = read(&model, std::slice::from_ref(&p))?.remove(0);
+                select(
+                    &shears_core::score::magnitude(&v),
+                    &old,
+                    counts[t],
+                    layout,
+                    pattern,
+                )
+            }
+            (None, false) => {
+                let run = calibrate
+                    .as_deref_mut()
+                    .ok_or_else(|| format!("criterion '{criterion}' needs calibration data"))?;
+                let stats = layer_stats(&model, &p.layer, criterion == Criterion::SparseGpt, run)
+                    .map_err(named)?;
+                match criterion {
+                    Criterion::SparseGpt => {
+                        let (mask, values) =
+                            reconstruct(&model, &p, &old, counts[t], pattern, &stats)
+                                .map_err(named)?;
+                        model = write(model, &p.path, values);
+                        Ok(mask)
+                    }
+                    _ => {
+                        let v = read(&model, std::slice::from_ref(&p))?.remove(0);
+                        let s = shears_core::score::wanda(&v, layout, &stats.sq)
+                            .map_err(|e| named(e.to_string()))?;
+                        select(&s, &old, counts[t], layout, pattern)
+                    }
+                }
+            }
+        }
+        .map_err(named)?;
+        if let Some(pt) = pattern
+            && new.pruned() == (new.len() as f64 * pt.sparsity()).round() as usize
+        {
+            check_pattern(&new, layout, pt).map_err(|e| named(e.to_string()))?;
+        }
+        masks.set_mask(t, new);
+        model = masks.apply(model);
+    }
+    verify_applied(&model, masks)?;
+    Ok(model)
+}
+
+fn select(
+    scores: &[f32],
+    old: &Mask,
+    k: usize,
+    layout: RowLayout,
+    pattern: Option<Pattern>,
+) -> Result<Mask, String> {
+    remove_in_rows(scores, old, k, layout, pattern).map_err(|e| e.to_string())
+}
+
+/// The input statistics of `layer` on the calibration data, with the model as it is now.
+fn layer_stats<M>(
+    model: &M,
+    layer: &str,
+    gram: bool,
+    run: &mut Calibrate<'_, M>,
+) -> Result<InputStats, String> {
+    let mut c = Collector::new(Some(layer), gram);
+    run(model, &mut c)?;
+    if let Some(e) = c.error {
+        return Err(e);
+    }
+    c.stats.remove(layer).filter(|s| s.rows > 0).ok_or_else(|| {
+        "the calibration pass never reached this layer (does its forward call the probe?)".into()
+    })
+}
+
+/// SparseGPT on one weight: Burn layout → rows × cols, reconstruct, and back.
+fn reconstruct<M: Module>(
+    model: &M,
+    p: &super::Prunable,
+    old: &Mask,
+    k: usize,
+    pattern: Option<Pattern>,
+    stats: &InputStats,
+) -> Result<(Mask, Vec<f32>), String> {
+    let layout = RowLayout::for_shape(&p.shape);
+    let (rows, cols) = (layout.rows(), layout.cols());
+    let values = read(model, std::slice::from_ref(p))?.remove(0);
+    let mut w = vec![0.0f32; rows * cols];
+    let mut keep = vec![false; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            w[r * cols + c] = values[layout.index(r, c)];
+            keep[r * cols + c] = old.is_kept(layout.index(r, c));
+        }
+    }
+    let h = stats.hessian().ok_or("no calibration rows")?;
+    let target = old.pruned() + k;
+    sparsegpt(
+        &mut w,
+        rows,
+        cols,
+        &h,
+        &mut keep,
+        target,
+        pattern.map(|p| (p.n, p.m)),
+        &SparseGptOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = vec![0.0f32; rows * cols];
+    let mut flags = vec![false; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[layout.index(r, c)] = w[r * cols + c];
+            flags[layout.index(r, c)] = keep[r * cols + c];
+        }
+    }
+    Ok((Mask::from_keep(flags), out))
+}
+
+/// `model` with the parameter at `path` replaced by `values` (same shape; ids kept).
+fn write<M: Module>(model: M, path: &str, values: Vec<f32>) -> M {
+    struct W<'a> {
+        stack: PathStack,
+        path: &'a str,
+        values: Option<Vec<f32>>,
+    }
+    impl ModuleMapper for W<'_> {
+        fn enter_module(&mut self, name: &str, container_type: &str) {
+            self.stack.enter(name, container_type);
+        }
+        fn exit_module(&mut self, _name: &str, container_type: &str) {
+            self.stack.exit(container_type);
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if self.stack.path() != self.path {
+                return param;
+            }
+            let Some(v) = self.values.take() else {
+                return param;
+            };
+            param.map(|t| {
+                let grad = t.is_require_grad();
+                let fresh = Tensor::<1>::from_floats(v.as_slice(), &t.device()).reshape(t.shape());
+                if grad { fresh.require_grad() } else { fresh }
+            })
+        }
+    }
+    model.map(&mut W {
+        stack: PathStack::default(),
+        path,
+        values: Some(values),
+    })
+}
