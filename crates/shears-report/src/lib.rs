@@ -43,10 +43,13 @@
 //!   regimes: { "<regime>": {            (sorted by name)
 //!       regime, experiment (selected id), n, mean, std|null, ci95|null (half-width),
 //!       val_mean, epochs (mean cum fine-tuning epochs), train_flops (mean cum_train_flops),
-//!       sparsity (mean realised), size: {params, flops} (only with options.size_measure),
+//!       sparsity (mean realised), wall_s (mean cumulative fine-tuning wall seconds, measured;
+//!       absent in summaries written before it was reported), size: {params, flops} (only
+//!       with options.size_measure),
 //!       configurations: [{experiment, n, val_mean, test_mean, test_ci95, epochs, train_flops,
-//!                         sparsity, selected}],
-//!       seeds: [{seed, test_top1, val_top1, cum_epochs, cum_train_flops, sparsity}] } },
+//!                         sparsity, wall_s, selected}],
+//!       seeds: [{seed, test_top1, val_top1, cum_epochs, cum_train_flops, sparsity,
+//!                cum_wall_s}] } },
 //!   winner: regime|null (= recommended when verdict is "winner"),
 //!   best_mean, runner_up|null, difference|null (paired best − runner-up), difference_ci95|null,
 //!   n_pairs, p_value|null (raw), test, significant (Holm-adjusted), min_detectable_difference|null,

@@ -314,6 +314,20 @@ fn a_consistent_difference_over_enough_seeds_is_a_winner() {
     let s = analyze(&rows, &AnalysisOptions::default());
     let t = target(&s, 0.9);
     assert_eq!(t.winner.as_deref(), Some("one-shot"));
+    // Measured fine-tuning time travels with epochs and FLOPs: the rows' cum_wall_s, averaged.
+    let c = &t.regimes["one-shot"];
+    let walls: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.regime == "one-shot" && r.step == 1)
+        .map(|r| r.cum_wall_s)
+        .collect();
+    let expect = walls.iter().sum::<f64>() / walls.len() as f64;
+    assert!(
+        (c.wall_s.unwrap() - expect).abs() < 1e-9,
+        "{:?} vs {expect}",
+        c.wall_s
+    );
+    assert!(report_md(&s, &[]).contains("fine-tuning s"));
     assert_eq!(
         (t.verdict.as_str(), t.recommended.as_str()),
         ("winner", "one-shot")

@@ -69,6 +69,7 @@ fn config_summary(experiment: &str, runs: &[&Run]) -> (ConfigSummary, Vec<SeedVa
             cum_epochs: r.last.cum_epochs,
             cum_train_flops: r.last.cum_train_flops,
             sparsity: r.last.sparsity,
+            cum_wall_s: Some(r.last.cum_wall_s),
         })
         .collect();
     let test: Vec<f64> = seeds.iter().map(|s| s.test_top1).collect();
@@ -81,6 +82,11 @@ fn config_summary(experiment: &str, runs: &[&Run]) -> (ConfigSummary, Vec<SeedVa
         epochs: mean_of(seeds.iter().map(|s| s.cum_epochs as f64)),
         train_flops: mean_of(seeds.iter().map(|s| s.cum_train_flops)),
         sparsity: mean_of(seeds.iter().map(|s| s.sparsity)),
+        wall_s: seeds
+            .iter()
+            .map(|s| s.cum_wall_s)
+            .collect::<Option<Vec<f64>>>()
+            .map(|w| mean_of(w.into_iter())),
         selected: false,
     };
     (c, seeds)
@@ -124,6 +130,7 @@ fn cell(regime: &str, summaries: Vec<(ConfigSummary, Vec<SeedValue>)>, best: usi
         epochs: sel.epochs,
         train_flops: sel.train_flops,
         sparsity: sel.sparsity,
+        wall_s: sel.wall_s,
         size: None,
         configurations: summaries.into_iter().map(|(c, _)| c).collect(),
         seeds,

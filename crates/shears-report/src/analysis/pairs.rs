@@ -322,7 +322,7 @@ pub(super) fn cost(best: &CellSummary, cheaper: &CellSummary) -> String {
     } else {
         "no fine-tuning epochs".into()
     };
-    if cheaper.train_flops > best.train_flops {
+    let flops = if cheaper.train_flops > best.train_flops {
         format!(
             "{epochs}, although {:.1}× more training FLOPs ({:.3e} vs {:.3e}): the cost measures disagree",
             cheaper.train_flops / best.train_flops.max(1.0),
@@ -331,5 +331,16 @@ pub(super) fn cost(best: &CellSummary, cheaper: &CellSummary) -> String {
         )
     } else {
         epochs
+    };
+    match (cheaper.wall_s, best.wall_s) {
+        (Some(c), Some(b)) if c > 0.0 && b > 0.0 => format!(
+            "{flops}; measured fine-tuning time {c:.1} s vs {b:.1} s{}",
+            if c > b {
+                " (slower here: the wall clock disagrees)"
+            } else {
+                ""
+            }
+        ),
+        _ => flops,
     }
 }

@@ -76,6 +76,10 @@ pub struct SeedValue {
     pub cum_epochs: usize,
     pub cum_train_flops: f64,
     pub sparsity: f64,
+    /// Cumulative fine-tuning wall time of the run, seconds on the machine that ran it
+    /// (absent in summaries written before it was reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cum_wall_s: Option<f64>,
 }
 
 /// One configuration (experiment id) of a regime at a target, as considered by the selection.
@@ -89,6 +93,9 @@ pub struct ConfigSummary {
     pub epochs: f64,
     pub train_flops: f64,
     pub sparsity: f64,
+    /// Mean cumulative fine-tuning wall time, seconds (see [`SeedValue::cum_wall_s`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_s: Option<f64>,
     pub selected: bool,
 }
 
@@ -113,6 +120,10 @@ pub struct CellSummary {
     pub train_flops: f64,
     /// Mean realised sparsity of the final step.
     pub sparsity: f64,
+    /// Mean cumulative fine-tuning wall time, seconds on the machine that ran it: measured,
+    /// so noisy (other load, thread count); a cost beside epochs and FLOPs, never a verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_s: Option<f64>,
     /// Structured results only: the selected configuration's final size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<CellSize>,

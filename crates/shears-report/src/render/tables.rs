@@ -15,7 +15,7 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Column names of `results.csv`.
-pub const CSV_COLUMNS: [&str; 23] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "target",
     "regime",
     "experiment",
@@ -39,6 +39,7 @@ pub const CSV_COLUMNS: [&str; 23] = [
     "verdict",
     "vs_best",
     "seeds_needed",
+    "wall_s_mean",
 ];
 
 /// `results.csv`: one line per (target, regime), the target-level verdict repeated on each.
@@ -72,6 +73,7 @@ pub fn results_csv(summary: &Summary) -> String {
                 csv_field(&t.verdict),
                 vs_best(t, &c.regime).to_string(),
                 t.seeds_needed.map(|n| n.to_string()).unwrap_or_default(),
+                opt(c.wall_s, |w| format!("{w:.3}")),
             ];
             s += &line.join(",");
             s.push('\n');
@@ -139,6 +141,7 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
                 c.n.to_string(),
                 format!("{:.1}", c.epochs),
                 format!("{:.3e}", c.train_flops),
+                opt(c.wall_s, |w| format!("{w:.1}")),
                 pct(c.sparsity),
             ]);
             if let Some(size) = &c.size {
@@ -156,6 +159,7 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
         "n",
         "epochs",
         "train FLOPs",
+        "fine-tuning s",
         "realised sparsity",
     ];
     if summary.options.size_measure.is_some() {
