@@ -377,6 +377,20 @@ fn a_cheaper_regime_is_recommended_only_when_shown_equivalent() {
         t.statement
     );
     assert_eq!(s.recommendations_by_target[0].basis, "equivalent_cheaper");
+    // The results table labels the unused best mean as such, not as the only regime.
+    let md = report_md(&s, &[]);
+    let line = |regime: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| 80.00% | {regime} | ")) && l.contains(" ± "))
+            .unwrap_or_else(|| panic!("no {regime} row in {md}"))
+            .to_string()
+    };
+    assert!(
+        line("hybrid").ends_with("| best mean |"),
+        "{}",
+        line("hybrid")
+    );
+    assert!(line("one-shot").contains("**use**"), "{}", line("one-shot"));
     // Where one-shot costs more training FLOPs than hybrid the text says the measures disagree.
     let mut costly = rows.clone();
     for r in costly.iter_mut().filter(|r| r.regime == "one-shot") {

@@ -112,7 +112,9 @@ fn verdict(t: &TargetSummary, regime: &str) -> String {
         _ => "untested",
     };
     match (recommended.is_empty(), against.is_empty()) {
-        (true, true) => "only regime".into(),
+        (true, true) if t.runner_up.is_none() => "only regime".into(),
+        // The best mean, not used: a cheaper regime is shown equivalent to it.
+        (true, true) => "best mean".into(),
         (false, true) => recommended.into(),
         (true, false) => against.into(),
         (false, false) => format!("{recommended}; {against}"),
@@ -141,7 +143,8 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
                 c.n.to_string(),
                 format!("{:.1}", c.epochs),
                 format!("{:.3e}", c.train_flops),
-                opt(c.wall_s, |w| format!("{w:.1}")),
+                // Summaries written before wall time was reported have none: "–".
+                c.wall_s.map_or_else(|| "–".into(), |w| format!("{w:.1}")),
                 pct(c.sparsity),
             ]);
             if let Some(size) = &c.size {
