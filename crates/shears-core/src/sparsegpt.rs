@@ -14,6 +14,7 @@
 //! All pruned entries are exactly `0.0` on return. Weights are a row-major `f32` slice (rows =
 //! output units, cols = input features, PyTorch's layout); the arithmetic is `f64`.
 
+use crate::masks::shares::{apportion, balance};
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -265,29 +266,6 @@ fn plan_needs(
         .collect();
     balance(&mut needs, &room, target - pruned);
     Ok(needs)
-}
-
-/// Cumulative per-unit targets: ⌊T·size/N⌋, plus one for the first units until they sum to T.
-fn apportion(target: usize, sizes: &[usize], total: usize) -> Vec<usize> {
-    let share = |s: usize| (target as u128 * s as u128 / total.max(1) as u128) as usize;
-    let mut shares: Vec<usize> = sizes.iter().map(|&s| share(s)).collect();
-    let spare = target.saturating_sub(shares.iter().sum());
-    shares.iter_mut().take(spare).for_each(|s| *s += 1);
-    shares
-}
-
-/// Makes `needs` sum to `due`, the entries still to prune: trims from the last unit when units
-/// pruned beyond their share earlier push the sum over, and tops up from the last unit when room
-/// (an N:M cap on groups pruned beyond m − n earlier) held it under.
-fn balance(needs: &mut [usize], room: &[usize], due: usize) {
-    let mut sum: usize = needs.iter().sum();
-    for (need, &free) in needs.iter_mut().zip(room).rev() {
-        let cut = sum.saturating_sub(due).min(*need);
-        let add = due.saturating_sub(sum).min(free - *need);
-        *need = *need - cut + add;
-        sum = sum - cut + add;
-    }
-    assert_eq!(sum, due, "the room was checked against the target");
 }
 
 impl Layer<'_> {

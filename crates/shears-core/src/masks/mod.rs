@@ -27,6 +27,7 @@
 mod plan;
 mod rows;
 mod select;
+pub(crate) mod shares;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! group ever has more than M − N pruned), so its last step, at density N/M, fills every group
 //! exactly.
 
+use super::shares::{apportion, balance};
 use super::{Mask, SelectError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -192,13 +193,6 @@ fn groups_of(layout: RowLayout, pattern: Pattern) -> Result<usize, PatternError>
     Ok(cols / pattern.m)
 }
 
-/// Cumulative pruned count each row should reach when `total` entries of the tensor are
-/// pruned: `total / rows`, one more for the first `total % rows` rows — as `total` grows by one,
-/// exactly one row's share grows, so shares never shrink from step to step.
-fn row_shares(total: usize, rows: usize) -> impl Iterator<Item = usize> {
-    (0..rows).map(move |r| total / rows + usize::from(r < total % rows))
-}
-
 /// Removes exactly `k` more kept entries of one tensor, lowest `scores` first within each row
 /// (ties → lower column), each row taking its share of the cumulative count (see the module
 /// docs) and, with a `pattern`, no group of a row exceeding M − N pruned. Rows that cannot take
@@ -257,17 +251,17 @@ pub fn remove_in_rows(
                 .count()
         })
         .collect();
-    let mut needs: Vec<usize> = row_shares(mask.pruned() + k, rows)
+    let cols = layout.cols();
+    let shares = apportion(mask.pruned() + k, &vec![cols; rows], rows * cols);
+    let mut needs: Vec<usize> = shares
+        .iter()
         .zip(&pruned_rows)
         .map(|(share, &p)| share.saturating_sub(p))
         .collect();
-    // Rows already past their share make the needs overshoot k: trim from the last rows.
-    let mut excess = needs.iter().sum::<usize>().saturating_sub(k);
-    for n in needs.iter_mut().rev() {
-        let cut = excess.min(*n);
-        *n -= cut;
-        excess -= cut;
-    }
+    // Rows already past their share make the needs overshoot k: balance trims from the last
+    // rows (the needs never fall short of k: Σ max(0, share − pruned) ≥ Σ (share − pruned) = k).
+    let kept_rows: Vec<usize> = pruned_rows.iter().map(|p| cols - p).collect();
+    balance(&mut needs, &kept_rows, k);
     let mut removed = 0;
     for (r, &need) in needs.iter().enumerate() {
         let mut order: Vec<usize> = (0..layout.cols())
