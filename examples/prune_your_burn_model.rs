@@ -12,10 +12,11 @@ use burn::tensor::activation::relu;
 use shears_core::masks::Scope;
 use shears_core::schedule::{ScheduleKind, ScheduleSpec};
 use shears_core::stopping::{EarlyStopper, Monitor};
-use shears_data::{Batch, Batches, DatasetId};
+use shears_data::DatasetId;
+use shears_nn::models::Input;
 use shears_nn::prune::{Criterion, Pruner};
 use shears_nn::train::Prepared;
-use shears_nn::train::{Classifier, Devices, cross_entropy, evaluate, to_tensors};
+use shears_nn::train::{Classifier, Devices, cross_entropy, evaluate};
 
 /// The user's model: any Burn `Module` works; `Classifier` only lets shears evaluate it.
 #[derive(Module, Debug)]
@@ -25,9 +26,9 @@ struct TinyMlp {
 }
 
 impl Classifier for TinyMlp {
-    fn classify(&self, images: Tensor<4>) -> Tensor<2> {
+    fn classify(&self, x: Input) -> Tensor<2> {
         self.out
-            .forward(relu(self.hidden.forward(images.flatten(1, 3))))
+            .forward(relu(self.hidden.forward(x.images().flatten(1, 3))))
     }
 }
 
@@ -40,11 +41,10 @@ fn train_epoch(
     mut after_step: impl FnMut(TinyMlp) -> TinyMlp,
 ) -> TinyMlp {
     let mut optim = SgdConfig::new().init();
-    let mut batches = Batches::new(&data.train, &data.train_batches(128, 7), epoch).unwrap();
-    let mut batch = Batch::default();
-    while batches.next_into(&mut batch) {
-        let (x, y) = to_tensors(&batch, device);
-        let loss = cross_entropy(model.classify(x), y);
+    let config = data.train_batches(128, 7);
+    let mut batches = data.train.batches(&config, epoch).unwrap();
+    while let Some(batch) = batches.next_on(device) {
+        let loss = cross_entropy(model.classify(batch.input), batch.targets);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = after_step(optim.step(0.05, model, grads));
     }

@@ -11,7 +11,7 @@ use shears_experiment::sweep::{
     AUTO_START, Cell, GridEvent, GridOptions, Manifest, Outcome, SweepConfig, run_cells,
 };
 use shears_nn::train::Devices;
-use shears_report::{AnalysisOptions, SequentialOptions, analyze, write_report};
+use shears_report::{AnalysisOptions, Measure, SequentialOptions, analyze, write_report};
 use std::path::Path;
 use std::time::Instant;
 
@@ -22,6 +22,16 @@ use std::time::Instant;
 /// (the report then judges every pair at its look of the group-sequential design). Runs that
 /// failed on their own are listed in the report and make the result an error once it is
 /// written.
+/// What the grid's results are judged by: test perplexity when its data is a text corpus
+/// (language models), test top-1 otherwise.
+pub fn measure(cells: &[Cell]) -> Measure {
+    if cells.iter().any(|c| c.config.data.dataset.is_text()) {
+        Measure::Perplexity
+    } else {
+        Measure::Top1
+    }
+}
+
 pub fn run_and_report(
     mut sweep: SweepConfig,
     dir: &Path,

@@ -103,6 +103,7 @@ fn saved_model(path: &Path, spec: ModelSpec, dataset: &str) {
         epoch: 1,
         test: None,
         sparsity: 0.0,
+        vocab: None,
     };
     checkpoint::save(path, &model, &meta).unwrap();
 }

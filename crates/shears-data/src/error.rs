@@ -118,6 +118,44 @@ pub enum DataError {
     /// A caller-supplied parameter is unusable (batch size 0, subset index out of range, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// A text file is not valid UTF-8; `offset` is the first bad byte, so it can be found
+    /// with a hex editor or `cmp`.
+    #[error("{}: not UTF-8 text: invalid byte sequence at byte offset {offset}{hint}", .path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        offset: u64,
+        hint: String,
+    },
+
+    /// A file given as text holds binary data (NUL bytes or many control characters).
+    #[error("{}: binary data, not text: {detail}", .path.display())]
+    Binary { path: PathBuf, detail: String },
+
+    /// A corpus directory holds no file that could be read as text.
+    #[error(
+        "{}: no text files in this directory (regular files are read, sorted by name; \
+         hidden files and sub-directories are skipped)",
+        .path.display()
+    )]
+    NoTextFiles { path: PathBuf },
+
+    /// A corpus, or one split of it, holds fewer tokens than its use needs.
+    /// `what` names the file or corpus and the split ("corpus.txt: the validation split").
+    #[error("{what} holds {tokens} tokens, fewer than the {needed} needed; {hint}")]
+    TooShort {
+        what: String,
+        tokens: usize,
+        needed: usize,
+        hint: String,
+    },
+
+    /// The training text has more distinct characters than a character vocabulary allows.
+    #[error(
+        "{corpus}: the training text has more than {max} distinct characters, too many for a \
+         character vocabulary; is this really natural-language text?"
+    )]
+    VocabTooLarge { corpus: String, max: usize },
 }
 
 fn display_dirs(dirs: &[PathBuf]) -> String {

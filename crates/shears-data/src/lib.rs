@@ -9,6 +9,9 @@
 //!   look at the test set.
 //! - [`Batches`] shuffles, augments ([`Augment`]) and normalizes ([`Normalization`]) into
 //!   batches, all seeded from `(seed, epoch)` for exact replay.
+//! - [`text`] does the same for character-level language modelling: the embedded
+//!   `kjv-mini` corpus or a user's UTF-8 text, a [`Vocab`], and [`TokenBatches`] of
+//!   next-token windows.
 
 mod augment;
 mod batch;
@@ -21,6 +24,7 @@ mod mini;
 mod normalize;
 mod source;
 mod split;
+pub mod text;
 
 pub use augment::{Augment, PadMode};
 pub use batch::{Batch, BatchConfig, Batches, epoch_seed};
@@ -30,6 +34,11 @@ pub use files::MAX_FILE_BYTES;
 pub use mini::{MINI_SEED, MINI_TRAIN_PER_CLASS, load_fashion_mnist_mini};
 pub use normalize::Normalization;
 pub use source::{
-    DATA_ENV, DatasetId, SYSTEM_FASHION_MNIST_DIR, load, load_idx_dir, locate, search_dirs,
+    DATA_ENV, DatasetId, SYSTEM_FASHION_MNIST_DIR, load, load_corpus, load_idx_dir, locate,
+    search_dirs,
 };
 pub use split::{DEFAULT_VALIDATION_FRACTION, split_validation, stratified_subset_indices};
+pub use text::{
+    TextCorpus, TextSplit, TokenBatch, TokenBatches, Vocab, Windows, bigram_perplexity,
+    load_kjv_mini, load_text,
+};

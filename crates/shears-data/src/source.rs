@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::cifar::{CifarKind, cifar_hint, load_cifar_dir_with_hint};
+use crate::text::{self, TextCorpus};
 use crate::{Augment, DataError, Normalization, Splits, idx, mini};
 
 /// Environment variable naming a directory that holds one sub-directory per dataset.
@@ -26,15 +27,22 @@ pub enum DatasetId {
     Mnist,
     Cifar10,
     Cifar100,
+    /// About 1.3 MB of the King James Bible (public domain), embedded; validation and test
+    /// are whole books not seen in training. See `data/kjv-mini/README.md`.
+    KjvMini,
+    /// The user's own UTF-8 corpus: the file or directory given as the data directory.
+    Text,
 }
 
 impl DatasetId {
-    pub const ALL: [DatasetId; 5] = [
+    pub const ALL: [DatasetId; 7] = [
         DatasetId::FashionMnistMini,
         DatasetId::FashionMnist,
         DatasetId::Mnist,
         DatasetId::Cifar10,
         DatasetId::Cifar100,
+        DatasetId::KjvMini,
+        DatasetId::Text,
     ];
 
     /// Canonical name, as accepted by [`FromStr`] and written by serde.
@@ -45,20 +53,31 @@ impl DatasetId {
             DatasetId::Mnist => "mnist",
             DatasetId::Cifar10 => "cifar10",
             DatasetId::Cifar100 => "cifar100",
+            DatasetId::KjvMini => "kjv-mini",
+            DatasetId::Text => "text",
         }
     }
 
+    /// A corpus for language modelling (loaded with [`load_corpus`]), not images.
+    pub fn is_text(self) -> bool {
+        matches!(self, DatasetId::KjvMini | DatasetId::Text)
+    }
+
+    /// Classes of an image set. A corpus' vocabulary is only known once it is loaded: 0.
     pub fn num_classes(self) -> usize {
         match self {
             DatasetId::Cifar100 => 100,
+            DatasetId::KjvMini | DatasetId::Text => 0,
             _ => 10,
         }
     }
 
     /// `[channels, height, width]` of one image.
+    /// For a corpus `[1, 1, 0]`: its window length is the model's context.
     pub fn sample_shape(self) -> [usize; 3] {
         match self {
             DatasetId::Cifar10 | DatasetId::Cifar100 => [3, 32, 32],
+            DatasetId::KjvMini | DatasetId::Text => [1, 1, 0],
             _ => [1, 28, 28],
         }
     }
@@ -70,6 +89,7 @@ impl DatasetId {
             DatasetId::Mnist => Normalization::mnist(),
             DatasetId::Cifar10 => Normalization::cifar10(),
             DatasetId::Cifar100 => Normalization::cifar100(),
+            DatasetId::KjvMini | DatasetId::Text => Normalization::identity(1),
         }
     }
 
@@ -95,7 +115,12 @@ impl DatasetId {
         let idx_files = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
                          t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz";
         match self {
-            DatasetId::FashionMnistMini => "it is embedded and needs no files".into(),
+            DatasetId::FashionMnistMini | DatasetId::KjvMini => {
+                "it is embedded and needs no files".into()
+            }
+            DatasetId::Text => "pass a UTF-8 file or a directory of them as the data \
+                                directory (--data-dir PATH)"
+                .into(),
             DatasetId::FashionMnist => format!(
                 "install it with `apt-get install dataset-fashion-mnist` (files go to \
                  {SYSTEM_FASHION_MNIST_DIR}), or put {idx_files} from \
@@ -150,7 +175,7 @@ impl FromStr for DatasetId {
 /// install location. For CIFAR each candidate is also tried with the folder the official
 /// tarball creates appended. The embedded set has no directories.
 pub fn search_dirs(id: DatasetId, data_dir: Option<&Path>) -> Vec<PathBuf> {
-    if id == DatasetId::FashionMnistMini {
+    if matches!(id, DatasetId::FashionMnistMini | DatasetId::KjvMini) {
         return Vec::new();
     }
     let name = id.name();
@@ -251,6 +276,11 @@ pub fn locate(id: DatasetId, data_dir: Option<&Path>) -> Result<PathBuf, DataErr
 /// `fashion-mnist-mini` comes from the binary and ignores `data_dir`; the others are
 /// located with [`search_dirs`].
 pub fn load(id: DatasetId, data_dir: Option<&Path>) -> Result<Splits, DataError> {
+    if id.is_text() {
+        return Err(DataError::InvalidArgument(format!(
+            "`{id}` is a text corpus, not images: it is read with load_corpus"
+        )));
+    }
     if id == DatasetId::FashionMnistMini {
         return mini::load_fashion_mnist_mini();
     }
@@ -258,6 +288,22 @@ pub fn load(id: DatasetId, data_dir: Option<&Path>) -> Result<Splits, DataError>
     match id.cifar_kind() {
         Some(kind) => load_cifar_dir_with_hint(&dir, kind, &id.hint()),
         None => load_idx_dir_with_hint(&dir, id.num_classes(), &id.hint()),
+    }
+}
+
+/// Loads a text corpus: the embedded `kjv-mini`, or for `text` the file or directory
+/// `data_dir` (required).
+pub fn load_corpus(id: DatasetId, data_dir: Option<&Path>) -> Result<TextCorpus, DataError> {
+    match (id, data_dir) {
+        (DatasetId::KjvMini, _) => text::load_kjv_mini(),
+        (DatasetId::Text, Some(path)) => text::load_text(path),
+        (DatasetId::Text, None) => Err(DataError::InvalidArgument(format!(
+            "dataset `text` needs a corpus: {}",
+            id.hint()
+        ))),
+        _ => Err(DataError::InvalidArgument(format!(
+            "`{id}` is an image dataset, not a text corpus"
+        ))),
     }
 }
 

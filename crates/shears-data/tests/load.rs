@@ -24,7 +24,9 @@ fn names_parse_and_print() {
             "fashion-mnist",
             "mnist",
             "cifar10",
-            "cifar100"
+            "cifar100",
+            "kjv-mini",
+            "text"
         ]
     );
     assert_eq!("CIFAR-10".parse::<DatasetId>().unwrap(), DatasetId::Cifar10);

@@ -6,8 +6,8 @@ use shears_core::masks::{Pattern, ScopeKind};
 use shears_nn::checkpoint::{self, CheckpointMeta};
 use shears_nn::models::Network;
 use shears_nn::prune::{self, Criterion, MaskSet, SparsityTable};
-use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, TrainError};
+use shears_nn::train::{Prepared, Source};
 use std::path::PathBuf;
 
 /// What `shears prune-once` does.
@@ -65,13 +65,14 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
     }
     let data = if o.criterion.needs_gradients() || o.criterion.needs_calibration() {
         let dataset: shears_data::DatasetId = meta.dataset.parse()?;
-        let splits = shears_data::load(dataset, o.data_dir.as_deref()).map_err(|e| {
+        let source = Source::load(dataset, o.data_dir.as_deref()).map_err(|e| {
             RunError::Invalid(format!(
                 "loading '{dataset}' to score '{}': {e}",
                 o.criterion
             ))
         })?;
-        let data = Prepared::new(dataset, splits, 0.1, meta.seed, false)?;
+        let vocab = meta.vocab.as_ref();
+        let data = Prepared::for_model(dataset, source, 0.1, meta.seed, &meta.model, vocab)?;
         data.check_model(&meta.model)
             .map_err(|e| RunError::Invalid(format!("{}: {e}", o.checkpoint.display())))?;
         Some(data)

@@ -10,6 +10,7 @@ use crate::models::{ModelSpec, Network};
 use burn::prelude::*;
 use burn_store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
+use shears_data::text::Vocab;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,10 @@ pub struct CheckpointMeta {
     /// Fraction of prunable weights that are zero (0 for a dense model).
     #[serde(default)]
     pub sparsity: f64,
+    /// A language model's vocabulary: which character each class (token id) is. Text to
+    /// evaluate is encoded with it, whatever corpus it comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab: Option<Vocab>,
 }
 
 #[derive(Debug, thiserror::Error)]

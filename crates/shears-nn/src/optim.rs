@@ -77,6 +77,16 @@ impl Default for OptimizerConfig {
 }
 
 impl OptimizerConfig {
+    /// `torch.optim.AdamW` with PyTorch's betas and epsilon and this weight decay.
+    pub fn adamw(weight_decay: f64) -> Self {
+        OptimizerConfig::AdamW {
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_eps(),
+            weight_decay,
+        }
+    }
+
     /// Range checks with messages naming the field.
     pub fn validate(&self) -> Result<(), String> {
         let check = |name: &str, v: f64, lo: f64, hi: f64| {

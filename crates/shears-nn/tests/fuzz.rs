@@ -46,6 +46,7 @@ fn valid() -> &'static [(ModelSpec, Vec<u8>)] {
                     epoch: 1,
                     test: None,
                     sparsity: 0.0,
+                    vocab: None,
                 };
                 (spec, to_bytes(&model, &meta).unwrap())
             })

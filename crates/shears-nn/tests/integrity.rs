@@ -7,7 +7,7 @@ use shears_data::{Dataset, DatasetId, Splits};
 use shears_nn::Device;
 use shears_nn::checkpoint::{self, CheckpointError, CheckpointMeta, FORMAT_VERSION};
 use shears_nn::models::{ModelKind, ModelSpec, Network};
-use shears_nn::train::{Devices, Prepared, TrainError, TrainRecipe, evaluate, fit};
+use shears_nn::train::{Devices, Prepared, Split, TrainError, TrainRecipe, evaluate, fit};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -61,6 +61,7 @@ fn meta() -> CheckpointMeta {
         epoch: 1,
         test: None,
         sparsity: 0.0,
+        vocab: None,
     }
 }
 
@@ -190,7 +191,7 @@ fn empty_splits_and_splits_too_small_for_validation_or_a_batch_are_refused() {
     );
 
     let devices = Devices::new(Device::flex());
-    let empty = images(0);
+    let empty = Split::Images(images(0));
     let err = evaluate(
         &spec().init(&devices.base),
         &empty,

@@ -54,7 +54,7 @@ fn model(kind: ModelKind, input: [usize; 3], seed: u64) -> (ModelSpec, Network, 
                 }
             }
         }
-        Network::Mlp(_) | Network::LeNet(_) => {}
+        Network::Mlp(_) | Network::LeNet(_) | Network::Vit(_) | Network::Gpt(_) => {}
     }
     (spec, net, device)
 }

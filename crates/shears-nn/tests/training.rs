@@ -114,6 +114,7 @@ fn checkpoint_round_trip_and_refusals() {
         epoch: 1,
         test: Some(report.test),
         sparsity: 0.0,
+        vocab: None,
     };
     let path = tmp("lenet5.ckpt");
     checkpoint::save(&path, &model, &meta).unwrap();
@@ -175,6 +176,7 @@ fn checkpoints_from_a_newer_format_are_refused() {
         epoch: 0,
         test: None,
         sparsity: 0.0,
+        vocab: None,
     };
     let path = tmp("future.ckpt");
     checkpoint::save(&path, &model, &meta).unwrap();

@@ -9,17 +9,23 @@
 //! ```
 //!
 //! # Rules
+//! - The *measure* ([`AnalysisOptions::measure`], [`Measure`]) is test top-1 accuracy (default,
+//!   higher is better) or test perplexity `exp(test_loss)` (lower is better). "Best",
+//!   "better" and "worse" below follow its direction: every ranking and test works on the
+//!   oriented value (positive = better) while the summary shows the real one.
 //! - A *run* is all rows of one `experiment` id and one `seed`; its result is its last step.
-//!   Runs with only step 0, or with a non-finite final accuracy, are dropped with a warning.
+//!   Runs with only step 0, or with a non-finite final measure (for perplexity: an infinite or
+//!   NaN loss), are dropped with a warning.
 //! - A *configuration* is an experiment id; several may share a (target, regime). Per
-//!   (target, regime) one is kept: best mean validation top-1 (or test top-1 when
+//!   (target, regime) one is kept: best mean validation measure (or test measure when
 //!   [`AnalysisOptions::select_on_validation`] is false); ties → more seeds, then smaller id.
 //! - Regimes are compared **paired by seed** (same seed = same dense model) over the seeds the
 //!   two configurations share. Every pair of regimes at every target is judged in one family:
 //!   *better* (two-sided paired t-test), *equivalent* (TOST: the mean difference lies within
-//!   ± [`AnalysisOptions::margin`]) or *inconclusive*; the t-tests are Holm-corrected over the
+//!   ± [`AnalysisOptions::margin`]: absolute for top-1, a fraction of the best mean at the
+//!   target for perplexity) or *inconclusive*; the t-tests are Holm-corrected over the
 //!   whole report, and the equivalence tests separately (docs/statistics.md).
-//! - At each target the regime with the highest mean is `best_mean`. The `recommended` regime
+//! - At each target the regime with the best mean is `best_mean`. The `recommended` regime
 //!   is the best mean unless a cheaper one (fewer mean epochs) is *equivalent* to it; its
 //!   `verdict` against every other regime is `winner` (better than all), `equivalent` (better
 //!   than or equivalent to all) or `inconclusive` (with `seeds_needed`).
@@ -28,16 +34,18 @@
 //! - Recommendation: at the nearest measured target, among regimes within the epoch budget,
 //!   the same rule as `recommended`.
 //!
-//! # `summary.json` (schema version 2)
-//! Accuracies, differences, CIs, margins and sparsities are fractions in [0, 1]. Undefined
-//! statistics are `null`, never NaN.
+//! # `summary.json` (schema version 2 for top-1, 3 for perplexity)
+//! Means, differences, CIs and `dense` are in the measure's units: top-1 as a fraction in
+//! [0, 1], perplexity as is; differences are real (best − other: negative for perplexity).
+//! Sparsities are fractions. The margin is `options.margin` (see [`AnalysisOptions::margin`]).
+//! Undefined statistics are `null`, never NaN.
 //! ```text
-//! schema_version: 2
+//! schema_version: 2 (top-1) | 3 (options.measure present: "perplexity")
 //! test: "paired t-test over seeds"      alpha: 0.05      power: 0.8      margin: 0.005
 //! multiplicity: text of the correction (Holm over all pairs; separately over their TOSTs)
 //! selection: text of the configuration-selection rule
-//! options: AnalysisOptions (incl. margin)   runs: number of runs used
-//! dense: {n, mean, std|null, ci95|null} | null      (step-0 test top-1 over distinct seeds)
+//! options: AnalysisOptions (incl. margin; measure only when not top-1)   runs: runs used
+//! dense: {n, mean, std|null, ci95|null} | null      (step-0 test measure over distinct seeds)
 //! targets: [ {                          (sorted by target)
 //!   target,
 //!   regimes: { "<regime>": {            (sorted by name)
@@ -48,8 +56,8 @@
 //!       with options.size_measure),
 //!       configurations: [{experiment, n, val_mean, test_mean, test_ci95, epochs, train_flops,
 //!                         sparsity, wall_s, selected}],
-//!       seeds: [{seed, test_top1, val_top1, cum_epochs, cum_train_flops, sparsity,
-//!                cum_wall_s}] } },
+//!       seeds: [{seed, test_top1, val_top1, test_ppl, val_ppl (perplexity only),
+//!                cum_epochs, cum_train_flops, sparsity, cum_wall_s}] } },
 //!   winner: regime|null (= recommended when verdict is "winner"),
 //!   best_mean, runner_up|null, difference|null (paired best − runner-up), difference_ci95|null,
 //!   n_pairs, p_value|null (raw), test, significant (Holm-adjusted), min_detectable_difference|null,
@@ -66,7 +74,7 @@
 //!   points: [{target, difference (iterative − one-shot), ci95, n_pairs, p_value, p_adjusted}],
 //!   resolved: bool,
 //!   crossings: [{direction: "up"|"down", between: [t0, t1]}]   (located only; empty when
-//!              not resolved),
+//!              not resolved; "up" = the iterative regime overtakes, whatever the measure),
 //!   sign_changes: [{direction, estimate, between, interval|null, lower_open, upper_open}]
 //!              (every sign change of the means, located or not),
 //!   statement }
@@ -82,6 +90,7 @@
 //! ```
 
 mod analysis;
+mod measure;
 mod plots;
 mod render;
 
@@ -91,5 +100,6 @@ pub use analysis::{
     SUMMARY_SCHEMA_VERSION, SeedValue, SequentialOptions, Summary, TEST_NAME, TargetSummary,
     analyze,
 };
+pub use measure::{DEFAULT_PERPLEXITY_MARGIN, Measure};
 pub use plots::FIG_SIZE;
-pub use render::{CSV_COLUMNS, report_html, report_md, results_csv, write_report};
+pub use render::{CSV_COLUMNS, csv_columns, report_html, report_md, results_csv, write_report};

@@ -7,13 +7,13 @@ use anyhow::{Context, Result};
 use shears_core::results::StepRow;
 
 use crate::analysis::{Summary, TEST_NAME, pct};
-use crate::plots;
+use crate::{Measure, plots};
 
 mod answer;
 mod tables;
 
 pub use answer::{bottom_line, design_line};
-pub use tables::{CSV_COLUMNS, results_csv};
+pub use tables::{CSV_COLUMNS, csv_columns, results_csv};
 use tables::{Tables, results_table, winners_table};
 
 fn md_table(t: &Tables) -> String {
@@ -72,19 +72,45 @@ fn html_table(t: &Tables) -> String {
 
 const HOW_TO_READ: &[&str] = &[
     "A *run* is one experiment id with one seed; its result is its last pruning step. Runs of different regimes with the same seed start from the same dense model, so regimes are compared **paired by seed**: each test works on the per-seed differences, in which the seed-to-seed spread cancels.",
-    "Each cell is the mean final test top-1 over seeds of one configuration, ± the half-width of a 95% Student t confidence interval (n − 1 degrees of freedom). With one seed there is no CI.",
-    "When a regime was run with several configurations at one target (e.g. different patience or step size), the one kept is the one with the best mean **validation** accuracy; its **test** accuracy is reported. (The paper selected on test, which is optimistic.)",
+    "Each cell is the mean final {name} over seeds of one configuration, ± the half-width of a 95% Student t confidence interval (n − 1 degrees of freedom). With one seed there is no CI.",
+    "When a regime was run with several configurations at one target (e.g. different patience or step size), the one kept is the one with the best mean **validation** {quality}; its **test** {quality} is reported. (The paper selected on test, which is optimistic.)",
     "Every pair of regimes at every target gets one of three verdicts: *better* (two-sided paired t-test), *equivalent* (the mean difference is shown to lie within ± the margin by two one-sided paired tests, TOST), or *not resolved*. \"Not significantly different\" is never read as \"the same\". The p-values of all pairs are Holm-corrected as one family (and the equivalence tests as another), so looking at many targets does not produce a winner by chance; raw and adjusted p are both shown. With `--seeds auto` the correction is that of a group-sequential design instead (stated under the bottom line).",
     "The regime to *use* is the best mean, unless a cheaper regime (fewer mean fine-tuning epochs) is shown equivalent to it. Training FLOPs are shown beside; where they rank the two the other way, the text says the cost measures disagree. A verdict that is not resolved gives the seeds per regime that would resolve a difference of the margin at 80% power, from the observed spread of the paired differences (docs/statistics.md).",
-    "Because tests are paired, a regime with a lower mean can be *not resolved* against the best while one with a higher mean is significantly worse: what decides is how consistent the per-seed differences are, not the distance between means. Error bars are each regime's own CI over seeds; a paired difference can be significant although the bars overlap.",
+    "Because tests are paired, a regime with a {worse} mean can be *not resolved* against the best while one with a {better} mean is significantly worse: what decides is how consistent the per-seed differences are, not the distance between means. Error bars are each regime's own CI over seeds; a paired difference can be significant although the bars overlap.",
     "Epochs are cumulative fine-tuning epochs including patience epochs after the best one (the paper's budget); FLOPs are 3 × effective forward FLOPs × samples seen during fine-tuning. Ranking, validation and pre-training costs are not counted.",
     "A crossover is located only between targets where the iterative − one-shot difference is significantly non-zero (Holm-adjusted) on both sides with opposite signs; a sign change of the means anywhere else is reported as not resolved.",
 ];
 
+/// The perplexity report's extra item of "How to read this", second in the list.
+const LOWER_IS_BETTER: &str = "The measure is test **perplexity**, exp(test loss in nats per token): **lower is better**. The best mean is the lowest; a difference best − other is negative; \"better\" and \"worse\" follow that direction. The equivalence margin is relative: ±{margin} perplexity at that target (docs/statistics.md).";
+
+/// "How to read this" in the words of the summary's measure (`{…}` filled in).
+fn how_to_read(summary: &Summary) -> Vec<String> {
+    let m = summary.options.measure;
+    let (better, worse) = if m.higher_is_better() {
+        ("higher", "lower")
+    } else {
+        ("lower", "higher")
+    };
+    let fill = |s: &str| {
+        s.replace("{name}", m.name())
+            .replace("{quality}", m.quality())
+            .replace("{better}", better)
+            .replace("{worse}", worse)
+            .replace("{margin}", &m.fmt_margin(summary.margin))
+    };
+    let mut items: Vec<String> = HOW_TO_READ.iter().map(|s| fill(s)).collect();
+    if !m.higher_is_better() {
+        items.insert(1, fill(LOWER_IS_BETTER));
+    }
+    items
+}
+
+/// The figures' stems and captions (`{title}`: the measure's name, capitalised).
 const FIGURES: &[(&str, &str)] = &[
     (
         "fig-accuracy-vs-sparsity",
-        "Test top-1 vs realised sparsity per regime (paper Fig. 2)",
+        "{title} vs realised sparsity per regime (paper Fig. 2)",
     ),
     (
         "fig-difference",
@@ -92,7 +118,7 @@ const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "fig-accuracy-vs-epochs",
-        "Test top-1 after every step vs cumulative fine-tuning epochs, per target (paper Fig. 4)",
+        "{title} after every step vs cumulative fine-tuning epochs, per target (paper Fig. 4)",
     ),
     (
         "fig-hybrid-trajectory",
@@ -100,15 +126,29 @@ const FIGURES: &[(&str, &str)] = &[
     ),
 ];
 
+/// A figure's caption in the words of the measure; the difference figure says which side of
+/// zero is better when lower is.
+fn caption(stem: &str, caption: &str, m: Measure) -> String {
+    let mut c = caption.replace("{title}", m.title());
+    if stem == "fig-difference" && !m.higher_is_better() {
+        c += " (lower is better: below zero, the iterative regime has the lower perplexity)";
+    }
+    c
+}
+
 fn dense_line(summary: &Summary) -> String {
+    let m = summary.options.measure;
     match &summary.dense {
         Some(d) => format!(
-            "Dense baseline (step 0): test top-1 {}{} over {} seed(s){}.",
-            pct(d.mean),
-            d.ci95.map(|h| format!(" ± {}", pct(h))).unwrap_or_default(),
+            "Dense baseline (step 0): {} {}{} over {} seed(s){}.",
+            m.name(),
+            m.fmt(d.mean),
+            d.ci95
+                .map(|h| format!(" ± {}", m.fmt(h)))
+                .unwrap_or_default(),
             d.n,
             d.std
-                .map(|s| format!(", std {}", pct(s)))
+                .map(|s| format!(", std {}", m.fmt(s)))
                 .unwrap_or_default()
         ),
         None => "No dense (step 0) rows were given.".into(),
@@ -143,6 +183,7 @@ pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
     s += &format!("\n{}\n\n{}\n\n", overview(summary), dense_line(summary));
     for (stem, caption) in FIGURES {
         if figures.contains(stem) {
+            let caption = self::caption(stem, caption, summary.options.measure);
             s += &format!("![{caption}]({stem}.png)\n\n*{caption}* ([SVG]({stem}.svg))\n\n");
         }
     }
@@ -179,7 +220,7 @@ pub fn report_md(summary: &Summary, figures: &[&str]) -> String {
         }
     }
     s += "\n## How to read this\n\n";
-    for h in HOW_TO_READ {
+    for h in how_to_read(summary) {
         s += &format!("- {h}\n");
     }
     if !summary.warnings.is_empty() {
@@ -258,7 +299,7 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
         md_to_html(&overview(summary)),
         html_escape(&dense_line(summary))
     );
-    s += &html_figures(svgs);
+    s += &html_figures(svgs, summary.options.measure);
     s += "<h2>Verdict per target</h2>\n";
     s += &html_table(&winners_table(summary));
     s += &html_verdicts(summary);
@@ -266,8 +307,8 @@ pub fn report_html(summary: &Summary, svgs: &[(&str, String)]) -> String {
     s += &html_table(&results_table(summary));
     s += &html_failed(summary);
     s += "<h2>How to read this</h2>\n<ul>\n";
-    for h in HOW_TO_READ {
-        let _ = writeln!(s, "<li>{}</li>", md_to_html(h));
+    for h in how_to_read(summary) {
+        let _ = writeln!(s, "<li>{}</li>", md_to_html(&h));
     }
     s += "</ul>\n";
     if !summary.warnings.is_empty() {
@@ -340,7 +381,7 @@ fn html_failed(summary: &Summary) -> String {
 }
 
 /// The figures section: each SVG inlined with its caption.
-fn html_figures(svgs: &[(&str, String)]) -> String {
+fn html_figures(svgs: &[(&str, String)], m: Measure) -> String {
     let mut s = String::new();
     for (stem, caption) in FIGURES {
         if let Some((_, svg)) = svgs.iter().find(|(n, _)| n == stem) {
@@ -348,7 +389,7 @@ fn html_figures(svgs: &[(&str, String)]) -> String {
                 s,
                 "<figure id=\"{stem}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
                 inline_svg(svg),
-                html_escape(caption)
+                html_escape(&self::caption(stem, caption, m))
             );
         }
     }

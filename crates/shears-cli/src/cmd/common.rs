@@ -4,22 +4,23 @@ use anyhow::{Context, Result};
 use clap::Args;
 use shears_data::DatasetId;
 use shears_nn::Device;
-use shears_nn::train::Devices;
+use shears_nn::train::{Devices, Source};
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Dataset: fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100.
+    /// Dataset: fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100;
+    /// text corpora: kjv-mini (embedded), text (a UTF-8 file or folder given by --data-dir).
     #[arg(long, default_value = "fashion-mnist-mini")]
     pub data: DatasetId,
-    /// Directory holding the dataset files (default: auto-detect).
+    /// Directory holding the dataset files (default: auto-detect); for `text`, the corpus.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
 
 impl DataArgs {
-    pub fn load(&self) -> Result<shears_data::Splits> {
-        shears_data::load(self.data, self.data_dir.as_deref())
+    pub fn load(&self) -> Result<Source> {
+        Source::load(self.data, self.data_dir.as_deref())
             .with_context(|| format!("loading dataset '{}'", self.data))
     }
 }

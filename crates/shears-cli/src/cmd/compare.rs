@@ -72,10 +72,12 @@ pub struct CompareArgs {
     /// use: `0.9` or `0.9,20`.
     #[arg(long, value_name = "TARGET[,EPOCHS]")]
     pub recommend: Option<RecommendFor>,
-    /// Equivalence margin, as a fraction of accuracy: regimes whose mean difference is shown
-    /// to lie within ± this (TOST) are "equivalent", and a cheaper one is then preferred.
-    #[arg(long, default_value_t = shears_report::DEFAULT_MARGIN, value_parser = margin)]
-    pub margin: f64,
+    /// Equivalence margin: regimes whose mean difference is shown to lie within ± this (TOST)
+    /// are "equivalent", and a cheaper one is then preferred. For accuracy a fraction of
+    /// accuracy [default: 0.005 = 0.5 pp]; for a language model's perplexity a fraction of the
+    /// best mean perplexity at each target [default: 0.01 = 1%].
+    #[arg(long, value_parser = margin)]
+    pub margin: Option<f64>,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -122,11 +124,12 @@ pub fn run(a: CompareArgs) -> Result<()> {
             a.out.display()
         );
     }
+    let measure = grid::measure(&cells);
     let options = AnalysisOptions {
         recommend_target: a.recommend.map(|r| r.target),
         epoch_budget: a.recommend.and_then(|r| r.epoch_budget),
-        margin: a.margin,
-        ..AnalysisOptions::default()
+        margin: a.margin.unwrap_or(measure.default_margin()),
+        ..AnalysisOptions::with_measure(measure)
     };
     let grid = GridOptions {
         jobs: a.jobs,

@@ -6,8 +6,8 @@ use clap::Args;
 use serde_json::json;
 use shears_data::DatasetId;
 use shears_nn::checkpoint;
-use shears_nn::train::Prepared;
 use shears_nn::train::evaluate;
+use shears_nn::train::{Prepared, Source};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -38,9 +38,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
             )
         })?,
     };
-    let splits = shears_data::load(dataset, a.data_dir.as_deref())
+    let source = Source::load(dataset, a.data_dir.as_deref())
         .with_context(|| format!("loading dataset '{dataset}'"))?;
-    let data = Prepared::new(dataset, splits, 0.0, 0, false)?;
+    let data = Prepared::for_model(dataset, source, 0.0, 0, &meta.model, meta.vocab.as_ref())?;
     data.check_model(&meta.model)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.checkpoint.display()))?;
     let t = evaluate(
@@ -51,11 +51,27 @@ pub fn run(a: EvalArgs) -> Result<()> {
         &devices.base,
     )
     .with_context(|| format!("evaluating {}", a.checkpoint.display()))?;
+    let text = data.vocab.is_some();
     if a.json {
-        print_json(&json!({
+        let mut out = json!({
             "test_top1": t.top1, "test_top5": t.top5, "test_loss": t.loss, "epochs": meta.epoch,
             "model": meta.model.kind, "dataset": dataset.to_string(), "samples": t.n,
-        }))
+        });
+        if text {
+            out["test_ppl"] = json!(t.loss.exp());
+        }
+        print_json(&out)
+    } else if text {
+        println!(
+            "{} on {dataset}: test_ppl {:.3}  test_loss {:.4}  next-token top-1 {}  ({} predicted, {} trained)",
+            meta.model.kind,
+            t.loss.exp(),
+            t.loss,
+            pct(t.top1, 2),
+            plural(t.n as usize, "token"),
+            plural(meta.epoch, "epoch")
+        );
+        Ok(())
     } else {
         println!(
             "{} on {dataset}: test_top1 {}  test_top5 {}  test_loss {:.4}  ({}, {} trained)",

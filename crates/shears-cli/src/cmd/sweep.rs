@@ -51,7 +51,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         &a.out,
         &grid,
         &devices,
-        AnalysisOptions::default(),
+        AnalysisOptions::with_measure(grid::measure(&cells)),
         a.json,
     )
 }

@@ -53,8 +53,8 @@ impl std::str::FromStr for RecommendFor {
     }
 }
 
-/// An equivalence margin in accuracy units (a fraction: 0.005 = 0.5 pp); a value that looks
-/// like percentage points gets the fraction it probably meant.
+/// An equivalence margin, a fraction (of accuracy: 0.005 = 0.5 pp; of perplexity: 0.01 = 1%);
+/// a value that looks like percentage points gets the fraction it probably meant.
 pub fn margin(s: &str) -> std::result::Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -65,7 +65,7 @@ pub fn margin(s: &str) -> std::result::Result<f64, String> {
     }
     if (0.5..50.0).contains(&v) {
         return Err(format!(
-            "{v} is not a fraction of accuracy below 0.5; did you mean {} ({v} pp)?",
+            "{v} is not a fraction below 0.5; did you mean {} ({v}%)?",
             v / 100.0
         ));
     }

@@ -3,7 +3,7 @@
 
 use super::RunError;
 use super::pruning::Pruning;
-use crate::config::ExperimentConfig;
+use super::seed::Seed;
 use crate::store::{RunDir, RunState, StoreError, committed_rows};
 use shears_core::results::{SCHEMA_VERSION, StepRow};
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
@@ -15,14 +15,14 @@ use shears_nn::train::Devices;
 /// Writes step `step`'s weights, pruning state and rows, then the state that makes them
 /// current.
 pub(super) fn commit(
-    run: &RunDir,
+    s: &Seed,
     step: usize,
     model: &Network,
     pruning: &Pruning,
     rows: &[StepRow],
     spec: &ModelSpec,
-    config: &ExperimentConfig,
 ) -> Result<(), RunError> {
+    let (run, config) = (s.run, s.config);
     let last = rows.last().expect("rows");
     let meta = CheckpointMeta {
         format_version: FORMAT_VERSION,
@@ -37,6 +37,7 @@ pub(super) fn commit(
             n: 0,
         }),
         sparsity: last.sparsity,
+        vocab: s.data.vocab.clone(),
     };
     // Checksums of the previous step's files (kept for recovery) and of this step's.
     let mut checksums = match run.read_state() {

@@ -61,6 +61,7 @@ pub(super) fn dense_model(
         epoch: recipe.epochs,
         test: Some(report.test),
         sparsity: 0.0,
+        vocab: data.vocab.clone(),
     };
     checkpoint::save(&path, &model, &meta)?;
     // Checked on reuse: a header-valid file with flipped weight bytes would otherwise load.

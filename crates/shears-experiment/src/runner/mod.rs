@@ -14,11 +14,10 @@ use crate::store::{
     verified_config, write,
 };
 use shears_core::results::{FailedRun, StepRow};
-use shears_data::Splits;
 use shears_nn::checkpoint;
 use shears_nn::models::ModelSpec;
-use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, TrainError};
+use shears_nn::train::{Prepared, Source};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +198,7 @@ pub fn run_experiment_with(
     remove_stale_temps(&dir);
     record_config(config, &dir, options, on_event)?;
 
-    let mut splits: Option<Splits> = None;
+    let mut source: Option<Source> = None;
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for (repeat, &seed) in config.seeds.iter().enumerate() {
@@ -232,7 +231,7 @@ pub fn run_experiment_with(
         )?;
         let _lock = Lock::acquire(&run.dir)?;
         remove_stale_temps(&run.dir);
-        let data = prepare_data(config, &mut splits, seed)?;
+        let data = prepare_data(config, &mut source, seed)?;
         let context = seed::Seed {
             config,
             id: &id,
@@ -276,20 +275,21 @@ pub fn run_experiment_with(
 /// dense model (dense training checks its own batch size).
 fn prepare_data(
     config: &ExperimentConfig,
-    splits: &mut Option<Splits>,
+    source: &mut Option<Source>,
     seed: u64,
 ) -> Result<Prepared, RunError> {
-    if splits.is_none() {
+    if source.is_none() {
         let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
-        *splits =
-            Some(shears_data::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?);
+        *source =
+            Some(Source::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?);
     }
-    let data = Prepared::new(
+    let data = Prepared::from_source(
         config.data.dataset,
-        splits.clone().expect("loaded above"),
+        source.clone().expect("loaded above"),
         config.data.val_fraction,
         seed,
         config.dense_recipe(seed).augment,
+        config.model.kind.default_context(),
     )?;
     data.check_batch(config.finetune.batch_size, "finetune.batch_size")?;
     Ok(data)

@@ -5,10 +5,10 @@
 use super::RunError;
 use crate::config::ExperimentConfig;
 use burn::module::Module;
-use burn::prelude::Tensor;
+
 use shears_core::masks::{Mask, RemovalPlan};
 use shears_core::schedule::Plan;
-use shears_nn::models::{ModelSpec, Network};
+use shears_nn::models::{Input, ModelSpec, Network};
 use shears_nn::prune::{self, GradientStats, Prunable, Pruner, PrunerState, SparsityTable};
 use shears_nn::structured::{ChannelPruner, Footprint, Widths, footprint};
 use shears_nn::train::{AfterStep, Devices};
@@ -119,7 +119,7 @@ impl Pruning {
         &mut self,
         model: Network,
         grads: Option<&GradientStats>,
-        calibration: Option<&[Tensor<4>]>,
+        calibration: Option<&[Input]>,
     ) -> Result<Network, RunError> {
         match self {
             Pruning::Weights(p) => match calibration {

@@ -9,12 +9,12 @@ use crate::config::DEFAULT_CALIBRATION_SAMPLES;
 use crate::config::{ExperimentConfig, FinetuneMode};
 use crate::finetune::{StepLength, Tuned, finetune};
 use crate::store::RunDir;
-use burn::prelude::Tensor;
+
 use shears_core::budget::split_budget;
 use shears_core::results::StepRow;
 use shears_data::epoch_seed;
 use shears_nn::metrics::Metrics;
-use shears_nn::models::{ModelSpec, Network};
+use shears_nn::models::{Input, ModelSpec, Network};
 use shears_nn::prune::{calibration_set, gradient_stats};
 use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, evaluate};
@@ -68,7 +68,7 @@ pub(super) fn run_seed(
             let model = dense_model(config, &spec, seed, data, s.out, devices, on_event)?;
             let base = baseline_row(s, &model, &pruning.account(&model, &spec)?)?;
             let rows = vec![base];
-            commit(s.run, 0, &model, &pruning, &rows, &spec, config)?;
+            commit(s, 0, &model, &pruning, &rows, &spec)?;
             (model, rows, 0)
         }
     };
@@ -126,7 +126,7 @@ pub(super) fn run_seed(
         let wall = t0.elapsed().as_secs_f64();
         rows.push(step_row(prev, step, planned, &a, &tuned, &test, wall));
         model = tuned.model;
-        commit(s.run, step, &model, &pruning, &rows, &spec, config)?;
+        commit(s, step, &model, &pruning, &rows, &spec)?;
         // Reported once committed: a step that was shown survives a kill.
         on_event(Event::Step(Box::new(rows.last().expect("pushed").clone())));
     }
@@ -216,7 +216,7 @@ fn calibration(
     data: &Prepared,
     seed: u64,
     devices: &Devices,
-) -> Result<Option<Vec<Tensor<4>>>, RunError> {
+) -> Result<Option<Vec<Input>>, RunError> {
     if !pruning.needs_calibration() {
         return Ok(None);
     }

@@ -1,18 +1,24 @@
 //! The model zoo: every architecture shears can prune, behind one [`Network`] type.
 
+mod gpt;
 mod layer;
 mod lenet;
 mod mlp;
 mod probe;
 mod resnet;
+mod transformer;
 mod vgg;
+mod vit;
 
+pub use gpt::{GPT_CONTEXT, GPT_TINY, Gpt};
 pub use layer::{LayerInfo, LayerKind, conv_out};
 pub use lenet::LeNet;
 pub use mlp::Mlp;
 pub use probe::{LayerInput, Probe, see};
 pub use resnet::{BasicBlock, RESNET18, RESNET20, ResNet, ResNetShape};
+pub use transformer::{Attention, Block, FeedForward, TransformerShape};
 pub use vgg::{ConvBn, Vgg};
+pub use vit::{PATCH, VIT_TINY, Vit};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -34,16 +40,22 @@ pub enum ModelKind {
     ResNet20,
     #[serde(rename = "resnet18")]
     ResNet18,
+    #[serde(rename = "vit-tiny")]
+    VitTiny,
+    #[serde(rename = "gpt-tiny")]
+    GptTiny,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 8] = [
         ModelKind::LeNet300,
         ModelKind::LeNet5,
         ModelKind::LeNetCifar,
         ModelKind::Vgg11,
         ModelKind::ResNet20,
         ModelKind::ResNet18,
+        ModelKind::VitTiny,
+        ModelKind::GptTiny,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,7 +66,20 @@ impl ModelKind {
             ModelKind::Vgg11 => "vgg11",
             ModelKind::ResNet20 => "resnet20",
             ModelKind::ResNet18 => "resnet18",
+            ModelKind::VitTiny => "vit-tiny",
+            ModelKind::GptTiny => "gpt-tiny",
         }
+    }
+
+    /// Whether the model reads token ids ([`Input::Tokens`]) rather than images.
+    pub fn is_language_model(self) -> bool {
+        self == ModelKind::GptTiny
+    }
+
+    /// Tokens per sequence that text is cut into for this model: `gpt-tiny`'s context. Image
+    /// models read no text, and callers ignore it for them.
+    pub fn default_context(self) -> usize {
+        GPT_CONTEXT
     }
 }
 
@@ -74,6 +99,8 @@ impl FromStr for ModelKind {
             "vgg-11" => "vgg11",
             "resnet-20" => "resnet20",
             "resnet-18" => "resnet18",
+            "vit" => "vit-tiny",
+            "gpt" => "gpt-tiny",
             other => other,
         };
         ModelKind::ALL
@@ -91,6 +118,9 @@ impl FromStr for ModelKind {
 
 /// What a network is built for: architecture, input `[channels, height, width]`, classes.
 /// Stored in checkpoints so a file can be checked against the model it is loaded into.
+///
+/// For the language model (`gpt-tiny`) the fields are reused: `input` is `[1, 1, context]`
+/// (the longest sequence, in tokens) and `classes` is the vocabulary size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModelSpec {
     pub kind: ModelKind,
@@ -102,6 +132,12 @@ impl ModelSpec {
     /// Rejects shapes an architecture cannot process, before any tensor is built.
     pub fn validate(&self) -> Result<(), String> {
         let [c, h, w] = self.input;
+        if self.kind == ModelKind::GptTiny && (c != 1 || h != 1) {
+            return Err(format!(
+                "{}: input must be [1, 1, context], got [{c}, {h}, {w}]",
+                self.kind
+            ));
+        }
         if c == 0 || h == 0 || w == 0 {
             return Err(format!(
                 "{}: input shape {c}x{h}x{w} has a zero dimension",
@@ -124,10 +160,18 @@ impl ModelSpec {
                 self.kind
             ));
         }
-        Ok(())
+        let prefix = |e: String| format!("{}: {e}", self.kind);
+        match self.kind {
+            ModelKind::VitTiny => Vit::validate(VIT_TINY, self.input).map_err(prefix),
+            ModelKind::GptTiny => Gpt::validate(GPT_TINY, w, self.classes).map_err(prefix),
+            _ => Ok(()),
+        }
     }
 
     /// Prunable Conv/Linear layers in forward order, with parameter and FLOP counts.
+    ///
+    /// Transformers list their patch projection, every attention and MLP Linear and the head;
+    /// embeddings, positions, the class token and LayerNorms are not layers, so never pruned.
     pub fn layers(&self) -> Vec<LayerInfo> {
         let (i, c) = (self.input, self.classes);
         match self.kind {
@@ -136,11 +180,15 @@ impl ModelSpec {
             ModelKind::Vgg11 => Vgg::layers(i, c),
             ModelKind::ResNet20 => ResNet::layers(RESNET20, i, c),
             ModelKind::ResNet18 => ResNet::layers(RESNET18, i, c),
+            ModelKind::VitTiny => Vit::layers(VIT_TINY, i, c),
+            ModelKind::GptTiny => Gpt::layers(GPT_TINY, i[2], c),
         }
     }
 
     /// Forward FLOPs per sample of the dense model (Conv/Linear only; BN, pooling and
-    /// activations are a few percent and are not counted, as in ShrinkBench).
+    /// activations are a few percent and are not counted, as in ShrinkBench). For the
+    /// transformers, attention's score and mixing products are not counted either; a sample of
+    /// the language model is one full-context sequence.
     pub fn flops(&self) -> u64 {
         self.layers().iter().map(LayerInfo::flops).sum()
     }
@@ -154,11 +202,46 @@ impl ModelSpec {
             ModelKind::Vgg11 => Network::Vgg(Vgg::new(i, c, device)),
             ModelKind::ResNet20 => Network::ResNet(ResNet::new(RESNET20, i, c, device)),
             ModelKind::ResNet18 => Network::ResNet(ResNet::new(RESNET18, i, c, device)),
+            ModelKind::VitTiny => Network::Vit(Vit::new(VIT_TINY, i, c, device)),
+            ModelKind::GptTiny => Network::Gpt(Gpt::new(GPT_TINY, i[2], c, device)),
         }
     }
 }
 
-/// Any shears network; images `[n, c, h, w]` in, logits `[n, classes]` out.
+/// What a [`Network`] reads: images for the classifiers, token ids for the language model.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `[n, channels, height, width]`.
+    Images(Tensor<4>),
+    /// `[n, T]` token ids.
+    Tokens(Tensor<2, Int>),
+}
+
+impl Input {
+    /// The images of an image model's input. Token ids here are a pairing error the data
+    /// checks rule out before training ([`crate::train::Prepared::check_model`]): a panic.
+    pub fn images(self) -> Tensor<4> {
+        match self {
+            Input::Images(x) => x,
+            Input::Tokens(_) => panic!("an image model was given token ids"),
+        }
+    }
+}
+
+impl From<Tensor<4>> for Input {
+    fn from(x: Tensor<4>) -> Self {
+        Input::Images(x)
+    }
+}
+
+impl From<Tensor<2, Int>> for Input {
+    fn from(x: Tensor<2, Int>) -> Self {
+        Input::Tokens(x)
+    }
+}
+
+/// Any shears network: images `[n, c, h, w]` in, logits `[n, classes]` out; or, for the
+/// language model, token ids `[n, T]` in, next-token logits `[n * T, vocab]` out.
 // Variants differ in size (LeNet holds pooling modules inline); a network is built once per
 // run and moved, never stored in bulk, so boxing would only add indirection.
 #[allow(clippy::large_enum_variant)]
@@ -168,20 +251,34 @@ pub enum Network {
     LeNet(LeNet),
     Vgg(Vgg),
     ResNet(ResNet),
+    Vit(Vit),
+    Gpt(Gpt),
 }
 
 impl Network {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// Logits of a batch; see [`Network::forward_probed`] for what each model accepts.
+    pub fn forward(&self, x: impl Into<Input>) -> Tensor<2> {
         self.forward_probed(x, None)
     }
 
     /// [`Network::forward`], showing every prunable layer's input to `probe`.
-    pub fn forward_probed(&self, x: Tensor<4>, probe: Option<&mut dyn Probe>) -> Tensor<2> {
-        match self {
-            Network::Mlp(m) => m.forward(x, probe),
-            Network::LeNet(m) => m.forward(x, probe),
-            Network::Vgg(m) => m.forward(x, probe),
-            Network::ResNet(m) => m.forward(x, probe),
+    ///
+    /// # Panics
+    /// If the input does not suit the model: tokens given to an image classifier, or images
+    /// given to the language model. Callers pair data with the model beforehand
+    /// ([`ModelKind::is_language_model`]), so a mismatch here is a programming error.
+    pub fn forward_probed(&self, x: impl Into<Input>, probe: Option<&mut dyn Probe>) -> Tensor<2> {
+        match (self, x.into()) {
+            (Network::Mlp(m), Input::Images(x)) => m.forward(x, probe),
+            (Network::LeNet(m), Input::Images(x)) => m.forward(x, probe),
+            (Network::Vgg(m), Input::Images(x)) => m.forward(x, probe),
+            (Network::ResNet(m), Input::Images(x)) => m.forward(x, probe),
+            (Network::Vit(m), Input::Images(x)) => m.forward(x, probe),
+            (Network::Gpt(m), Input::Tokens(t)) => m.forward(t, probe),
+            (Network::Gpt(_), Input::Images(_)) => {
+                panic!("gpt-tiny reads token ids [n, T], not images")
+            }
+            (_, Input::Tokens(_)) => panic!("an image classifier cannot read token ids"),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! im2col columns (input channel × kernel offset, the order of the weight's `[out, in, kh,
 //! kw]` rows), so a convolution is handled exactly like the matrix product it is.
 
-use super::super::models::{LayerInput, Probe};
+use super::super::models::{Input, LayerInput, Probe};
+use crate::train::Split;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -218,15 +219,16 @@ impl Geometry {
     }
 }
 
-/// The calibration set of a step: the first `samples` samples of `data` in the shuffled order
-/// of `seed` (no augmentation: calibration is a measurement), as image batches on `device`.
+/// The calibration set of a step: the first `samples` samples (images or token windows) of
+/// `data` in the shuffled order of `seed` (no augmentation: calibration is a measurement),
+/// as batches on `device`.
 pub fn calibration_set(
-    data: &shears_data::Dataset,
+    data: &Split,
     normalization: &shears_data::Normalization,
     samples: usize,
     seed: u64,
     device: &Device,
-) -> Result<Vec<Tensor<4>>, String> {
+) -> Result<Vec<Input>, String> {
     let config = shears_data::BatchConfig {
         batch_size: samples.clamp(1, 256),
         shuffle: true,
@@ -234,17 +236,20 @@ pub fn calibration_set(
         augment: None,
         normalization: normalization.clone(),
     };
-    let mut it = shears_data::Batches::new(data, &config, 0).map_err(|e| e.to_string())?;
-    let mut batch = shears_data::Batch::default();
+    let mut it = data.batches(&config, 0).map_err(|e| e.to_string())?;
     let (mut out, mut seen) = (Vec::new(), 0);
-    while seen < samples && it.next_into(&mut batch) {
-        let (x, _) = crate::train::to_tensors(&batch, device);
-        let take = (samples - seen).min(batch.labels.len());
+    while seen < samples
+        && let Some(b) = it.next_on(device)
+    {
+        let take = (samples - seen).min(b.samples);
         seen += take;
-        out.push(if take < batch.labels.len() {
-            x.narrow(0, 0, take)
+        out.push(if take < b.samples {
+            match b.input {
+                Input::Images(x) => Input::Images(x.narrow(0, 0, take)),
+                Input::Tokens(x) => Input::Tokens(x.narrow(0, 0, take)),
+            }
         } else {
-            x
+            b.input
         });
     }
     if seen == 0 {
@@ -255,7 +260,7 @@ pub fn calibration_set(
 
 /// Runs a shears network over `set` with the probe: the [`super::Calibrate`] of its steps.
 pub fn run_network(
-    set: &[Tensor<4>],
+    set: &[Input],
 ) -> impl FnMut(&crate::models::Network, &mut dyn Probe) -> Result<(), String> + '_ {
     move |model, probe| {
         for x in set {

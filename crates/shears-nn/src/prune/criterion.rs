@@ -5,12 +5,12 @@
 use super::Prunable;
 use crate::models::Network;
 use crate::params::PathStack;
-use crate::train::{Devices, TrainError, cross_entropy, to_tensors};
+use crate::train::{Devices, Split, TrainError, cross_entropy};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use shears_core::score::{self, FisherAccumulator, TaylorAccumulator};
-use shears_data::{Batch, BatchConfig, Batches, Dataset};
+use shears_data::BatchConfig;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -106,19 +106,15 @@ pub struct GradientStats {
 pub fn gradient_stats(
     model: &Network,
     params: &[Prunable],
-    data: &Dataset,
+    data: &Split,
     config: &BatchConfig,
     batches: usize,
     devices: &Devices,
 ) -> Result<GradientStats, TrainError> {
-    let mut it = Batches::new(data, config, 0)?;
-    let mut batch = Batch::default();
+    let mut it = data.batches(config, 0)?;
     gradient_stats_with(model, params, batches, |m: &Network| {
-        if !it.next_into(&mut batch) {
-            return None;
-        }
-        let (x, y) = to_tensors(&batch, &devices.train);
-        Some(cross_entropy(m.forward(x), y))
+        let b = it.next_on(&devices.train)?;
+        Some(cross_entropy(m.forward(b.input), b.targets))
     })
 }
 

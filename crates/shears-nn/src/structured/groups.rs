@@ -265,6 +265,8 @@ pub fn channel_groups(net: &Network) -> Vec<ChannelGroup> {
             groups[res_at] = res;
             groups
         }
+        // Attention heads and MLP neurons are not channel groups yet.
+        Network::Vit(_) | Network::Gpt(_) => Vec::new(),
     }
 }
 

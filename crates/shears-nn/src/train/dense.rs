@@ -1,16 +1,18 @@
 //! Dense training: a recipe, prepared data splits, and the epoch loop that turns them into a
 //! trained model with its per-epoch history.
 
-use super::{Devices, EpochStats, LrClock, TrainError, evaluate, train_epoch};
+use super::{Devices, EpochStats, LrClock, Split, TrainError, evaluate, train_epoch};
 use crate::metrics::Metrics;
-use crate::models::{ModelSpec, Network};
+use crate::models::{ModelKind, ModelSpec, Network};
 use crate::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
-use shears_core::lr::{LrPolicy, LrSchedule};
+use shears_core::lr::{LrPolicy, LrSchedule, Warmup};
+use shears_data::text::{TextCorpus, Vocab, Windows};
 use shears_data::{
-    Augment, BatchConfig, DEFAULT_VALIDATION_FRACTION, Dataset, DatasetId, Normalization, Splits,
+    Augment, BatchConfig, DEFAULT_VALIDATION_FRACTION, DataError, DatasetId, Normalization, Splits,
     split_validation,
 };
+use std::path::Path;
 
 /// Most epochs any training or fine-tuning count may ask for: far beyond any real recipe, and
 /// a bound that catches a mistyped count before it runs for years.
@@ -53,6 +55,31 @@ impl Default for TrainRecipe {
 }
 
 impl TrainRecipe {
+    /// The default recipe for `kind`: SGD with cosine decay for the CNNs (the paper's); for
+    /// the transformers AdamW (decoupled weight decay 0.05) with one epoch of linear warm-up
+    /// then cosine decay, the usual recipe of small ViTs and GPTs (SGD barely trains them).
+    pub fn for_model(kind: ModelKind) -> Self {
+        let adamw = |lr: f64, epochs: usize, batch_size: usize| Self {
+            epochs,
+            batch_size,
+            lr,
+            lr_policy: LrPolicy {
+                schedule: LrSchedule::Cosine { min_lr: lr / 20.0 },
+                warmup: Some(Warmup {
+                    epochs: 1,
+                    start_factor: 0.1,
+                }),
+            },
+            optimizer: OptimizerConfig::adamw(0.05),
+            ..Self::default()
+        };
+        match kind {
+            ModelKind::VitTiny => adamw(2e-3, 20, 128),
+            ModelKind::GptTiny => adamw(2e-3, 8, 32),
+            _ => Self::default(),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_EPOCHS).contains(&self.epochs) {
             return Err(format!(
@@ -77,16 +104,37 @@ impl TrainRecipe {
     }
 }
 
-/// Train / validation / test sets ready for batching; validation is carved from the training
-/// set (never the test set, which the reference used for early stopping).
+/// A dataset as read from disk, before it is split and batched: images or a corpus.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Images(Splits),
+    Text(TextCorpus),
+}
+
+impl Source {
+    /// Reads `dataset` (from `dir` when given); the error names the file or the dataset.
+    pub fn load(dataset: DatasetId, dir: Option<&Path>) -> Result<Self, DataError> {
+        Ok(if dataset.is_text() {
+            Source::Text(shears_data::load_corpus(dataset, dir)?)
+        } else {
+            Source::Images(shears_data::load(dataset, dir)?)
+        })
+    }
+}
+
+/// Train / validation / test sets ready for batching. For images, validation is carved from
+/// the training set (never the test set, which the reference used for early stopping); a
+/// corpus comes with its own validation text.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub dataset: DatasetId,
-    pub train: Dataset,
-    pub val: Dataset,
-    pub test: Dataset,
+    pub train: Split,
+    pub val: Split,
+    pub test: Split,
     pub normalization: Normalization,
     pub augment: Option<Augment>,
+    /// The corpus' vocabulary (text only): what the model's classes mean.
+    pub vocab: Option<Vocab>,
 }
 
 impl Prepared {
@@ -119,11 +167,69 @@ impl Prepared {
         }
         Ok(Self {
             dataset,
-            train,
-            val,
-            test: splits.test,
+            train: Split::Images(train),
+            val: Split::Images(val),
+            test: Split::Images(splits.test),
             normalization: dataset.normalization(),
             augment: augment.then(|| dataset.default_augment().unwrap_or_else(Augment::cifar)),
+            vocab: None,
+        })
+    }
+
+    /// Splits `source`: images as [`Prepared::new`] does, a corpus as [`Prepared::text`]
+    /// into windows of `context` tokens (ignored for images).
+    pub fn from_source(
+        dataset: DatasetId,
+        source: Source,
+        val_fraction: f64,
+        seed: u64,
+        augment: bool,
+        context: usize,
+    ) -> Result<Self, TrainError> {
+        match source {
+            Source::Images(splits) => Self::new(dataset, splits, val_fraction, seed, augment),
+            Source::Text(corpus) => Self::text(dataset, corpus, context),
+        }
+    }
+
+    /// [`Prepared::from_source`] for evaluating or pruning a trained model: a corpus is
+    /// encoded with the model's vocabulary `vocab` (its token ids are the model's classes), so
+    /// characters it never saw become the unknown id instead of shifting every id.
+    pub fn for_model(
+        dataset: DatasetId,
+        source: Source,
+        val_fraction: f64,
+        seed: u64,
+        spec: &ModelSpec,
+        vocab: Option<&Vocab>,
+    ) -> Result<Self, TrainError> {
+        let source = match (source, vocab) {
+            (Source::Text(corpus), Some(v)) => Source::Text(corpus.reencoded(v)),
+            (source, _) => source,
+        };
+        Self::from_source(dataset, source, val_fraction, seed, false, spec.input[2])
+    }
+
+    /// A corpus cut into windows of `context` tokens (plus the one each position predicts).
+    /// Every split must hold at least one window; the error names the split.
+    pub fn text(
+        dataset: DatasetId,
+        corpus: TextCorpus,
+        context: usize,
+    ) -> Result<Self, TrainError> {
+        let windows = |tokens: Vec<u16>, split: &str| {
+            Windows::new(tokens, context).map_err(|e| {
+                TrainError::DegenerateData(format!("{} ({split} split): {e}", corpus.name))
+            })
+        };
+        Ok(Self {
+            dataset,
+            train: Split::Text(windows(corpus.train.clone(), "training")?),
+            val: Split::Text(windows(corpus.valid.clone(), "validation")?),
+            test: Split::Text(windows(corpus.test.clone(), "test")?),
+            normalization: dataset.normalization(),
+            augment: None,
+            vocab: Some(corpus.vocab),
         })
     }
 
@@ -139,9 +245,10 @@ impl Prepared {
                 format!(" ({key})")
             };
             return Err(TrainError::DegenerateData(format!(
-                "{}: the training split has {n} images, fewer than the batch size \
+                "{}: the training split has {n} {}, fewer than the batch size \
                  {batch_size}{key}; lower the batch size or use more data",
-                self.dataset
+                self.dataset,
+                self.train.unit()
             )));
         }
         Ok(())
@@ -150,6 +257,21 @@ impl Prepared {
     /// Checks that a model of `spec` takes this data's images and classes (before anything
     /// runs: a mismatch would otherwise be a shape panic deep inside Burn).
     pub fn check_model(&self, spec: &ModelSpec) -> Result<(), String> {
+        let text = self.vocab.is_some();
+        if spec.kind.is_language_model() != text {
+            return Err(if text {
+                format!(
+                    "{} reads images, but '{}' is a text corpus: use gpt-tiny (or an image dataset)",
+                    spec.kind, self.dataset
+                )
+            } else {
+                format!(
+                    "{} is a language model, but '{}' is images: use --data kjv-mini or \
+                     --data text --data-dir PATH",
+                    spec.kind, self.dataset
+                )
+            });
+        }
         if self.input() != spec.input || self.classes() != spec.classes {
             return Err(format!(
                 "model expects {:?} inputs and {} classes, dataset '{}' has {:?} and {}",
@@ -163,12 +285,21 @@ impl Prepared {
         Ok(())
     }
 
+    /// `[channels, height, width]` of an image, or `[1, 1, context]` for text.
     pub fn input(&self) -> [usize; 3] {
-        self.train.sample_shape()
+        match &self.train {
+            Split::Images(d) => d.sample_shape(),
+            Split::Text(w) => [1, 1, w.context()],
+        }
     }
 
+    /// Classes, or the vocabulary size for text.
     pub fn classes(&self) -> usize {
-        self.train.num_classes
+        match (&self.train, &self.vocab) {
+            (Split::Images(d), _) => d.num_classes,
+            (Split::Text(_), Some(v)) => v.len(),
+            (Split::Text(_), None) => 0,
+        }
     }
 
     pub fn train_batches(&self, batch_size: usize, seed: u64) -> BatchConfig {
@@ -176,7 +307,12 @@ impl Prepared {
     }
 
     pub fn eval_batches(&self) -> BatchConfig {
-        BatchConfig::eval(1000, self.normalization.clone())
+        // Text windows cost `context` positions each (and attention their square).
+        let size = match self.train {
+            Split::Images(_) => 1000,
+            Split::Text(_) => 64,
+        };
+        BatchConfig::eval(size, self.normalization.clone())
     }
 }
 

@@ -1,11 +1,11 @@
 //! One training epoch: shuffled batches, an optimizer step per batch, and the after-step hook
 //! where pruning keeps pruned weights at zero.
 
-use super::{Devices, TrainError, cross_entropy, to_tensors};
+use super::{Devices, Split, TrainError, cross_entropy};
 use crate::models::Network;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use shears_core::lr::LrPolicy;
-use shears_data::{Batch, BatchConfig, Batches, Dataset};
+use shears_data::BatchConfig;
 use std::time::Instant;
 
 /// What one epoch of training did.
@@ -54,7 +54,7 @@ impl<M> AfterStep<M> for () {
 pub fn train_epoch(
     mut model: Network,
     optim: &mut ModuleOptimizer,
-    data: &Dataset,
+    data: &Split,
     config: &BatchConfig,
     epoch: usize,
     lr: &LrClock,
@@ -62,17 +62,16 @@ pub fn train_epoch(
     hook: &mut dyn AfterStep<Network>,
 ) -> Result<(Network, EpochStats), TrainError> {
     let start = Instant::now();
-    let mut batches = Batches::new(data, config, epoch as u64)?;
+    let mut batches = data.batches(config, epoch as u64)?;
     let iters = batches.len();
-    let mut batch = Batch::default();
     let (mut loss_sum, mut samples) = (0.0f64, 0u64);
     let mut i = 0;
-    while batches.next_into(&mut batch) {
+    while let Some(batch) = batches.next_on(&devices.train) {
         if crate::interrupt::requested() {
             return Err(TrainError::Interrupted);
         }
-        let (x, y) = to_tensors(&batch, &devices.train);
-        let loss = cross_entropy(model.forward(x), y);
+        let n = batch.samples;
+        let loss = cross_entropy(model.forward(batch.input), batch.targets);
         let value = loss.clone().into_scalar::<f32>();
         if !value.is_finite() {
             return Err(TrainError::Diverged {
@@ -84,8 +83,8 @@ pub fn train_epoch(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr.lr(epoch, i, iters), model, grads);
         model = hook.after_step(model);
-        loss_sum += value as f64 * batch.n as f64;
-        samples += batch.n as u64;
+        loss_sum += value as f64 * n as f64;
+        samples += n as u64;
         i += 1;
     }
     Ok((

@@ -8,16 +8,20 @@
 
 pub mod dense;
 pub mod epoch;
+mod split;
 
-pub use dense::{EpochRecord, FitReport, MAX_EPOCHS, Prepared, TrainRecipe, fit, seeded_init};
+pub use dense::{
+    EpochRecord, FitReport, MAX_EPOCHS, Prepared, Source, TrainRecipe, fit, seeded_init,
+};
 pub use epoch::{AfterStep, EpochStats, LrClock, train_epoch};
+pub use split::{DeviceBatch, Split, SplitBatches};
 
 use crate::metrics::{MetricSums, Metrics};
-use crate::models::Network;
+use crate::models::{Input, Network};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
-use shears_data::{Batch, BatchConfig, Batches, DataError, Dataset};
+use shears_data::{Batch, BatchConfig, DataError};
 
 /// Failures of a training run that the caller must see rather than a silently bad model.
 #[derive(Debug, thiserror::Error)]
@@ -77,47 +81,54 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     picked.mean().neg()
 }
 
-/// An image classifier: what [`evaluate`] needs of a model. shears' own [`Network`] is one;
-/// implement it for your Burn model to evaluate it the same way.
+/// A classifier: what [`evaluate`] needs of a model. shears' own [`Network`] is one;
+/// implement it for your Burn model to evaluate it the same way. A language model is a
+/// classifier of the next token (one logit row per position, see [`Split`]).
 pub trait Classifier: Module {
-    /// Logits `[batch, classes]` of images `[batch, channels, height, width]`.
-    fn classify(&self, images: Tensor<4>) -> Tensor<2>;
+    /// Logits `[rows, classes]`: one row per image, or per token position.
+    fn classify(&self, x: Input) -> Tensor<2>;
 }
 
 impl Classifier for Network {
-    fn classify(&self, images: Tensor<4>) -> Tensor<2> {
-        self.forward(images)
+    fn classify(&self, x: Input) -> Tensor<2> {
+        self.forward(x)
     }
 }
 
-/// Evaluates `model` (moved to validation mode here) on a whole dataset, in order: exact
-/// per-sample top-1/top-5 and loss. `split` names the data in errors ("test"): an empty
-/// split or a non-finite logit is an error, never a score.
+/// Evaluates `model` (moved to validation mode here) on a whole split, in order: exact
+/// per-sample (per-token for text) top-1/top-5 and loss. `split` names the data in errors
+/// ("test"): an empty split or a non-finite logit is an error, never a score.
 pub fn evaluate<M: Classifier>(
     model: &M,
-    data: &Dataset,
+    data: &Split,
     split: &str,
     config: &BatchConfig,
     device: &Device,
 ) -> Result<Metrics, TrainError> {
     if data.is_empty() {
         return Err(TrainError::DegenerateData(format!(
-            "the {split} split has 0 images: there is nothing to evaluate"
+            "the {split} split has 0 {}: there is nothing to evaluate",
+            data.unit()
         )));
     }
     let model = model.valid();
     let mut sums = MetricSums::default();
-    let classes = data.num_classes;
-    let mut batches = Batches::new(data, config, 0)?;
-    let mut batch = Batch::default();
-    while batches.next_into(&mut batch) {
-        let (x, _) = to_tensors(&batch, device);
-        let logits = model.classify(x).into_data();
+    let mut batches = data.batches(config, 0)?;
+    while let Some(b) = batches.next_on(device) {
+        let logits = model.classify(b.input);
+        let [rows, classes] = logits.dims();
+        let logits = logits.into_data();
         let logits = logits
             .as_slice::<f32>()
             .map_err(|e| TrainError::Invalid(format!("logits are not f32: {e:?}")))?;
+        if rows != b.labels.len() {
+            return Err(TrainError::Invalid(format!(
+                "the model gave {rows} rows of logits for {} labels",
+                b.labels.len()
+            )));
+        }
         let seen = sums.n;
-        sums.add(logits, &batch.labels, classes)
+        sums.add(logits, b.labels, classes)
             .map_err(|row| TrainError::NonFinite {
                 split: split.to_string(),
                 sample: seen + row as u64,

@@ -9,6 +9,7 @@ use super::runs::Run;
 use super::{
     AnalysisOptions, CellSize, CellSummary, ConfigSummary, SeedValue, mean_of, target_key,
 };
+use crate::Measure;
 
 /// Regime → experiment id → runs, at one target.
 pub(super) type ByRegime<'r, 'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'r Run<'a>>>>;
@@ -41,11 +42,11 @@ pub(super) fn select_cells(
     for (&regime, configs) in regimes {
         let mut summaries: Vec<(ConfigSummary, Vec<SeedValue>)> = configs
             .iter()
-            .map(|(&experiment, runs)| config_summary(experiment, runs))
+            .map(|(&experiment, runs)| config_summary(experiment, runs, opts.measure))
             .collect();
         let best = selected(&summaries, opts);
         summaries[best].0.selected = true;
-        let mut c = cell(regime, summaries, best);
+        let mut c = cell(regime, summaries, best, opts.measure);
         if opts.size_measure.is_some() {
             let runs = &configs[c.experiment.as_str()];
             c.size = Some(CellSize {
@@ -58,25 +59,32 @@ pub(super) fn select_cells(
     cells
 }
 
-/// One configuration's means over its seeds, and the per-seed values.
-fn config_summary(experiment: &str, runs: &[&Run]) -> (ConfigSummary, Vec<SeedValue>) {
+/// One configuration's means of the measure over its seeds, and the per-seed values.
+fn config_summary(
+    experiment: &str,
+    runs: &[&Run],
+    measure: Measure,
+) -> (ConfigSummary, Vec<SeedValue>) {
+    let ppl = measure == Measure::Perplexity;
     let seeds: Vec<SeedValue> = runs
         .iter()
         .map(|r| SeedValue {
             seed: r.seed,
             test_top1: r.last.test_top1,
             val_top1: r.last.val_top1,
+            test_ppl: ppl.then(|| measure.test(r.last)),
+            val_ppl: ppl.then(|| measure.val(r.last)),
             cum_epochs: r.last.cum_epochs,
             cum_train_flops: r.last.cum_train_flops,
             sparsity: r.last.sparsity,
             cum_wall_s: Some(r.last.cum_wall_s),
         })
         .collect();
-    let test: Vec<f64> = seeds.iter().map(|s| s.test_top1).collect();
+    let test: Vec<f64> = seeds.iter().map(|s| measure.seed_test(s)).collect();
     let c = ConfigSummary {
         experiment: experiment.to_string(),
         n: seeds.len(),
-        val_mean: mean_of(seeds.iter().map(|s| s.val_top1)),
+        val_mean: mean_of(seeds.iter().map(|s| measure.seed_val(s))),
         test_mean: mean_of(test.iter().copied()),
         test_ci95: stats::ci95_half_width(&test),
         epochs: mean_of(seeds.iter().map(|s| s.cum_epochs as f64)),
@@ -92,15 +100,16 @@ fn config_summary(experiment: &str, runs: &[&Run]) -> (ConfigSummary, Vec<SeedVa
     (c, seeds)
 }
 
-/// Index of the configuration with the best selection metric; ties → more seeds, then the
-/// smaller experiment id (the order they come in).
+/// Index of the configuration with the best selection metric (highest top-1, lowest
+/// perplexity); ties → more seeds, then the smaller experiment id (the order they come in).
 fn selected(summaries: &[(ConfigSummary, Vec<SeedValue>)], opts: &AnalysisOptions) -> usize {
     let metric = |c: &ConfigSummary| {
-        if opts.select_on_validation {
-            c.val_mean
-        } else {
-            c.test_mean
-        }
+        opts.measure.sign()
+            * if opts.select_on_validation {
+                c.val_mean
+            } else {
+                c.test_mean
+            }
     };
     let mut best = 0;
     for i in 1..summaries.len() {
@@ -112,12 +121,17 @@ fn selected(summaries: &[(ConfigSummary, Vec<SeedValue>)], opts: &AnalysisOption
     best
 }
 
-/// The cell of `regime`: the selected configuration's test top-1 over seeds, with every
+/// The cell of `regime`: the selected configuration's test measure over seeds, with every
 /// configuration listed.
-fn cell(regime: &str, summaries: Vec<(ConfigSummary, Vec<SeedValue>)>, best: usize) -> CellSummary {
+fn cell(
+    regime: &str,
+    summaries: Vec<(ConfigSummary, Vec<SeedValue>)>,
+    best: usize,
+    measure: Measure,
+) -> CellSummary {
     let seeds = summaries[best].1.clone();
     let sel = summaries[best].0.clone();
-    let test: Vec<f64> = seeds.iter().map(|s| s.test_top1).collect();
+    let test: Vec<f64> = seeds.iter().map(|s| measure.seed_test(s)).collect();
     let d = stats::describe(&test).expect("finite, non-empty");
     CellSummary {
         regime: regime.to_string(),
@@ -141,14 +155,14 @@ fn cell(regime: &str, summaries: Vec<(ConfigSummary, Vec<SeedValue>)>, best: usi
 const SIZE_TOLERANCE: f64 = 0.01;
 
 /// A warning when the structured cells at `target` differ in the measure their targets count
-/// (`measure`; parameters for `channels`) by more than [`SIZE_TOLERANCE`] of the larger: their
-/// accuracies then compare different models.
+/// (`opts.size_measure`; parameters for `channels`) by more than [`SIZE_TOLERANCE`] of the
+/// larger: their accuracies (or perplexities) then compare different models.
 pub(super) fn size_warning(
     target: f64,
     cells: &BTreeMap<String, CellSummary>,
-    measure: Option<&str>,
+    opts: &AnalysisOptions,
 ) -> Option<String> {
-    let measure = measure?;
+    let measure = opts.size_measure.as_deref()?;
     let sized: Vec<(&str, &CellSize)> = cells
         .values()
         .filter_map(|c| Some((c.regime.as_str(), c.size.as_ref()?)))
@@ -169,9 +183,10 @@ pub(super) fn size_warning(
         .map(|(r, s)| format!("{r} {:.0} params, {:.3e} FLOPs", s.params, s.flops))
         .collect();
     Some(format!(
-        "target {} ({measure}): the regimes end at different sizes ({}; {:.1}% apart in {unit}), so their accuracies compare different models",
+        "target {} ({measure}): the regimes end at different sizes ({}; {:.1}% apart in {unit}), so their {} compare different models",
         super::pct(target),
         sizes.join("; "),
         100.0 * spread,
+        opts.measure.qualities(),
     ))
 }

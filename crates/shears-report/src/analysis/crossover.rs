@@ -5,9 +5,12 @@ use shears_core::stats::{self, Crossing, DiffPoint, LocatedCrossing, SignedDiff}
 use super::pairs::paired;
 use super::verdicts::Verdicts;
 use super::{ALPHA, AnalysisOptions, CrossoverPoint, CrossoverSummary, TargetSummary, pct};
+use crate::Measure;
 
 /// The crossover of `opts.iterative_regime` against `opts.one_shot_regime`, located only where
-/// the data resolve it; unresolved questions are added to `warnings`.
+/// the data resolve it; unresolved questions are added to `warnings`. The points keep the
+/// measure's own difference; the sign changes are found on the oriented one (positive =
+/// iterative better), so "up" is always "iterative overtakes one-shot".
 pub(super) fn crossover(
     targets: &[TargetSummary],
     opts: &AnalysisOptions,
@@ -15,28 +18,29 @@ pub(super) fn crossover(
     warnings: &mut Vec<String>,
 ) -> CrossoverSummary {
     let (os, it) = (&opts.one_shot_regime, &opts.iterative_regime);
+    let m = opts.measure;
     let points = points(targets, os, it, verdicts);
     let diff: Vec<DiffPoint> = points
         .iter()
-        .map(|p| DiffPoint::with_half_width(p.target, p.difference, p.ci95))
+        .map(|p| DiffPoint::with_half_width(p.target, m.sign() * p.difference, p.ci95))
         .collect();
     let sign_changes = stats::crossings(&diff);
     let signed: Vec<SignedDiff> = points
         .iter()
         .map(|p| SignedDiff {
             x: p.target,
-            d: p.difference,
+            d: m.sign() * p.difference,
             p_adjusted: p.p_adjusted,
         })
         .collect();
     let resolution = stats::resolve_crossover(&signed, ALPHA, &format!("{it} − {os}"));
     warnings.extend(resolution.warnings.iter().cloned());
     let adjusted = verdicts.adjusted;
-    let statement = statement(&points, &resolution, &sign_changes, os, it, adjusted);
+    let statement = statement(&points, &resolution, &sign_changes, (os, it), m, adjusted);
     CrossoverSummary {
         one_shot: os.clone(),
         iterative: it.clone(),
-        method: method(os, it, adjusted),
+        method: method(os, it, m, adjusted),
         points,
         resolved: resolution.resolved,
         crossings: resolution.crossings,
@@ -55,7 +59,7 @@ fn points(
     let mut points = Vec::new();
     for t in targets {
         if let (Some(a), Some(b)) = (t.regimes.get(it), t.regimes.get(os))
-            && let Some(p) = paired(a, b)
+            && let Some(p) = paired(a, b, verdicts.measure)
         {
             points.push(CrossoverPoint {
                 target: t.target,
@@ -76,8 +80,8 @@ fn statement(
     points: &[CrossoverPoint],
     resolution: &stats::CrossoverResolution,
     sign_changes: &[Crossing],
-    os: &str,
-    it: &str,
+    (os, it): (&str, &str),
+    m: Measure,
     adjusted: &str,
 ) -> String {
     if points.len() < 2 {
@@ -103,7 +107,11 @@ fn statement(
         );
     }
     if resolution.crossings.is_empty() {
-        let leader = if points[0].difference > 0.0 { it } else { os };
+        let leader = if m.sign() * points[0].difference > 0.0 {
+            it
+        } else {
+            os
+        };
         return format!(
             "no crossover between {} and {}: {leader} is significantly better at every measured target",
             pct(lo),
@@ -131,12 +139,20 @@ fn located(c: &LocatedCrossing, os: &str, it: &str, adjusted: &str) -> String {
     )
 }
 
-fn method(os: &str, it: &str, adjusted: &str) -> String {
+fn method(os: &str, it: &str, m: Measure, adjusted: &str) -> String {
+    let sign = if m.higher_is_better() {
+        String::new()
+    } else {
+        format!(
+            " (lower is better, so d < 0 where {it} is better; crossing directions are those of −d)"
+        )
+    };
     format!(
-        "d(target) = paired mean of {it} − {os} final test top-1 over shared seeds, with its 95% t CI \
+        "d(target) = paired mean of {it} − {os} final {} over shared seeds{sign}, with its 95% t CI \
          and its paired t-test, {adjusted} within the report's family of all pairs. A crossover is \
          located between two targets only where d is significantly non-zero on both sides with \
          opposite signs; a sign change of the mean elsewhere is listed under sign_changes with its \
-         interpolated zero and band, and is not a finding."
+         interpolated zero and band, and is not a finding.",
+        m.name()
     )
 }

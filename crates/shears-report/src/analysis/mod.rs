@@ -28,8 +28,10 @@ pub use summary::{
     SequentialOptions, Summary, TargetSummary,
 };
 
-/// Version of the `summary.json` schema written by this crate.
-pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
+/// Newest version of the `summary.json` schema written by this crate: 3 (a measure other than
+/// top-1). Top-1 summaries are still written as version 2, which they are
+/// ([`Measure::schema_version`](crate::Measure::schema_version)).
+pub const SUMMARY_SCHEMA_VERSION: u32 = 3;
 /// Name of the test used for every regime comparison.
 pub const TEST_NAME: &str = "paired t-test over seeds";
 /// Significance level (two-sided) of every comparison.
@@ -85,22 +87,18 @@ fn mean_of(xs: impl Iterator<Item = f64>) -> f64 {
 /// Aggregates `rows` into a [`Summary`]: see the crate documentation for every rule.
 pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     let mut warnings = Vec::new();
-    let runs = runs::finished_runs(rows, &mut warnings);
-    let dense = runs::dense_baseline(rows, &mut warnings);
+    let runs = runs::finished_runs(rows, opts.measure, &mut warnings);
+    let dense = runs::dense_baseline(rows, opts.measure, &mut warnings);
     let cells: Vec<(f64, BTreeMap<String, CellSummary>)> = cells::group_by_target(&runs)
         .values()
         .map(|(target, regimes)| (*target, cells::select_cells(regimes, opts)))
         .collect();
     let family: Vec<(f64, &BTreeMap<String, CellSummary>)> =
         cells.iter().map(|(t, c)| (*t, c)).collect();
-    let verdicts = verdicts::Verdicts::judge(&family, opts.margin, opts.sequential);
+    let verdicts = verdicts::Verdicts::judge(&family, opts);
     let mut targets = Vec::new();
     for (target, cells) in cells {
-        warnings.extend(cells::size_warning(
-            target,
-            &cells,
-            opts.size_measure.as_deref(),
-        ));
+        warnings.extend(cells::size_warning(target, &cells, opts));
         targets.push(pairs::compare_target(
             target,
             cells,
@@ -113,13 +111,13 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
     let (recommendation, recommendations_by_target) =
         recommend::recommendations(&targets, opts, &verdicts);
     Summary {
-        schema_version: SUMMARY_SCHEMA_VERSION,
+        schema_version: opts.measure.schema_version(),
         test: TEST_NAME.into(),
         alpha: ALPHA,
         power: POWER,
         margin: opts.margin,
         multiplicity: multiplicity(opts, verdicts.len()),
-        selection: selection_rule(opts).into(),
+        selection: selection_rule(opts),
         options: opts.clone(),
         runs: runs.len(),
         dense,
@@ -136,8 +134,7 @@ pub fn analyze(rows: &[StepRow], opts: &AnalysisOptions) -> Summary {
 
 /// How the report's claims are kept from being made by chance, as `summary.json` states it.
 fn multiplicity(opts: &AnalysisOptions, pairs: usize) -> String {
-    let margin = pp(opts.margin);
-    let margin = margin.trim_start_matches('+');
+    let margin = opts.measure.fmt_margin(opts.margin);
     match opts.sequential {
         None => format!(
             "Holm over all {pairs} paired t-tests of the report (every pair of regimes at every target), and separately over their {pairs} equivalence tests (TOST at ±{margin})"
@@ -170,10 +167,23 @@ fn unresolved_warnings(targets: &[TargetSummary], warnings: &mut Vec<String>) {
 }
 
 /// The configuration-selection rule, as `summary.json` states it.
-fn selection_rule(opts: &AnalysisOptions) -> &'static str {
-    if opts.select_on_validation {
-        "per (target, regime), the configuration (experiment id) with the best mean validation top-1; its test top-1 is reported"
+fn selection_rule(opts: &AnalysisOptions) -> String {
+    let m = opts.measure;
+    let lower = if m.higher_is_better() {
+        ""
     } else {
-        "per (target, regime), the configuration (experiment id) with the best mean test top-1 (as in the paper; optimistic)"
+        " (lowest)"
+    };
+    if opts.select_on_validation {
+        format!(
+            "per (target, regime), the configuration (experiment id) with the best mean {}{lower}; its {} is reported",
+            m.val_name(),
+            m.name()
+        )
+    } else {
+        format!(
+            "per (target, regime), the configuration (experiment id) with the best mean {}{lower} (as in the paper; optimistic)",
+            m.name()
+        )
     }
 }

@@ -6,35 +6,39 @@ use std::collections::BTreeMap;
 use shears_core::stats::{self, PairedTest};
 
 use super::verdicts::{Outcome, Verdicts, shared};
-use super::{CellSummary, Comparison, TEST_NAME, TargetSummary, pct, pp, pval};
+use super::{CellSummary, Comparison, TEST_NAME, TargetSummary, pct, pval};
+use crate::Measure;
 
-/// Paired t-test of `a` − `b` final test top-1 over the seeds they share.
-pub(super) fn paired(a: &CellSummary, b: &CellSummary) -> Option<PairedTest> {
-    let (xa, xb) = shared(a, b);
+/// Paired t-test of `a` − `b` final test measure over the seeds they share, in the measure's
+/// own units (its sign is not oriented: for perplexity a negative difference favours `a`).
+pub(super) fn paired(a: &CellSummary, b: &CellSummary, m: Measure) -> Option<PairedTest> {
+    let (xa, xb) = shared(a, b, m);
     stats::paired_t_test(&xa, &xb).ok()
 }
 
-/// Cells by descending mean, ties by regime name.
+/// Cells from the best mean to the worst (descending top-1, ascending perplexity), ties by
+/// regime name.
 pub(super) fn by_mean<'c>(
     cells: impl IntoIterator<Item = &'c CellSummary>,
+    m: Measure,
 ) -> Vec<&'c CellSummary> {
     let mut order: Vec<&CellSummary> = cells.into_iter().collect();
     order.sort_by(|a, b| {
-        b.mean
-            .total_cmp(&a.mean)
+        (m.sign() * b.mean)
+            .total_cmp(&(m.sign() * a.mean))
             .then_with(|| a.regime.cmp(&b.regime))
     });
     order
 }
 
-/// The cell with the fewest mean epochs; ties → higher mean, then regime name.
-pub(super) fn cheapest<'c>(cells: &[&'c CellSummary]) -> &'c CellSummary {
+/// The cell with the fewest mean epochs; ties → better mean, then regime name.
+pub(super) fn cheapest<'c>(cells: &[&'c CellSummary], m: Measure) -> &'c CellSummary {
     cells
         .iter()
         .min_by(|a, b| {
             a.epochs
                 .total_cmp(&b.epochs)
-                .then_with(|| b.mean.total_cmp(&a.mean))
+                .then_with(|| (m.sign() * b.mean).total_cmp(&(m.sign() * a.mean)))
                 .then_with(|| a.regime.cmp(&b.regime))
         })
         .expect("non-empty")
@@ -48,7 +52,8 @@ pub(super) fn compare_target(
     verdicts: &Verdicts,
     warnings: &mut Vec<String>,
 ) -> TargetSummary {
-    let order = by_mean(cells.values());
+    let m = verdicts.measure;
+    let order = by_mean(cells.values(), m);
     let best = order[0];
     let comparisons: Vec<Comparison> = order[1..]
         .iter()
@@ -61,14 +66,14 @@ pub(super) fn compare_target(
             tied.push(other);
         }
     }
-    let cheapest = cheapest(&tied);
+    let cheapest = cheapest(&tied, m);
     let epochs_ratio = (cheapest.epochs > 0.0).then(|| best.epochs / cheapest.epochs);
     let choice = choose(target, &order, verdicts);
 
     let first = comparisons.first();
     let significant = first.is_some_and(|c| c.significant);
     let winner = (choice.verdict == "winner").then(|| choice.regime.regime.clone());
-    let statement = statement(best, &comparisons, &cells, &choice, verdicts.adjusted);
+    let statement = statement(best, &comparisons, &cells, &choice, verdicts);
 
     TargetSummary {
         target,
@@ -130,6 +135,7 @@ pub(super) fn choose<'c>(
                 .is_some_and(|(_, n)| n.within_margin())
         })
         .collect();
+    let s = verdicts.measure.sign();
     let chosen = equivalent_to_best
         .iter()
         .copied()
@@ -137,7 +143,7 @@ pub(super) fn choose<'c>(
         .min_by(|a, b| {
             a.epochs
                 .total_cmp(&b.epochs)
-                .then_with(|| b.mean.total_cmp(&a.mean))
+                .then_with(|| (s * b.mean).total_cmp(&(s * a.mean)))
         })
         .unwrap_or(best);
     let (mut all_better, mut resolved, mut needed) = (true, true, Some(0usize));
@@ -173,7 +179,7 @@ fn compare(
     verdicts: &Verdicts,
     warnings: &mut Vec<String>,
 ) -> Comparison {
-    let t = paired(best, other);
+    let t = paired(best, other, verdicts.measure);
     if let Some(t) = &t
         && (t.n < best.n || t.n < other.n)
     {
@@ -234,8 +240,9 @@ fn statement(
     comparisons: &[Comparison],
     cells: &BTreeMap<String, CellSummary>,
     choice: &Choice,
-    adjusted: &str,
+    verdicts: &Verdicts,
 ) -> String {
+    let (m, adjusted) = (verdicts.measure, verdicts.adjusted);
     let chosen = choice.regime;
     match choice.verdict {
         "only" => format!(
@@ -245,13 +252,14 @@ fn statement(
         "winner" => {
             let c = &comparisons[0];
             format!(
-                "{} wins: {} over {} ({} mean {} vs {}; {}, {}, {adjusted}: {}, n = {})",
+                "{} wins: {} {} {} ({} mean {} vs {}; {}, {}, {adjusted}: {}, n = {})",
                 best.regime,
-                pp(c.difference),
+                m.fmt_diff(c.difference),
+                m.over(),
                 c.regime,
-                "test top-1",
-                pct(best.mean),
-                pct(cells[&c.regime].mean),
+                m.name(),
+                m.fmt(best.mean),
+                m.fmt(cells[&c.regime].mean),
                 TEST_NAME,
                 pval(c.p_value),
                 pval(c.p_adjusted),
@@ -263,19 +271,19 @@ fn statement(
             chosen.regime,
             best.regime,
             cost(best, chosen),
-            pct(chosen.mean),
-            pct(best.mean)
+            m.fmt(chosen.mean),
+            m.fmt(best.mean)
         ),
         "equivalent" => format!(
             "use {} (best mean {}): every other regime is worse or equivalent within the margin (TOST)",
             best.regime,
-            pct(best.mean)
+            m.fmt(best.mean)
         ),
         _ => format!(
             "not resolved: {} has the best mean ({}), but {} — a difference of the margin needs {}",
             best.regime,
-            pct(best.mean),
-            open_pairs(comparisons, adjusted),
+            m.fmt(best.mean),
+            open_pairs(comparisons, m, adjusted),
             choice
                 .seeds_needed
                 .map(|n| format!("≈ {n} seeds"))
@@ -284,8 +292,8 @@ fn statement(
     }
 }
 
-/// The pairs still open, with their raw and adjusted p-values.
-fn open_pairs(comparisons: &[Comparison], adjusted: &str) -> String {
+/// The pairs still open (each one's difference to the best), with raw and adjusted p-values.
+fn open_pairs(comparisons: &[Comparison], m: Measure, adjusted: &str) -> String {
     let open: Vec<String> = comparisons
         .iter()
         .filter(|c| c.verdict != "better" && c.verdict != "equivalent")
@@ -293,7 +301,7 @@ fn open_pairs(comparisons: &[Comparison], adjusted: &str) -> String {
             format!(
                 "{} ({}; {}, {adjusted}: {})",
                 c.regime,
-                pp(-c.difference),
+                m.fmt_diff(-c.difference),
                 pval(c.p_value),
                 pval(c.p_adjusted)
             )

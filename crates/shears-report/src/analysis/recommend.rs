@@ -10,6 +10,7 @@ use super::verdicts::Verdicts;
 use super::{
     AnalysisOptions, CellSummary, Evidence, Recommendation, TargetSummary, pct, target_key,
 };
+use crate::Measure;
 
 /// The overall recommendation (for the requested target, or a digest of the per-target ones)
 /// and one recommendation per measured target.
@@ -53,6 +54,7 @@ fn recommend(
         return rec;
     };
     rec.measured_target = Some(t.target);
+    let m = verdicts.measure;
     let at = at_target(t.target, requested);
     let budget_txt = budget
         .map(|b| format!(" within {b:.0} epochs"))
@@ -64,23 +66,18 @@ fn recommend(
         .collect();
     if feasible.is_empty() {
         rec.basis = "none_within_budget".into();
-        rec.text = none_within_budget(t, &at, &budget_txt);
-        rec.evidence = evidence(&t.regimes, None, budget);
+        rec.text = none_within_budget(t, &at, &budget_txt, m);
+        rec.evidence = evidence(&t.regimes, None, budget, m);
         return rec;
     }
-    let order = by_mean(feasible.iter().copied());
+    let order = by_mean(feasible.iter().copied(), m);
     let choice = choose(t.target, &order, verdicts);
-    let (chosen, basis, text) = explain(
-        &order,
-        &choice,
-        &format!("{at}{budget_txt}"),
-        verdicts.adjusted,
-    );
+    let (chosen, basis, text) = explain(&order, &choice, &format!("{at}{budget_txt}"), verdicts);
     rec.basis = basis.into();
     rec.text = text;
     rec.regime = Some(chosen.regime.clone());
     rec.experiment = Some(chosen.experiment.clone());
-    rec.evidence = evidence(&t.regimes, Some(chosen), budget);
+    rec.evidence = evidence(&t.regimes, Some(chosen), budget, m);
     rec
 }
 
@@ -107,17 +104,18 @@ fn at_target(measured: f64, requested: f64) -> String {
     }
 }
 
-fn none_within_budget(t: &TargetSummary, at: &str, budget_txt: &str) -> String {
+fn none_within_budget(t: &TargetSummary, at: &str, budget_txt: &str, m: Measure) -> String {
     let cheapest = t
         .regimes
         .values()
         .min_by(|a, b| a.epochs.total_cmp(&b.epochs))
         .expect("non-empty target");
     format!(
-        "{at}: no measured regime fits{budget_txt}; the cheapest is {} with {:.1} epochs ({} test top-1)",
+        "{at}: no measured regime fits{budget_txt}; the cheapest is {} with {:.1} epochs ({} {})",
         cheapest.regime,
         cheapest.epochs,
-        pct(cheapest.mean)
+        m.fmt(cheapest.mean),
+        m.name()
     )
 }
 
@@ -126,9 +124,10 @@ fn explain<'c>(
     order: &[&'c CellSummary],
     choice: &Choice<'c>,
     lead: &str,
-    adjusted: &str,
+    verdicts: &Verdicts,
 ) -> (&'c CellSummary, &'static str, String) {
     let (best, chosen) = (order[0], choice.regime);
+    let (adjusted, fmt_cell) = (verdicts.adjusted, |c| fmt_cell(c, verdicts.measure));
     let text = match choice.verdict {
         "only" => {
             let text = format!(
@@ -175,12 +174,14 @@ fn explain<'c>(
     (chosen, basis, text)
 }
 
-fn fmt_cell(c: &CellSummary) -> String {
+fn fmt_cell(c: &CellSummary, m: Measure) -> String {
     format!(
         "{} {}{} (n = {}), {:.1} epochs, {:.3e} training FLOPs",
         c.regime,
-        pct(c.mean),
-        c.ci95.map(|h| format!(" ± {}", pct(h))).unwrap_or_default(),
+        m.fmt(c.mean),
+        c.ci95
+            .map(|h| format!(" ± {}", m.fmt(h)))
+            .unwrap_or_default(),
         c.n,
         c.epochs,
         c.train_flops
@@ -192,13 +193,14 @@ fn evidence(
     cells: &BTreeMap<String, CellSummary>,
     rec: Option<&CellSummary>,
     budget: Option<f64>,
+    m: Measure,
 ) -> Vec<Evidence> {
     cells
         .values()
         .map(|c| {
             let vs = rec
                 .filter(|r| r.regime != c.regime)
-                .and_then(|r| paired(r, c));
+                .and_then(|r| paired(r, c, m));
             Evidence {
                 regime: c.regime.clone(),
                 experiment: c.experiment.clone(),

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use shears_core::results::StepRow;
 use shears_core::stats::{self, Describe};
 
-use super::{DenseSummary, mean_of, pct, target_key};
+use super::{DenseSummary, mean_of, target_key};
+use crate::Measure;
 
 /// One experiment id with one seed, represented by its last step.
 pub(super) struct Run<'a> {
@@ -17,8 +18,13 @@ pub(super) struct Run<'a> {
 }
 
 /// Groups `rows` by (experiment, seed) and keeps each run's last step; runs with only the
-/// dense step or a non-finite final accuracy are dropped with a warning.
-pub(super) fn finished_runs<'a>(rows: &'a [StepRow], warnings: &mut Vec<String>) -> Vec<Run<'a>> {
+/// dense step or a non-finite final measure (for perplexity: an infinite or NaN loss) are
+/// dropped with a warning.
+pub(super) fn finished_runs<'a>(
+    rows: &'a [StepRow],
+    measure: Measure,
+    warnings: &mut Vec<String>,
+) -> Vec<Run<'a>> {
     let mut by_run: BTreeMap<(&str, u64), Vec<&StepRow>> = BTreeMap::new();
     for r in rows {
         by_run
@@ -42,10 +48,8 @@ pub(super) fn finished_runs<'a>(rows: &'a [StepRow], warnings: &mut Vec<String>)
             ));
             continue;
         }
-        if !last.test_top1.is_finite() || !last.val_top1.is_finite() {
-            warnings.push(format!(
-                "run {experiment}/seed {seed}: non-finite final accuracy; run ignored"
-            ));
+        if let Some(why) = non_finite(last, measure) {
+            warnings.push(format!("run {experiment}/seed {seed}: {why}; run ignored"));
             continue;
         }
         runs.push(Run {
@@ -59,14 +63,36 @@ pub(super) fn finished_runs<'a>(rows: &'a [StepRow], warnings: &mut Vec<String>)
     runs
 }
 
-/// Step-0 test top-1, averaged per seed (warning when experiments disagree) then over seeds.
-pub(super) fn dense_baseline(rows: &[StepRow], warnings: &mut Vec<String>) -> Option<DenseSummary> {
+/// Why the final step `last` cannot be counted, if it cannot: its measure is not finite (a
+/// perplexity from an infinite or NaN loss, or one past `f64`). A perplexity summary keeps
+/// top-1 too, so that must be finite as well (it always is when the loss is).
+fn non_finite(last: &StepRow, measure: Measure) -> Option<String> {
+    let ppl_finite = measure.test(last).is_finite() && measure.val(last).is_finite();
+    if measure == Measure::Perplexity && !ppl_finite {
+        return Some(format!(
+            "non-finite final perplexity (test_loss {}, val_loss {})",
+            last.test_loss, last.val_loss
+        ));
+    }
+    (!(last.test_top1.is_finite() && last.val_top1.is_finite()))
+        .then(|| "non-finite final accuracy".to_string())
+}
+
+/// Step-0 test measure, averaged per seed (warning when experiments disagree) then over seeds.
+pub(super) fn dense_baseline(
+    rows: &[StepRow],
+    measure: Measure,
+    warnings: &mut Vec<String>,
+) -> Option<DenseSummary> {
     let mut dense_by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.step == 0 && r.test_top1.is_finite())
+        .filter(|r| r.step == 0 && measure.test(r).is_finite())
     {
-        dense_by_seed.entry(r.seed).or_default().push(r.test_top1);
+        dense_by_seed
+            .entry(r.seed)
+            .or_default()
+            .push(measure.test(r));
     }
     let mut dense_vals = Vec::new();
     for (seed, v) in &mut dense_by_seed {
@@ -77,7 +103,12 @@ pub(super) fn dense_baseline(rows: &[StepRow], warnings: &mut Vec<String>) -> Op
                 (a.min(x), b.max(x))
             });
         if hi - lo > 1e-9 {
-            warnings.push(format!("seed {seed}: step-0 (dense) test accuracy differs across experiments ({} to {}); their mean is used", pct(lo), pct(hi)));
+            warnings.push(format!(
+                "seed {seed}: step-0 (dense) test {} differs across experiments ({} to {}); their mean is used",
+                measure.quality(),
+                measure.fmt(lo),
+                measure.fmt(hi)
+            ));
         }
         dense_vals.push(mean_of(v.iter().copied()));
     }

@@ -6,13 +6,20 @@ use serde::{Deserialize, Serialize};
 use shears_core::results::FailedRun;
 use shears_core::stats::{Crossing, LocatedCrossing, Spending};
 
+use crate::Measure;
+
 /// Options of [`analyze`](crate::analyze).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AnalysisOptions {
+    /// What regimes are judged by: test top-1 (default; not written) or test perplexity
+    /// (lower is better). Every mean, difference, CI, margin and `dense` of the summary is in
+    /// its units.
+    #[serde(skip_serializing_if = "Measure::is_top1")]
+    pub measure: Measure,
     /// When several configurations (experiment ids) of one regime exist at one target, keep the
-    /// one with the best mean *validation* top-1 (true, default) or the best mean *test* top-1
-    /// (false: what the paper did). The kept configuration's *test* accuracy is reported.
+    /// one with the best mean *validation* measure (true, default) or the best mean *test*
+    /// measure (false: what the paper did). The kept configuration's *test* measure is reported.
     pub select_on_validation: bool,
     /// Regime name of the one-shot side of the crossover.
     pub one_shot_regime: String,
@@ -28,8 +35,10 @@ pub struct AnalysisOptions {
     /// their accuracies compare different models. Written only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_measure: Option<String>,
-    /// Equivalence margin m (accuracy as a fraction: 0.005 = 0.5 pp): two regimes whose mean
-    /// difference is shown to lie within ±m (TOST) are "equivalent".
+    /// Equivalence margin m: two regimes whose mean difference is shown to lie within ±m (TOST)
+    /// are "equivalent". For top-1 a fraction of accuracy (0.005 = 0.5 pp); for perplexity a
+    /// fraction of the best mean perplexity at the target (0.01 = 1%):
+    /// [`Measure::default_margin`].
     pub margin: f64,
     /// The seeds were added sequentially (`--seeds auto`): every pair is judged at its look
     /// of this group-sequential design instead of by Holm over a fixed sample. Written only
@@ -55,6 +64,7 @@ pub const DEFAULT_MARGIN: f64 = 0.005;
 impl Default for AnalysisOptions {
     fn default() -> Self {
         Self {
+            measure: Measure::Top1,
             select_on_validation: true,
             one_shot_regime: "one-shot".into(),
             iterative_regime: "geometric".into(),
@@ -67,12 +77,31 @@ impl Default for AnalysisOptions {
     }
 }
 
-/// The final result of one seed of the selected configuration.
+impl AnalysisOptions {
+    /// The defaults for `measure`, with its default margin.
+    pub fn with_measure(measure: Measure) -> Self {
+        Self {
+            measure,
+            margin: measure.default_margin(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The final result of one seed of the selected configuration. Top-1 is always kept (for a
+/// language model it is next-token accuracy); perplexity only when it is the measure, so
+/// top-1 summaries are unchanged ([`Measure::seed_test`] reads the measure).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedValue {
     pub seed: u64,
     pub test_top1: f64,
     pub val_top1: f64,
+    /// `exp(test_loss)`: present when the measure is perplexity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_ppl: Option<f64>,
+    /// `exp(val_loss)`: present when the measure is perplexity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_ppl: Option<f64>,
     pub cum_epochs: usize,
     pub cum_train_flops: f64,
     pub sparsity: f64,
@@ -99,20 +128,20 @@ pub struct ConfigSummary {
     pub selected: bool,
 }
 
-/// One (target, regime) cell: the selected configuration's final test top-1 over seeds.
+/// One (target, regime) cell: the selected configuration's final test measure over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellSummary {
     pub regime: String,
     /// Experiment id of the selected configuration.
     pub experiment: String,
     pub n: usize,
-    /// Mean final test top-1 (fraction).
+    /// Mean final test measure (top-1 as a fraction, or perplexity).
     pub mean: f64,
     /// Sample std over seeds (`null` for n = 1).
     pub std: Option<f64>,
     /// 95% Student t CI half-width (`null` for n = 1).
     pub ci95: Option<f64>,
-    /// Mean final validation top-1 (the selection metric by default).
+    /// Mean final validation measure (the selection metric by default).
     pub val_mean: f64,
     /// Mean cumulative fine-tuning epochs.
     pub epochs: f64,
@@ -146,7 +175,8 @@ pub struct CellSize {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub regime: String,
-    /// Paired mean of best − this regime over the common seeds (fraction).
+    /// Paired mean of best − this regime over the common seeds, in the measure's units
+    /// (negative for perplexity, where lower is better).
     pub difference: f64,
     pub ci95: Option<f64>,
     pub n_pairs: usize,
@@ -172,13 +202,13 @@ pub struct TargetSummary {
     pub target: f64,
     /// Keyed by regime name.
     pub regimes: BTreeMap<String, CellSummary>,
-    /// The best-mean regime when it is significantly better than the runner-up, else `null`.
+    /// The recommended regime when it is significantly better than every other, else `null`.
     pub winner: Option<String>,
-    /// The regime with the highest mean, significant or not.
+    /// The regime with the best mean (highest top-1, lowest perplexity), significant or not.
     pub best_mean: String,
-    /// The regime with the second-highest mean (`null` with one regime).
+    /// The regime with the second-best mean (`null` with one regime).
     pub runner_up: Option<String>,
-    /// Paired mean difference best − runner-up (fraction; `null` without a runner-up or pairs).
+    /// Paired mean difference best − runner-up (measure's units; `null` without a runner-up).
     pub difference: Option<f64>,
     pub difference_ci95: Option<f64>,
     pub n_pairs: usize,
@@ -237,7 +267,7 @@ pub struct CrossoverSummary {
     pub statement: String,
 }
 
-/// Step-0 (dense) test top-1 over distinct seeds.
+/// Step-0 (dense) test measure over distinct seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DenseSummary {
     pub n: usize,
@@ -285,7 +315,8 @@ pub struct Summary {
     pub test: String,
     pub alpha: f64,
     pub power: f64,
-    /// Equivalence margin (fraction of accuracy).
+    /// Equivalence margin ([`AnalysisOptions::margin`]: absolute for top-1, relative to the
+    /// best mean for perplexity).
     pub margin: f64,
     /// How the p-values of the report are corrected for testing many pairs.
     pub multiplicity: String,

@@ -2,20 +2,36 @@
 //! as one family over the whole report and the equivalence tests (TOST at the margin) as
 //! another, so a report of many targets does not name a winner (or a tie) by chance.
 //! docs/statistics.md gives the methods and their measured error rates.
+//!
+//! The tests see [`Measure::judged`] values: oriented so that "higher" is "better" (a lower
+//! perplexity wins) and, for perplexity, divided by the best mean at the target so that the
+//! one margin of the family is relative.
 
 use std::collections::BTreeMap;
 
 use shears_core::stats::{self, PairVerdict, Side, Verdict};
 
-use super::{ALPHA, CellSummary, SequentialOptions, target_key};
+use super::{ALPHA, AnalysisOptions, CellSummary, target_key};
+use crate::Measure;
 
-/// The shared seeds' final test top-1 of `a` and `b`, in seed order.
-pub(super) fn shared(a: &CellSummary, b: &CellSummary) -> (Vec<f64>, Vec<f64>) {
-    let bm: BTreeMap<u64, f64> = b.seeds.iter().map(|s| (s.seed, s.test_top1)).collect();
+/// The shared seeds' final test measure of `a` and `b`, in seed order.
+pub(super) fn shared(a: &CellSummary, b: &CellSummary, m: Measure) -> (Vec<f64>, Vec<f64>) {
+    let bm: BTreeMap<u64, f64> = b.seeds.iter().map(|s| (s.seed, m.seed_test(s))).collect();
     a.seeds
         .iter()
-        .filter_map(|s| bm.get(&s.seed).map(|&v| (s.test_top1, v)))
+        .filter_map(|s| bm.get(&s.seed).map(|&v| (m.seed_test(s), v)))
         .unzip()
+}
+
+/// The best of the cells' means (highest top-1, lowest perplexity).
+pub(super) fn best_mean<'c>(
+    cells: impl IntoIterator<Item = &'c CellSummary>,
+    m: Measure,
+) -> Option<f64> {
+    cells
+        .into_iter()
+        .map(|c| c.mean)
+        .max_by(|a, b| (m.sign() * a).total_cmp(&(m.sign() * b)))
 }
 
 /// One pair's verdict seen from the regime asked about.
@@ -46,31 +62,39 @@ pub struct Verdicts {
     pairs: BTreeMap<(i64, String, String), PairVerdict>,
     /// "Holm-adjusted" or "design-adjusted": what the adjusted p-values are.
     pub adjusted: &'static str,
+    /// The measure judged, for every later comparison of the report.
+    pub measure: Measure,
 }
 
 impl Verdicts {
     /// Judges every pair of regimes sharing at least two seeds at each target, as one family:
-    /// by Holm, or at each pair's look of `sequential` (Bonferroni over the family).
+    /// by Holm, or at each pair's look of `opts.sequential` (Bonferroni over the family), on
+    /// [`Measure::judged`] values at `opts.margin`.
     pub fn judge(
         targets: &[(f64, &BTreeMap<String, CellSummary>)],
-        margin: f64,
-        sequential: Option<SequentialOptions>,
+        opts: &AnalysisOptions,
     ) -> Self {
+        let (m, sequential) = (opts.measure, opts.sequential);
         let mut keys = Vec::new();
         let mut samples = Vec::new();
         for (target, cells) in targets {
+            let reference = m.margin_reference(best_mean(cells.values(), m).unwrap_or(1.0));
+            let judged = |xs: Vec<f64>| -> Vec<f64> {
+                xs.into_iter().map(|x| m.judged(x, reference)).collect()
+            };
             let names: Vec<&String> = cells.keys().collect();
             for (i, a) in names.iter().enumerate() {
                 for b in &names[i + 1..] {
-                    let (xa, xb) = shared(&cells[*a], &cells[*b]);
+                    let (xa, xb) = shared(&cells[*a], &cells[*b], m);
                     // A pair without a test (fewer than 2 shared seeds) is "untested".
                     if stats::paired_t_test(&xa, &xb).is_ok() {
                         keys.push((target_key(*target), (*a).clone(), (*b).clone()));
-                        samples.push((xa, xb));
+                        samples.push((judged(xa), judged(xb)));
                     }
                 }
             }
         }
+        let margin = opts.margin;
         let pairs: Vec<(&[f64], &[f64])> = samples
             .iter()
             .map(|(a, b)| (a.as_slice(), b.as_slice()))
@@ -87,6 +111,7 @@ impl Verdicts {
         Self {
             pairs: keys.into_iter().zip(judged).collect(),
             adjusted: super::adjusted_for(sequential.is_some()),
+            measure: m,
         }
     }
 

@@ -13,19 +13,23 @@ use shears_core::stats;
 use super::panel::{Panel, Pt, Series, XScale, draw_panel};
 use super::style::{Marker, marker_element, regime_styles};
 use super::{FONT_LEGEND, FONT_TITLE, err};
+use crate::Measure;
 use crate::analysis::Summary;
 
 fn dense_reference(summary: &Summary) -> Option<(f64, String)> {
+    let m = summary.options.measure;
     summary.dense.as_ref().map(|d| {
         (
-            100.0 * d.mean,
-            format!("dense baseline ({:.2}%)", 100.0 * d.mean),
+            m.plot(d.mean),
+            format!("dense baseline ({})", m.fmt(d.mean)),
         )
     })
 }
 
-/// Fig. 2: mean test top-1 vs realised sparsity per regime, 95% CI bars, dense reference line.
+/// Fig. 2: mean test measure vs realised sparsity per regime, 95% CI bars, dense reference
+/// line (top-1 in %, perplexity as is).
 pub(super) fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
+    let m = summary.options.measure;
     let styles = regime_styles(summary);
     let series = styles
         .iter()
@@ -36,8 +40,8 @@ pub(super) fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
                 .filter_map(|t| t.regimes.get(regime))
                 .map(|c| Pt {
                     x: 100.0 * c.sparsity,
-                    y: 100.0 * c.mean,
-                    ci: c.ci95.map(|h| 100.0 * h),
+                    y: m.plot(c.mean),
+                    ci: c.ci95.map(|h| m.plot(h)),
                 })
                 .collect();
             Series {
@@ -51,9 +55,9 @@ pub(super) fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
         })
         .collect();
     Panel {
-        title: "Test top-1 vs sparsity (mean ± 95% CI over seeds)".into(),
+        title: format!("{} vs sparsity (mean ± 95% CI over seeds)", m.title()),
         x_desc: "realised sparsity (%; axis spaced by log of the remaining fraction)",
-        y_desc: "test top-1 accuracy (%)",
+        y_desc: m.axis_label().into(),
         series,
         reference: dense_reference(summary),
         x_range: None,
@@ -65,7 +69,10 @@ pub(super) fn accuracy_vs_sparsity(summary: &Summary) -> Panel<'static> {
 
 /// The paired difference iterative − one-shot per target with its 95% CI, against zero: filled
 /// where it is significantly non-zero after the report's Holm correction, hollow where not.
+/// The difference is the measure's own (for perplexity, below zero = iterative better; the
+/// axis says so).
 pub(super) fn difference(summary: &Summary) -> Option<Panel<'static>> {
+    let m = summary.options.measure;
     let c = &summary.crossover;
     if c.points.is_empty() {
         return None;
@@ -93,8 +100,8 @@ pub(super) fn difference(summary: &Summary) -> Option<Panel<'static>> {
                 .filter(|p| p.p_adjusted.is_some_and(|q| q < alpha) == significant)
                 .map(|p| Pt {
                     x: 100.0 * p.target,
-                    y: 100.0 * p.difference,
-                    ci: p.ci95.map(|h| 100.0 * h),
+                    y: m.plot(p.difference),
+                    ci: p.ci95.map(|h| m.plot(h)),
                 })
                 .collect(),
         })
@@ -106,7 +113,13 @@ pub(super) fn difference(summary: &Summary) -> Option<Panel<'static>> {
             c.iterative, c.one_shot
         ),
         x_desc: "target sparsity (%; axis spaced by log of the remaining fraction)",
-        y_desc: "difference in test top-1 (pp)",
+        y_desc: match m {
+            Measure::Top1 => "difference in test top-1 (pp)".into(),
+            Measure::Perplexity => format!(
+                "difference in test perplexity (< 0: {} better)",
+                c.iterative
+            ),
+        },
         series,
         reference: Some((0.0, "no difference".into())),
         x_range: None,
@@ -116,10 +129,12 @@ pub(super) fn difference(summary: &Summary) -> Option<Panel<'static>> {
     })
 }
 
-/// Mean over seeds, step by step, of one experiment's rows: `(x(row), test top-1)` with the
-/// accuracy's 95% CI. `from_step` 0 includes the dense baseline.
+/// Mean over seeds, step by step, of one experiment's rows: `(x(row), test measure)` with the
+/// measure's 95% CI (in plot units). `from_step` 0 includes the dense baseline. Steps whose
+/// measure is not finite (a diverged run, dropped from the analysis) are left out.
 fn mean_trajectory(
     rows: &[StepRow],
+    m: Measure,
     experiment: &str,
     from_step: usize,
     x: fn(&StepRow) -> f64,
@@ -128,7 +143,7 @@ fn mean_trajectory(
     let mut by_step_seed: BTreeMap<(usize, u64), &StepRow> = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.experiment == experiment && r.step >= from_step)
+        .filter(|r| r.experiment == experiment && r.step >= from_step && m.test(r).is_finite())
     {
         by_step_seed.insert((r.step, r.seed), r);
     }
@@ -136,15 +151,15 @@ fn mean_trajectory(
     for ((step, _), r) in by_step_seed {
         let e = by_step.entry(step).or_default();
         e.0.push(x(r));
-        e.1.push(r.test_top1);
+        e.1.push(m.test(r));
     }
     by_step
         .values()
         .filter_map(|(xs, a)| {
             Some(Pt {
                 x: stats::mean(xs)?,
-                y: 100.0 * stats::mean(a)?,
-                ci: stats::ci95_half_width(a).map(|h| 100.0 * h),
+                y: m.plot(stats::mean(a)?),
+                ci: stats::ci95_half_width(a).map(|h| m.plot(h)),
             })
         })
         .collect()
@@ -154,6 +169,7 @@ fn mean_trajectory(
 /// cumulative fine-tuning epochs spent (mean over seeds of the selected configuration); the
 /// filled marker is the final result with its 95% CI.
 fn accuracy_vs_epochs(rows: &[StepRow], summary: &Summary) -> Vec<Panel<'static>> {
+    let m = summary.options.measure;
     let styles = regime_styles(summary);
     summary
         .targets
@@ -166,7 +182,7 @@ fn accuracy_vs_epochs(rows: &[StepRow], summary: &Summary) -> Vec<Panel<'static>
                 // The selected configuration's path: accuracy after every step against the
                 // fine-tuning epochs spent so far (intermediate points are at intermediate
                 // sparsity; the last one is the final result).
-                let pts = mean_trajectory(rows, &cell.experiment, 0, |r| r.cum_epochs as f64);
+                let pts = mean_trajectory(rows, m, &cell.experiment, 0, |r| r.cum_epochs as f64);
                 max_epochs = pts.iter().map(|p| p.x).fold(max_epochs, f64::max);
                 let last: Vec<Pt> = pts
                     .last()
@@ -198,7 +214,10 @@ fn accuracy_vs_epochs(rows: &[StepRow], summary: &Summary) -> Vec<Panel<'static>
             Panel {
                 title: format!("target sparsity {:.1}%", 100.0 * t.target),
                 x_desc: "cumulative fine-tuning epochs",
-                y_desc: "test top-1 (%)",
+                y_desc: match m {
+                    Measure::Top1 => "test top-1 (%)".into(),
+                    Measure::Perplexity => m.axis_label().into(),
+                },
                 series,
                 reference: dense_reference(summary),
                 x_range: Some((0.0, (max_epochs * 1.08).max(1.0))),
@@ -223,7 +242,10 @@ fn legend_strip<DB: DrawingBackend>(
     let mut x = 20;
     let y = 22;
     area.draw_text(
-        "Test top-1 after each pruning step vs cumulative fine-tuning epochs (mean over seeds; filled = final, ± 95% CI)",
+        &format!(
+            "{} after each pruning step vs cumulative fine-tuning epochs (mean over seeds; filled = final, ± 95% CI)",
+            summary.options.measure.title()
+        ),
         &("sans-serif", FONT_TITLE).into_font().color(&BLACK),
         (x, 12),
     )
@@ -284,6 +306,7 @@ pub(super) fn draw_epochs<DB: DrawingBackend>(
 /// Fig. 6: hybrid runs after every pruning step (mean over seeds of the selected configuration),
 /// one line per target, with the final one-shot and iterative results for reference.
 pub(super) fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<Panel<'static>> {
+    let m = summary.options.measure;
     let hybrid = "hybrid";
     let palette = [
         RGBColor(200, 30, 40),
@@ -302,7 +325,7 @@ pub(super) fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<P
         .enumerate()
     {
         let cell = &t.regimes[hybrid];
-        let pts = mean_trajectory(rows, &cell.experiment, 1, |r| 100.0 * r.sparsity);
+        let pts = mean_trajectory(rows, m, &cell.experiment, 1, |r| 100.0 * r.sparsity);
         series.push(Series {
             label: format!("hybrid → {:.1}%", 100.0 * t.target),
             color: palette[k % palette.len()],
@@ -326,7 +349,7 @@ pub(super) fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<P
             .filter_map(|t| t.regimes.get(regime.as_str()))
             .map(|c| Pt {
                 x: 100.0 * c.sparsity,
-                y: 100.0 * c.mean,
+                y: m.plot(c.mean),
                 ci: None,
             })
             .collect();
@@ -340,9 +363,12 @@ pub(super) fn hybrid_trajectory(rows: &[StepRow], summary: &Summary) -> Option<P
         });
     }
     Some(Panel {
-        title: "Hybrid runs: test top-1 after every pruning step (mean ± 95% CI)".into(),
+        title: format!(
+            "Hybrid runs: {} after every pruning step (mean ± 95% CI)",
+            m.name()
+        ),
         x_desc: "realised sparsity (%)",
-        y_desc: "test top-1 accuracy (%)",
+        y_desc: m.axis_label().into(),
         series,
         reference: dense_reference(summary),
         x_range: None,

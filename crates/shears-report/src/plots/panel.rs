@@ -33,7 +33,7 @@ pub(super) struct Series {
 pub(super) struct Panel<'a> {
     pub(super) title: String,
     pub(super) x_desc: &'a str,
-    pub(super) y_desc: &'a str,
+    pub(super) y_desc: String,
     pub(super) series: Vec<Series>,
     /// Horizontal reference line (value, label).
     pub(super) reference: Option<(f64, String)>,
@@ -98,7 +98,7 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(p.x_desc)
-        .y_desc(p.y_desc)
+        .y_desc(&p.y_desc)
         .axis_desc_style(("sans-serif", FONT_AXIS))
         .label_style(("sans-serif", FONT_TICK))
         .light_line_style(RGBColor(244, 244, 244))

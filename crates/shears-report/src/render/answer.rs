@@ -1,10 +1,12 @@
 //! The bottom line: the answer per sparsity range, in words, for the top of the report.
 
-use crate::analysis::{Summary, TargetSummary, pct, pp};
+use crate::Measure;
+use crate::analysis::{Summary, TargetSummary, pct};
 
 /// The answer in a few lines: consecutive targets with the same answer form one range.
 pub fn bottom_line(summary: &Summary) -> Vec<String> {
-    let margin = pp(summary.margin).trim_start_matches('+').to_string();
+    let m = summary.options.measure;
+    let margin = m.fmt_margin(summary.margin);
     let key = |t: &TargetSummary| match t.verdict.as_str() {
         "inconclusive" => "inconclusive".to_string(),
         v => format!("{v}/{}/{}", t.recommended, t.recommended == t.best_mean),
@@ -18,7 +20,7 @@ pub fn bottom_line(summary: &Summary) -> Vec<String> {
             j += 1;
         }
         let run = &summary.targets[i..=j];
-        lines.push(format!("{}: {}", range(run), answer(run, &margin)));
+        lines.push(format!("{}: {}", range(run), answer(run, &margin, m)));
         i = j + 1;
     }
     lines
@@ -44,7 +46,7 @@ fn span(values: impl Iterator<Item = f64>, fmt: impl Fn(f64) -> String) -> Strin
 }
 
 /// One range's answer in words.
-fn answer(run: &[TargetSummary], margin: &str) -> String {
+fn answer(run: &[TargetSummary], margin: &str, m: Measure) -> String {
     let t = &run[0];
     let seeds = run
         .iter()
@@ -54,13 +56,15 @@ fn answer(run: &[TargetSummary], margin: &str) -> String {
     match t.verdict.as_str() {
         "only" => format!("{} (the only regime measured)", t.recommended),
         "winner" => format!(
-            "**{}** — significantly better than every other regime ({} over the runner-up)",
+            "**{}** — significantly better than every other regime ({} {} the runner-up)",
             t.recommended,
-            span(run.iter().filter_map(|t| t.difference), pp)
+            span(run.iter().filter_map(|t| t.difference), |d| m.fmt_diff(d)),
+            m.over()
         ),
         "equivalent" if t.recommended != t.best_mean => format!(
-            "**{}** — equivalent accuracy (±{margin}) to the best mean at {}× fewer fine-tuning epochs",
+            "**{}** — equivalent {} (±{margin}) to the best mean at {}× fewer fine-tuning epochs",
             t.recommended,
+            m.quality(),
             span(
                 run.iter().map(|t| {
                     let best = &t.regimes[&t.best_mean];

@@ -1,6 +1,7 @@
 //! The tables of the report (`results.csv`, the results table, the verdict per target).
 
-use crate::analysis::{Summary, TargetSummary, pct, pp, pval};
+use crate::Measure;
+use crate::analysis::{Summary, TargetSummary, pct, pval};
 
 fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
     x.map(f).unwrap_or_default()
@@ -14,7 +15,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Column names of `results.csv`.
+/// Column names of `results.csv` for top-1 ([`csv_columns`] for any measure).
 pub const CSV_COLUMNS: [&str; 24] = [
     "target",
     "regime",
@@ -42,9 +43,16 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "wall_s_mean",
 ];
 
+/// Column names of `results.csv` for `m`: [`CSV_COLUMNS`], with `test_ppl_*` and
+/// `val_ppl_mean` in place of `test_top1_*` and `val_top1_mean` for perplexity (the other
+/// columns keep their names; `min_detectable_difference` is in the measure's units).
+pub fn csv_columns(m: Measure) -> [String; 24] {
+    CSV_COLUMNS.map(|c| c.replace("_top1", &format!("_{}", m.column())))
+}
+
 /// `results.csv`: one line per (target, regime), the target-level verdict repeated on each.
 pub fn results_csv(summary: &Summary) -> String {
-    let mut s = CSV_COLUMNS.join(",");
+    let mut s = csv_columns(summary.options.measure).join(",");
     s.push('\n');
     for t in &summary.targets {
         for c in t.regimes.values() {
@@ -127,6 +135,7 @@ pub(super) struct Tables {
 }
 
 pub(super) fn results_table(summary: &Summary) -> Tables {
+    let m = summary.options.measure;
     let mut rows = Vec::new();
     for t in &summary.targets {
         for c in t.regimes.values() {
@@ -135,9 +144,9 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
                 c.regime.clone(),
                 format!(
                     "{}{}",
-                    pct(c.mean),
+                    m.fmt(c.mean),
                     c.ci95
-                        .map(|h| format!(" ± {}", pct(h)))
+                        .map(|h| format!(" ± {}", m.fmt(h)))
                         .unwrap_or_else(|| " (no CI)".into())
                 ),
                 c.n.to_string(),
@@ -158,7 +167,10 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
     let mut head = vec![
         "target",
         "regime",
-        "test top-1 (mean ± 95% CI)",
+        match m {
+            Measure::Top1 => "test top-1 (mean ± 95% CI)",
+            Measure::Perplexity => "test perplexity (mean ± 95% CI; lower is better)",
+        },
         "n",
         "epochs",
         "train FLOPs",
@@ -191,7 +203,7 @@ pub(super) fn winners_table(summary: &Summary) -> Tables {
                 },
                 t.best_mean.clone(),
                 t.runner_up.clone().unwrap_or_else(|| "–".into()),
-                opt(t.difference, pp),
+                opt(t.difference, |d| summary.options.measure.fmt_diff(d)),
                 pval(t.p_value),
                 pval(t.comparisons.first().and_then(|c| c.p_adjusted)),
             ]
