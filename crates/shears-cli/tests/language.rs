@@ -133,3 +133,104 @@ fn a_text_corpus_without_a_path_or_with_a_bad_file_names_the_problem() {
     assert!(err.contains("binary.txt"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The steps.csv rows of the one experiment in `store`, as (header → value) maps.
+fn step_rows(store: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let exp = std::fs::read_dir(store)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("seed-0").is_dir())
+        .expect("an experiment directory");
+    let csv = std::fs::read_to_string(exp.join("seed-0/steps.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &std::collections::HashMap<String, String>, key: &str) -> f64 {
+    row[key].parse().unwrap()
+}
+
+/// gpt-tiny through the experiment runner on a small unseen text, unstructured (exact
+/// sparsity after fine-tuning at every step) and structured (heads and neurons cut out).
+#[test]
+fn gpt_tiny_prunes_iteratively_with_exact_sparsity_and_structurally() {
+    let corpus = write_corpus("prune.txt", "");
+    for structured in [false, true] {
+        let store = tmp(&format!("store-{structured}"));
+        let _ = std::fs::remove_dir_all(&store);
+        let data_dir = format!("data.dir={}", corpus.display());
+        let structured_key = format!("prune.structured={structured}");
+        let o = shears(&[
+            "prune",
+            "--store",
+            store.to_str().unwrap(),
+            "-s",
+            "model.kind=gpt-tiny",
+            "-s",
+            "data.dataset=text",
+            "-s",
+            &data_dir,
+            "-s",
+            "dense.epochs=1",
+            "-s",
+            "dense.batch_size=8",
+            "-s",
+            "finetune.batch_size=8",
+            "-s",
+            "schedule.kind=geometric",
+            "-s",
+            "schedule.target=0.5",
+            "-s",
+            "schedule.steps=2",
+            "-s",
+            "finetune.mode=epochs",
+            "-s",
+            "finetune.epochs=1",
+            "-s",
+            &structured_key,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let rows = step_rows(&store);
+        assert_eq!(rows.len(), 3, "dense + 2 steps");
+        for r in &rows {
+            assert!(num(r, "test_loss").is_finite(), "{r:?}");
+        }
+        let last = rows.last().unwrap();
+        if structured {
+            let dense = num(&rows[0], "remaining_params");
+            let left = num(last, "remaining_params");
+            assert!(left < 0.7 * dense, "{dense} -> {left}");
+        } else {
+            for r in &rows[1..] {
+                let (real, planned) = (num(r, "sparsity"), num(r, "planned_sparsity"));
+                assert!((real - planned).abs() < 1e-3, "{r:?}");
+            }
+            assert!((num(last, "sparsity") - 0.5).abs() < 1e-3, "{last:?}");
+        }
+    }
+}
+
+#[test]
+fn transformer_configs_default_to_adamw_and_the_language_model_to_its_corpus() {
+    let o = shears(&["prune", "--print-config", "-s", "model.kind=gpt-tiny"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let toml = text(&o.stdout);
+    assert!(toml.contains("dataset = \"kjv-mini\""), "{toml}");
+    assert!(toml.contains("kind = \"adam-w\""), "{toml}");
+    assert!(toml.contains("monitor = \"loss\""), "{toml}");
+    let o = shears(&["prune", "--print-config"]);
+    let toml = text(&o.stdout);
+    assert!(
+        !toml.contains("adam-w"),
+        "the CNN defaults are unchanged: {toml}"
+    );
+}

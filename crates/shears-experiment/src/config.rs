@@ -184,6 +184,39 @@ pub struct FinetuneSection {
     pub optimizer: OptimizerConfig,
 }
 
+impl ExperimentConfig {
+    /// The defaults for `kind`: the CNNs share [`ExperimentConfig::default`] (the paper's
+    /// recipe); a transformer trains and fine-tunes with AdamW ([`TrainRecipe::for_model`],
+    /// fine-tuning at a quarter of the peak rate), and the language model defaults to the
+    /// embedded corpus and keeps the epoch of lowest validation loss (= perplexity), as the
+    /// reference's language-model code does. A config file or override that names the model
+    /// gets these as its defaults.
+    pub fn for_model(kind: ModelKind) -> Self {
+        let mut c = Self::default();
+        c.model.kind = kind;
+        if !kind.is_transformer() {
+            return c;
+        }
+        let r = TrainRecipe::for_model(kind);
+        c.finetune.optimizer = r.optimizer.clone();
+        c.finetune.lr = r.lr / 4.0;
+        c.finetune.batch_size = r.batch_size;
+        c.dense = DenseSection {
+            epochs: r.epochs,
+            lr: r.lr,
+            batch_size: r.batch_size,
+            lr_policy: r.lr_policy,
+            optimizer: r.optimizer,
+            ..DenseSection::default()
+        };
+        if kind.is_language_model() {
+            c.data.dataset = DatasetId::KjvMini;
+            c.finetune.monitor = Monitor::Loss;
+        }
+        c
+    }
+}
+
 impl Default for ExperimentConfig {
     fn default() -> Self {
         Self {
@@ -354,15 +387,26 @@ impl ExperimentConfig {
             .iter()
             .map(|o| parse_override(o))
             .collect::<Result<Vec<_>, _>>()?;
-        let defaults: toml::Table =
-            toml::from_str(&Self::default().to_toml()).expect("the defaults parse");
         let mut settings = Vec::new();
         file_settings(&file, "", &mut settings);
         settings.extend(parsed.iter().cloned());
+        // The defaults follow the model the settings name (the last setting wins, as below).
+        let kind = settings
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "model.kind")
+            .and_then(|(_, v)| v.as_str()?.parse::<ModelKind>().ok())
+            .unwrap_or(ModelSection::default().kind);
+        let defaults: toml::Table =
+            toml::from_str(&Self::for_model(kind).to_toml()).expect("the defaults parse");
         let mut table = toml::Table::new();
         // TOML gives a file's keys a consistent structure: only an override can meet a value
         // where it expects a section, so that error names the override.
         apply_overrides(&mut table, &defaults, &settings)?;
+        // Sections nothing set come from the model's defaults, not the struct's.
+        for (k, v) in &defaults {
+            table.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| keys::value_error(&e, name, overrides, &parsed, &defaults))
     }

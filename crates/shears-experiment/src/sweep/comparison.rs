@@ -78,7 +78,10 @@ impl Comparison {
             set("prune", "scope", "layer-wise".into());
         }
         set("finetune", "max_epochs", MAX_EPOCHS.into());
-        set("finetune", "lr", FINETUNE_LR.into());
+        // The transformers keep their own AdamW rate (ExperimentConfig::for_model).
+        if !self.model.is_transformer() {
+            set("finetune", "lr", FINETUNE_LR.into());
+        }
         if let Some(b) = self.budget {
             set("finetune", "mode", "budget".into());
             set("finetune", "budget", (b as i64).into());

@@ -71,6 +71,11 @@ impl ModelKind {
         }
     }
 
+    /// A transformer (attention blocks, trained with AdamW), not a CNN or MLP.
+    pub fn is_transformer(self) -> bool {
+        matches!(self, ModelKind::VitTiny | ModelKind::GptTiny)
+    }
+
     /// Whether the model reads token ids ([`Input::Tokens`]) rather than images.
     pub fn is_language_model(self) -> bool {
         self == ModelKind::GptTiny

@@ -7,7 +7,7 @@
 //! [`Network`] from its actual module shapes, so it also works on a network that was already
 //! shrunk.
 
-use crate::models::{ConvBn, Network};
+use crate::models::{Attention, Block, ConvBn, Network};
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use serde::Serialize;
@@ -49,15 +49,16 @@ pub struct ChannelGroup {
     /// ResNet stage the channels live in (both its residual group and the block-internal
     /// groups of its blocks); `None` for other architectures.
     pub stage: Option<usize>,
-    /// Conv/Linear layers producing the channels (more than one for a residual group).
+    /// Conv/Linear layers producing the channels (several for a residual group, and `q`, `k`,
+    /// `v` for attention heads).
     pub layers: Vec<String>,
     pub slices: Vec<Slice>,
 }
 
 impl ChannelGroup {
-    /// Channels tied by a residual addition (several producing layers).
+    /// Channels tied by a residual addition (a ResNet stage's several producing layers).
     pub fn is_residual(&self) -> bool {
-        self.layers.len() > 1
+        self.stage.is_some() && self.layers.len() > 1
     }
 
     pub fn slices_with(&self, role: Role) -> impl Iterator<Item = &Slice> {
@@ -166,6 +167,48 @@ fn neuron_group(path: &str, l: &Linear, next: &str) -> ChannelGroup {
     group(path, linear_dims(l)[1], vec![path.to_string()], slices)
 }
 
+/// Head group of the attention at `path`: head `j` is its `d_head` output columns of `q`, `k`
+/// and `v` (and their biases) and the same input rows of `out`. Zeroing a head's producers
+/// zeroes its values, so its softmax-weighted output is exactly 0 whatever its scores: the
+/// masked model computes what the shrunk one does.
+fn head_group(path: &str, a: &Attention) -> ChannelGroup {
+    let d_head = linear_dims(&a.q)[1] / a.heads.max(1);
+    let mut slices = Vec::new();
+    let mut layers = Vec::new();
+    for l in ["q", "k", "v"] {
+        let lp = format!("{path}.{l}");
+        let lin = match l {
+            "q" => &a.q,
+            "k" => &a.k,
+            _ => &a.v,
+        };
+        slices.push(slice(format!("{lp}.weight"), 1, d_head, Role::Producer));
+        if lin.bias.is_some() {
+            slices.push(slice(format!("{lp}.bias"), 0, d_head, Role::Producer));
+        }
+        layers.push(lp);
+    }
+    slices.push(linear_in(&format!("{path}.out"), d_head));
+    group(path, a.heads, layers, slices)
+}
+
+/// Per block: its attention heads, then its MLP's hidden neurons (GELU(0) = 0, so a zeroed
+/// neuron feeds nothing). The residual stream's width is not a group: it runs through every
+/// block, LayerNorm and embedding.
+fn transformer_groups(blocks: &[Block]) -> Vec<ChannelGroup> {
+    let mut out = Vec::new();
+    for (i, b) in blocks.iter().enumerate() {
+        let p = format!("blocks.{i}");
+        out.push(head_group(&format!("{p}.attn"), &b.attn));
+        out.push(neuron_group(
+            &format!("{p}.mlp.fc1"),
+            &b.mlp.fc1,
+            &format!("{p}.mlp.fc2"),
+        ));
+    }
+    out
+}
+
 /// Every prunable channel group of `net`, in forward order. The classifier's outputs are
 /// never a group.
 ///
@@ -177,6 +220,8 @@ fn neuron_group(path: &str, l: &Linear, next: &str) -> ChannelGroup {
 ///   projection shortcut, plus every block's `conv2`/BN2 output in that stage, consumed by the
 ///   next blocks' `conv1`, the next stage's projection and finally `fc`), and one free group
 ///   per block for its `conv1` channels.
+/// - ViT and GPT: per block, its attention heads (`blocks.{i}.attn`) and its MLP's hidden
+///   neurons (`blocks.{i}.mlp.fc1`).
 pub fn channel_groups(net: &Network) -> Vec<ChannelGroup> {
     match net {
         Network::Mlp(m) => vec![
@@ -266,7 +311,8 @@ pub fn channel_groups(net: &Network) -> Vec<ChannelGroup> {
             groups
         }
         // Attention heads and MLP neurons are not channel groups yet.
-        Network::Vit(_) | Network::Gpt(_) => Vec::new(),
+        Network::Vit(m) => transformer_groups(&m.blocks),
+        Network::Gpt(m) => transformer_groups(&m.blocks),
     }
 }
 

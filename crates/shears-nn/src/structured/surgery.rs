@@ -9,7 +9,7 @@
 
 use super::groups::{ChannelGroup, Role, channel_view, kept_indices};
 use super::{StructuredError, host_params};
-use crate::models::{ConvBn, LayerInfo, ModelSpec, Network};
+use crate::models::{Block, ConvBn, LayerInfo, ModelSpec, Network};
 use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear};
@@ -192,6 +192,32 @@ impl Ctx {
         }
     }
 
+    /// Transformer blocks with their heads and MLP neurons edited; a block's head count
+    /// follows its `q` width at the unchanged head size.
+    fn blocks(&mut self, blocks: &[Block]) -> Vec<Block> {
+        blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let p = format!("blocks.{i}");
+                let mut b = b.clone();
+                let d_head = b.attn.q.weight.dims()[1] / b.attn.heads.max(1);
+                for (l, lin) in [
+                    ("q", &mut b.attn.q),
+                    ("k", &mut b.attn.k),
+                    ("v", &mut b.attn.v),
+                    ("out", &mut b.attn.out),
+                ] {
+                    *lin = self.linear(&format!("{p}.attn.{l}"), lin);
+                }
+                b.attn.heads = b.attn.q.weight.dims()[1] / d_head.max(1);
+                b.mlp.fc1 = self.linear(&format!("{p}.mlp.fc1"), &b.mlp.fc1);
+                b.mlp.fc2 = self.linear(&format!("{p}.mlp.fc2"), &b.mlp.fc2);
+                b
+            })
+            .collect()
+    }
+
     fn network(&mut self, net: &Network) -> Network {
         match net {
             Network::Mlp(m) => {
@@ -236,8 +262,16 @@ impl Ctx {
                 m.fc = self.linear("fc", &m.fc);
                 Network::ResNet(m)
             }
-            // No channel groups yet: nothing to rebuild (a plan naming them is reported unused).
-            Network::Vit(_) | Network::Gpt(_) => net.clone(),
+            Network::Vit(m) => {
+                let mut m = m.clone();
+                m.blocks = self.blocks(&m.blocks);
+                Network::Vit(m)
+            }
+            Network::Gpt(m) => {
+                let mut m = m.clone();
+                m.blocks = self.blocks(&m.blocks);
+                Network::Gpt(m)
+            }
         }
     }
 
@@ -338,6 +372,32 @@ impl Checker {
         o
     }
 
+    /// Every block reads and writes the residual width `width`; `q`, `k`, `v` agree, their
+    /// width is whole heads, and `out` reads it.
+    fn blocks(&mut self, blocks: &[Block], width: usize) {
+        for (i, b) in blocks.iter().enumerate() {
+            let p = format!("blocks.{i}.attn");
+            let a = &b.attn;
+            let inner = self.linear(&format!("{p}.q"), &a.q, width);
+            for (l, lin) in [("k", &a.k), ("v", &a.v)] {
+                let o = self.linear(&format!("{p}.{l}"), lin, width);
+                self.same(|| format!("{p}.{l} output features"), o, inner);
+            }
+            if a.heads > 0 && !inner.is_multiple_of(a.heads) {
+                self.0.push(format!(
+                    "{p}: {inner} features are not {} whole heads",
+                    a.heads
+                ));
+            }
+            let o = self.linear(&format!("{p}.out"), &a.out, inner);
+            self.same(|| format!("{p}.out output features"), o, width);
+            let m = format!("blocks.{i}.mlp");
+            let hidden = self.linear(&format!("{m}.fc1"), &b.mlp.fc1, width);
+            let o = self.linear(&format!("{m}.fc2"), &b.mlp.fc2, hidden);
+            self.same(|| format!("{m}.fc2 output features"), o, width);
+        }
+    }
+
     fn linear(&mut self, path: &str, l: &Linear, d_in: usize) -> usize {
         let (i, o) = linear_io(l);
         self.same(|| format!("{path} input features"), i, d_in);
@@ -395,7 +455,8 @@ pub fn check_consistency(net: &Network) -> Result<(), StructuredError> {
             }
             ck.linear("fc", &m.fc, c);
         }
-        Network::Vit(_) | Network::Gpt(_) => {}
+        Network::Vit(m) => ck.blocks(&m.blocks, m.head.weight.dims()[0]),
+        Network::Gpt(m) => ck.blocks(&m.blocks, m.head.weight.dims()[0]),
     }
     if ck.0.is_empty() {
         Ok(())
