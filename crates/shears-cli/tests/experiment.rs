@@ -1052,6 +1052,7 @@ fn a_manual_per_layer_schedule_removes_each_tensors_planned_share() {
         kind: shears_nn::models::ModelKind::LeNet300,
         input: [1, 28, 28],
         classes: 10,
+        shape: None,
     };
     let sizes: Vec<usize> = shears_nn::prune::prunable(&spec, true)
         .iter()

@@ -113,6 +113,7 @@ fn lenet300(input: [usize; 3]) -> ModelSpec {
         kind: ModelKind::LeNet300,
         input,
         classes: 10,
+        shape: None,
     }
 }
 

@@ -176,6 +176,12 @@ fn gpt_tiny_prunes_iteratively_with_exact_sparsity_and_structurally() {
             "-s",
             "model.kind=gpt-tiny",
             "-s",
+            "model.width=64",
+            "-s",
+            "model.depth=2",
+            "-s",
+            "model.context=32",
+            "-s",
             "data.dataset=text",
             "-s",
             &data_dir,
@@ -201,6 +207,10 @@ fn gpt_tiny_prunes_iteratively_with_exact_sparsity_and_structurally() {
         assert!(o.status.success(), "{}", text(&o.stderr));
         let rows = step_rows(&store);
         assert_eq!(rows.len(), 3, "dense + 2 steps");
+        // The configured shape was built: 2 blocks of width 64 (12·64² each) plus the head,
+        // not the default's 800k layer parameters.
+        let dense = num(&rows[0], "remaining_params");
+        assert!((98_000.0..110_000.0).contains(&dense), "{dense}");
         for r in &rows {
             assert!(num(r, "test_loss").is_finite(), "{r:?}");
         }
@@ -217,6 +227,43 @@ fn gpt_tiny_prunes_iteratively_with_exact_sparsity_and_structurally() {
             assert!((num(last, "sparsity") - 0.5).abs() < 1e-3, "{last:?}");
         }
     }
+}
+
+#[test]
+fn transformer_shape_keys_are_checked() {
+    let bad = |args: &[&str], want: &str| {
+        let mut all = vec!["prune", "--print-config"];
+        all.extend_from_slice(args);
+        let o = shears(&all);
+        assert!(!o.status.success(), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    bad(&["-s", "model.width=64"], "lenet300 is not a transformer");
+    bad(
+        &[
+            "-s",
+            "model.kind=vit-tiny",
+            "-s",
+            "model.width=100",
+            "-s",
+            "model.heads=3",
+        ],
+        "not divisible",
+    );
+    bad(
+        &["-s", "model.kind=vit-tiny", "-s", "model.context=64"],
+        "model.context",
+    );
+    bad(
+        &[
+            "-s",
+            "model.kind=gpt-tiny",
+            "-s",
+            "data.dataset=fashion-mnist-mini",
+        ],
+        "gpt-tiny is a language model",
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use shears_core::masks::{Pattern, ScopeKind};
 use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
-use shears_nn::models::ModelKind;
+use shears_nn::models::{ModelKind, ModelSpec, TransformerShape};
 use shears_nn::optim::OptimizerConfig;
 use shears_nn::prune::Criterion;
 use shears_nn::structured::SizeMeasure;
@@ -55,9 +55,66 @@ pub struct ExperimentConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSection {
-    /// lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18.
+    /// lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18, vit-tiny, gpt-tiny.
     pub kind: ModelKind,
+    /// Transformers only: blocks, token width, attention heads, MLP hidden width as a
+    /// multiple of the width, and (gpt-tiny) the context in tokens. Unset = the kind's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlp_ratio: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<usize>,
 }
+
+impl ModelSection {
+    /// The transformer shape the settings ask for (`None`: the kind's default).
+    pub fn shape(&self) -> Option<TransformerShape> {
+        let set = [self.depth, self.width, self.heads, self.mlp_ratio];
+        if set.iter().all(Option::is_none) {
+            return None;
+        }
+        let d = self.kind.default_shape();
+        Some(TransformerShape {
+            depth: self.depth.unwrap_or(d.depth),
+            width: self.width.unwrap_or(d.width),
+            heads: self.heads.unwrap_or(d.heads),
+            mlp_ratio: self.mlp_ratio.unwrap_or(d.mlp_ratio),
+        })
+    }
+
+    /// The language model's context in tokens: the length of its text windows.
+    pub fn context(&self) -> usize {
+        self.context.unwrap_or(self.kind.default_context())
+    }
+
+    /// The spec of this model for data of `input` and `classes`.
+    pub fn spec(&self, input: [usize; 3], classes: usize) -> ModelSpec {
+        ModelSpec {
+            kind: self.kind,
+            input,
+            classes,
+            shape: self.shape(),
+        }
+    }
+
+    /// The spec before any data is read: for a corpus the context and (unknown until read) a
+    /// vocabulary of [`PLANNING_VOCAB`] symbols, enough to count prunable tensors and plan disk.
+    pub fn planning_spec(&self, dataset: DatasetId) -> ModelSpec {
+        if dataset.is_text() {
+            self.spec([1, 1, self.context()], PLANNING_VOCAB)
+        } else {
+            self.spec(dataset.sample_shape(), dataset.num_classes())
+        }
+    }
+}
+
+/// Vocabulary size assumed before a corpus is read (the embedded corpus has 63 symbols).
+pub const PLANNING_VOCAB: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -178,6 +235,11 @@ pub struct FinetuneSection {
     pub carry: Carry,
     pub lr: f64,
     pub batch_size: usize,
+    /// An "epoch" of fine-tuning is at most this many batches (then validation): a period,
+    /// as the reference's language-model code validates every few batches. Unset = the
+    /// whole training split. Epoch counts and budgets then count periods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches_per_epoch: Option<usize>,
     /// Constant by default (the reference); schedulable per step.
     pub lr_policy: LrPolicy,
     /// Rebuilt at every step (momentum reset), as in the reference.
@@ -235,6 +297,11 @@ impl Default for ModelSection {
     fn default() -> Self {
         Self {
             kind: ModelKind::LeNet300,
+            depth: None,
+            width: None,
+            heads: None,
+            mlp_ratio: None,
+            context: None,
         }
     }
 }
@@ -297,6 +364,7 @@ impl Default for FinetuneSection {
             carry: Carry::Best,
             lr: 0.01,
             batch_size: 128,
+            batches_per_epoch: None,
             lr_policy: LrPolicy::default(),
             optimizer: OptimizerConfig::default(),
         }

@@ -85,6 +85,7 @@ pub fn finetune(
             &mut optim,
             &data.train,
             &batches,
+            f.batches_per_epoch,
             epoch,
             &clock,
             devices,

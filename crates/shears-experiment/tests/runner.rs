@@ -108,6 +108,7 @@ fn stored_val(
         kind: config.model.kind,
         input: data.input(),
         classes: data.classes(),
+        shape: None,
     };
     let ckpt = RunDir::new(dir, seed).checkpoint(step);
     let (model, _) = shears_nn::checkpoint::load(&ckpt, Some(&spec), &devices.base).unwrap();

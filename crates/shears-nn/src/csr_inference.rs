@@ -97,6 +97,7 @@ mod tests {
             kind: ModelKind::LeNet300,
             input: [1, 28, 28],
             classes: 10,
+            shape: None,
         };
         let net = spec.init(&device);
         let mut masks = MaskSet::dense(prune::prunable(&spec, true));
@@ -154,6 +155,7 @@ mod tests {
             kind: ModelKind::LeNet5,
             input: [1, 28, 28],
             classes: 10,
+            shape: None,
         };
         assert!(SparseMlp::from_network(&spec.init(&device), None).is_err());
     }

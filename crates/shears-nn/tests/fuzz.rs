@@ -26,6 +26,7 @@ fn spec(kind: ModelKind) -> ModelSpec {
         kind,
         input,
         classes: 10,
+        shape: None,
     }
 }
 

@@ -16,6 +16,7 @@ fn spec() -> ModelSpec {
         kind: ModelKind::LeNet300,
         input: [1, 28, 28],
         classes: 10,
+        shape: None,
     }
 }
 

@@ -56,6 +56,7 @@ fn kernels_and_burn_ops_train_lenet5_and_resnet20_alike() {
             kind,
             input,
             classes: 10,
+            shape: None,
         };
         let [c, h, w] = input;
         let x = Tensor::<4>::random([8, c, h, w], Distribution::Normal(0.0, 1.0), &device);

@@ -25,6 +25,7 @@ fn specs() -> Vec<ModelSpec> {
                 kind,
                 input,
                 classes,
+                shape: None,
             });
         }
     }
@@ -66,6 +67,7 @@ fn known_parameter_counts() {
             kind,
             input,
             classes,
+            shape: None,
         };
         spec.layers().iter().map(|l| l.params()).sum::<u64>()
     };
@@ -114,12 +116,14 @@ fn invalid_specs_are_rejected() {
         kind: ModelKind::LeNet5,
         input: [1, 8, 8],
         classes: 10,
+        shape: None,
     };
     assert!(bad.validate().unwrap_err().contains("smaller than"));
     let bad = ModelSpec {
         kind: ModelKind::LeNet300,
         input: [1, 28, 28],
         classes: 1,
+        shape: None,
     };
     assert!(bad.validate().is_err());
     assert!(

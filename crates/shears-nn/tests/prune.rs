@@ -16,6 +16,7 @@ fn setup(epochs: usize) -> (Prepared, ModelSpec, Devices, shears_nn::models::Net
         kind: ModelKind::LeNet300,
         input: [1, 28, 28],
         classes: 10,
+        shape: None,
     };
     let devices = Devices::new(Device::flex());
     let recipe = TrainRecipe {
@@ -79,6 +80,7 @@ fn one_shot_global_magnitude_90_is_exact_and_survives_fine_tuning() {
         &mut optim,
         &data.train,
         &batches,
+        None,
         0,
         &clock,
         &devices,
@@ -108,6 +110,7 @@ fn one_shot_global_magnitude_90_is_exact_and_survives_fine_tuning() {
         &mut optim,
         &data.train,
         &batches,
+        None,
         1,
         &clock,
         &devices,
@@ -175,6 +178,7 @@ fn include_and_exclude_select_layers_by_path() {
         kind: ModelKind::ResNet20,
         input: [3, 32, 32],
         classes: 10,
+        shape: None,
     };
     let all = prune::prunable(&spec, true);
     let no_fc = prune::prunable_filtered(&spec, true, &[], &["fc".into()]).unwrap();

@@ -13,6 +13,7 @@ fn lenet5() -> (ModelSpec, Network) {
         kind: ModelKind::LeNet5,
         input: [1, 28, 28],
         classes: 10,
+        shape: None,
     };
     let model = spec.init(&Device::flex());
     (spec, model)

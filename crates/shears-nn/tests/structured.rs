@@ -37,6 +37,7 @@ fn model(kind: ModelKind, input: [usize; 3], seed: u64) -> (ModelSpec, Network, 
         kind,
         input,
         classes: 10,
+        shape: None,
     };
     let mut net = spec.init(&device);
     match &mut net {

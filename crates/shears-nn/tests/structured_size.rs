@@ -18,6 +18,7 @@ fn model(kind: ModelKind, input: [usize; 3], seed: u64) -> (ModelSpec, Network) 
         kind,
         input,
         classes: 10,
+        shape: None,
     };
     let net = spec.init(&device);
     (spec, net)

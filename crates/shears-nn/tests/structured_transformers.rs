@@ -20,11 +20,13 @@ fn spec(kind: ModelKind) -> ModelSpec {
             kind,
             input: [1, 1, 32],
             classes: 40,
+            shape: None,
         },
         _ => ModelSpec {
             kind,
             input: [1, 28, 28],
             classes: 10,
+            shape: None,
         },
     }
 }

@@ -18,6 +18,7 @@ fn spec(kind: ModelKind) -> ModelSpec {
         kind,
         input: [1, 28, 28],
         classes: 10,
+        shape: None,
     }
 }
 

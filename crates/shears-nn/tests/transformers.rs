@@ -51,6 +51,7 @@ fn spec(kind: ModelKind, input: [usize; 3], classes: usize) -> ModelSpec {
         kind,
         input,
         classes,
+        shape: None,
     }
 }
 
@@ -302,7 +303,7 @@ fn a_few_steps_lower_the_loss() {
     let vit = Vit::new(SMALL, [1, 28, 28], 4, &device);
     let x = images([4, 1, 28, 28], &device);
     let y = Tensor::<1, Int>::from_ints([0, 1, 2, 3], &device);
-    let (before, after) = fit(vit, 5, |m: &Vit| {
+    let (before, after) = fit(vit, 20, |m: &Vit| {
         cross_entropy(m.forward(x.clone(), None), y.clone())
     });
     assert!(after < before - 0.05, "vit: {before} -> {after}");
@@ -315,7 +316,7 @@ fn a_few_steps_lower_the_loss() {
         .unzip();
     let x = tokens(&xs, 2, &device);
     let y = Tensor::<1, Int>::from_data(TensorData::new(ys, [16]), &device);
-    let (before, after) = fit(gpt, 5, |m: &Gpt| {
+    let (before, after) = fit(gpt, 20, |m: &Gpt| {
         cross_entropy(m.forward(x.clone(), None), y.clone())
     });
     assert!(after < before - 0.05, "gpt: {before} -> {after}");

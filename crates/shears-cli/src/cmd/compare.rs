@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use shears_data::DatasetId;
 use shears_experiment::sweep::{
-    AUTO_START, Comparison, DEFAULT_SEEDS, DEFAULT_TARGETS, GridOptions, Regime, SweepConfig,
+    AUTO_START, Comparison, DEFAULT_SEEDS, GridOptions, Regime, SweepConfig,
 };
 use shears_nn::models::ModelKind;
 use shears_nn::prune::Criterion;
@@ -19,19 +19,22 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
+    /// lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18, vit-tiny, gpt-tiny.
     #[arg(long, default_value = "lenet300")]
     pub model: ModelKind,
-    #[arg(long, default_value = "fashion-mnist-mini")]
-    pub data: DatasetId,
+    /// Dataset [default: fashion-mnist-mini; kjv-mini for gpt-tiny].
+    #[arg(long)]
+    pub data: Option<DatasetId>,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Target sparsities (fractions), space- or comma-separated.
-    #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = DEFAULT_TARGETS,
-          value_parser = fraction)]
-    pub targets: Vec<f64>,
-    /// Regimes (one-shot, geometric, constant, hybrid), space- or comma-separated.
-    #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = Regime::ALL)]
-    pub regimes: Vec<Regime>,
+    /// Target sparsities (fractions), space- or comma-separated [default: 0.5 0.7 0.8 0.9
+    /// 0.95 0.98; vit-tiny 0.5 0.8 0.9; gpt-tiny 0.1 0.3 0.5].
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_parser = fraction)]
+    pub targets: Option<Vec<f64>>,
+    /// Regimes (one-shot, geometric, constant, hybrid), space- or comma-separated [default:
+    /// all; one-shot, geometric and hybrid for the transformers].
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub regimes: Option<Vec<Regime>>,
     /// Seeds, space- or comma-separated; or `auto`: 3 seeds, then one more at a time for the
     /// targets whose answer is still open, up to --max-seeds (a group-sequential design,
     /// docs/statistics.md).
@@ -84,17 +87,18 @@ pub struct CompareArgs {
 
 impl CompareArgs {
     fn comparison(&self) -> Result<Comparison> {
+        let base = Comparison::for_model(self.model);
         Ok(Comparison {
-            model: self.model,
-            data: self.data,
+            data: self.data.unwrap_or(base.data),
             data_dir: self.data_dir.clone(),
             criterion: self.criterion,
             structured: self.structured,
             budget: self.budget,
-            regimes: self.regimes.clone(),
-            targets: self.targets.clone(),
+            regimes: self.regimes.clone().unwrap_or(base.regimes.clone()),
+            targets: self.targets.clone().unwrap_or(base.targets.clone()),
             seeds: seeds(&self.seeds, self.max_seeds)?,
             max_seeds: self.max_seeds,
+            ..base
         })
     }
 }

@@ -74,6 +74,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         kind: a.model,
         input: data.input(),
         classes: data.classes(),
+        shape: None,
     };
     data.check_model(&spec).map_err(anyhow::Error::msg)?;
     spec.validate().map_err(anyhow::Error::msg)?;

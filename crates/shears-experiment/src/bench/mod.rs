@@ -110,6 +110,7 @@ fn spec_of(kind: ModelKind) -> ModelSpec {
         kind,
         input,
         classes: 10,
+        shape: None,
     }
 }
 
@@ -182,6 +183,7 @@ fn prune_step_row(a: &BenchOptions, devices: &Devices) -> Result<BenchRow, Bench
         kind: ModelKind::ResNet18,
         input: [3, 32, 32],
         classes: 10,
+        shape: None,
     };
     let mut times = Vec::new();
     let mut n_weights = 0;

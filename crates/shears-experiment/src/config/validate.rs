@@ -27,6 +27,69 @@ impl ExperimentConfig {
                 self.data.val_fraction
             ));
         }
+        self.validate_model()?;
+        self.validate_period()
+    }
+
+    /// A period of zero batches would never train.
+    fn validate_period(&self) -> Result<(), ConfigError> {
+        if self.finetune.batches_per_epoch == Some(0) {
+            return bad(
+                "finetune.batches_per_epoch must be at least 1 (or unset: whole epochs)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Shape keys only where they mean something, a buildable shape, and data the model reads.
+    fn validate_model(&self) -> Result<(), ConfigError> {
+        let m = &self.model;
+        let set = [
+            ("depth", m.depth),
+            ("width", m.width),
+            ("heads", m.heads),
+            ("mlp_ratio", m.mlp_ratio),
+            ("context", m.context),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, v)| v.is_some()) {
+            if !m.kind.is_transformer() {
+                return bad(format!(
+                    "model.{key}: {} is not a transformer; the shape keys apply to vit-tiny and gpt-tiny",
+                    m.kind
+                ));
+            }
+            if *key == "context" && !m.kind.is_language_model() {
+                return bad(format!(
+                    "model.context: {} reads images; the context is gpt-tiny's",
+                    m.kind
+                ));
+            }
+        }
+        if let Some(shape) = m.shape() {
+            shape
+                .validate()
+                .map_err(|e| ConfigError::Invalid(format!("model: {e}")))?;
+        }
+        if m.context == Some(0) {
+            return bad("model.context must be at least 1 token".into());
+        }
+        if m.kind.is_language_model() != self.data.dataset.is_text() {
+            return bad(format!(
+                "data.dataset: {} {} but '{}' is {}",
+                m.kind,
+                if m.kind.is_language_model() {
+                    "is a language model"
+                } else {
+                    "reads images"
+                },
+                self.data.dataset,
+                if self.data.dataset.is_text() {
+                    "a text corpus"
+                } else {
+                    "images"
+                }
+            ));
+        }
         Ok(())
     }
 

@@ -15,7 +15,6 @@ use crate::store::{
 };
 use shears_core::results::{FailedRun, StepRow};
 use shears_nn::checkpoint;
-use shears_nn::models::ModelSpec;
 use shears_nn::train::{Devices, TrainError};
 use shears_nn::train::{Prepared, Source};
 use std::path::{Path, PathBuf};
@@ -130,11 +129,7 @@ fn check_per_layer(config: &ExperimentConfig) -> Result<(), RunError> {
     let Some(manual) = config.manual() else {
         return Ok(());
     };
-    let spec = ModelSpec {
-        kind: config.model.kind,
-        input: config.data.dataset.sample_shape(),
-        classes: config.data.dataset.num_classes(),
-    };
+    let spec = config.model.planning_spec(config.data.dataset);
     let params = pruning::prunable(config, &spec)?;
     manual.validate(params.len()).map_err(|e| {
         let names: Vec<&str> = params.iter().map(|p| p.path.as_str()).collect();
@@ -289,7 +284,7 @@ fn prepare_data(
         config.data.val_fraction,
         seed,
         config.dense_recipe(seed).augment,
-        config.model.kind.default_context(),
+        config.model.context(),
     )?;
     data.check_batch(config.finetune.batch_size, "finetune.batch_size")?;
     Ok(data)

@@ -14,7 +14,7 @@ use shears_core::budget::split_budget;
 use shears_core::results::StepRow;
 use shears_data::epoch_seed;
 use shears_nn::metrics::Metrics;
-use shears_nn::models::{Input, ModelSpec, Network};
+use shears_nn::models::{Input, Network};
 use shears_nn::prune::{calibration_set, gradient_stats};
 use shears_nn::train::Prepared;
 use shears_nn::train::{Devices, evaluate};
@@ -44,11 +44,7 @@ pub(super) fn run_seed(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Vec<StepRow>, RunError> {
     let (config, seed, data, devices) = (s.config, s.seed, s.data, s.devices);
-    let spec = ModelSpec {
-        kind: config.model.kind,
-        input: data.input(),
-        classes: data.classes(),
-    };
+    let spec = config.model.spec(data.input(), data.classes());
     spec.validate().map_err(RunError::Invalid)?;
     let mut pruning = Pruning::new(config, &spec, seed, devices)?;
     let plan = pruning.fractions().clone();

@@ -6,7 +6,6 @@
 use super::RunError;
 use crate::config::ExperimentConfig;
 use crate::store::RunDir;
-use shears_nn::models::ModelSpec;
 use std::path::Path;
 
 /// Step checkpoints a seed holds at once: the committed step, the previous one (kept for
@@ -30,11 +29,7 @@ fn checkpoint_bytes(config: &ExperimentConfig, dense: Option<&Path>) -> u64 {
 }
 
 fn params(config: &ExperimentConfig) -> u64 {
-    let spec = ModelSpec {
-        kind: config.model.kind,
-        input: config.data.dataset.sample_shape(),
-        classes: config.data.dataset.num_classes(),
-    };
+    let spec = config.model.planning_spec(config.data.dataset);
     spec.layers().iter().map(|l| l.params()).sum()
 }
 

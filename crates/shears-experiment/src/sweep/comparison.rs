@@ -33,6 +33,68 @@ pub struct Comparison {
     pub max_seeds: Option<usize>,
 }
 
+/// The language model's default targets: the paper's range for it.
+pub const LANGUAGE_TARGETS: [f64; 3] = [0.1, 0.3, 0.5];
+/// The vision transformer's default targets.
+pub const VIT_TARGETS: [f64; 3] = [0.5, 0.8, 0.9];
+
+impl Comparison {
+    /// The built-in comparison of `model`: for the CNNs the default grid; for the
+    /// transformers their data, targets and the three regimes the paper's transformer
+    /// findings are about (one-shot, geometric, hybrid), sized to fit this machine.
+    pub fn for_model(model: ModelKind) -> Self {
+        let base = Self {
+            model,
+            ..Self::default()
+        };
+        match model {
+            ModelKind::GptTiny => Self {
+                data: DatasetId::KjvMini,
+                targets: LANGUAGE_TARGETS.to_vec(),
+                regimes: TRANSFORMER_REGIMES.to_vec(),
+                ..base
+            },
+            ModelKind::VitTiny => Self {
+                targets: VIT_TARGETS.to_vec(),
+                regimes: TRANSFORMER_REGIMES.to_vec(),
+                ..base
+            },
+            _ => base,
+        }
+    }
+}
+
+const TRANSFORMER_REGIMES: [Regime; 3] = [Regime::OneShot, Regime::Geometric, Regime::Hybrid];
+
+/// The transformers' grid settings: a smaller shape than the kind's default (2 blocks of
+/// width 64), a short dense recipe, and fine-tuning in periods of a few batches with at most
+/// [`TRANSFORMER_MAX_PERIODS`] per step, so one comparison takes minutes, not hours, on
+/// 2 CPU cores (docs/results/README.md records the measured times).
+fn transformer_grid(model: ModelKind) -> Vec<(&'static str, &'static str, toml::Value)> {
+    let mut keys = vec![
+        ("model", "width", 64.into()),
+        ("model", "depth", 2.into()),
+        ("finetune", "max_epochs", TRANSFORMER_MAX_PERIODS.into()),
+    ];
+    if model.is_language_model() {
+        keys.extend([
+            ("model", "context", 64.into()),
+            ("dense", "epochs", 3.into()),
+            ("finetune", "batch_size", 16.into()),
+            ("finetune", "batches_per_epoch", 100.into()),
+        ]);
+    } else {
+        keys.extend([
+            ("dense", "epochs", 10.into()),
+            ("finetune", "batches_per_epoch", 20.into()),
+        ]);
+    }
+    keys
+}
+
+/// Fine-tuning periods per step at most in the transformers' grids.
+const TRANSFORMER_MAX_PERIODS: i64 = 4;
+
 impl Default for Comparison {
     fn default() -> Self {
         Self {
@@ -77,9 +139,13 @@ impl Comparison {
         if self.criterion.needs_calibration() {
             set("prune", "scope", "layer-wise".into());
         }
-        set("finetune", "max_epochs", MAX_EPOCHS.into());
         // The transformers keep their own AdamW rate (ExperimentConfig::for_model).
-        if !self.model.is_transformer() {
+        if self.model.is_transformer() {
+            for (section, key, v) in transformer_grid(self.model) {
+                set(section, key, v);
+            }
+        } else {
+            set("finetune", "max_epochs", MAX_EPOCHS.into());
             set("finetune", "lr", FINETUNE_LR.into());
         }
         if let Some(b) = self.budget {

@@ -76,6 +76,15 @@ impl ModelKind {
         matches!(self, ModelKind::VitTiny | ModelKind::GptTiny)
     }
 
+    /// The transformer shape of `vit-tiny` / `gpt-tiny` (docs/design.md#transformers); the
+    /// CNNs have none and return the ViT's, which nothing reads.
+    pub fn default_shape(self) -> TransformerShape {
+        match self {
+            ModelKind::GptTiny => GPT_TINY,
+            _ => VIT_TINY,
+        }
+    }
+
     /// Whether the model reads token ids ([`Input::Tokens`]) rather than images.
     pub fn is_language_model(self) -> bool {
         self == ModelKind::GptTiny
@@ -131,9 +140,19 @@ pub struct ModelSpec {
     pub kind: ModelKind,
     pub input: [usize; 3],
     pub classes: usize,
+    /// A transformer's depth, width, heads and MLP ratio when not its kind's default
+    /// ([`ModelKind::default_shape`]); ignored by the CNNs. Written only when set, so specs
+    /// and checkpoints of default models read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<TransformerShape>,
 }
 
 impl ModelSpec {
+    /// The transformer shape this spec builds (`shape`, or the kind's default).
+    pub fn transformer(&self) -> TransformerShape {
+        self.shape.unwrap_or_else(|| self.kind.default_shape())
+    }
+
     /// Rejects shapes an architecture cannot process, before any tensor is built.
     pub fn validate(&self) -> Result<(), String> {
         let [c, h, w] = self.input;
@@ -167,8 +186,10 @@ impl ModelSpec {
         }
         let prefix = |e: String| format!("{}: {e}", self.kind);
         match self.kind {
-            ModelKind::VitTiny => Vit::validate(VIT_TINY, self.input).map_err(prefix),
-            ModelKind::GptTiny => Gpt::validate(GPT_TINY, w, self.classes).map_err(prefix),
+            ModelKind::VitTiny => Vit::validate(self.transformer(), self.input).map_err(prefix),
+            ModelKind::GptTiny => {
+                Gpt::validate(self.transformer(), w, self.classes).map_err(prefix)
+            }
             _ => Ok(()),
         }
     }
@@ -185,8 +206,8 @@ impl ModelSpec {
             ModelKind::Vgg11 => Vgg::layers(i, c),
             ModelKind::ResNet20 => ResNet::layers(RESNET20, i, c),
             ModelKind::ResNet18 => ResNet::layers(RESNET18, i, c),
-            ModelKind::VitTiny => Vit::layers(VIT_TINY, i, c),
-            ModelKind::GptTiny => Gpt::layers(GPT_TINY, i[2], c),
+            ModelKind::VitTiny => Vit::layers(self.transformer(), i, c),
+            ModelKind::GptTiny => Gpt::layers(self.transformer(), i[2], c),
         }
     }
 
@@ -207,8 +228,8 @@ impl ModelSpec {
             ModelKind::Vgg11 => Network::Vgg(Vgg::new(i, c, device)),
             ModelKind::ResNet20 => Network::ResNet(ResNet::new(RESNET20, i, c, device)),
             ModelKind::ResNet18 => Network::ResNet(ResNet::new(RESNET18, i, c, device)),
-            ModelKind::VitTiny => Network::Vit(Vit::new(VIT_TINY, i, c, device)),
-            ModelKind::GptTiny => Network::Gpt(Gpt::new(GPT_TINY, i[2], c, device)),
+            ModelKind::VitTiny => Network::Vit(Vit::new(self.transformer(), i, c, device)),
+            ModelKind::GptTiny => Network::Gpt(Gpt::new(self.transformer(), i[2], c, device)),
         }
     }
 }

@@ -388,6 +388,7 @@ pub fn fit(
             &mut optim,
             &data.train,
             &batches,
+            None,
             epoch,
             &clock,
             devices,

@@ -49,13 +49,16 @@ impl<M> AfterStep<M> for () {
 }
 
 /// Trains one epoch. `epoch` is 0-based and seeds the shuffle, so resuming at any epoch
-/// replays exactly the batches an uninterrupted run would have seen.
+/// replays exactly the batches an uninterrupted run would have seen. With `max_batches` the
+/// "epoch" is the first that many batches of the epoch's order: a validation period, as the
+/// reference's language-model code counts fine-tuning.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     mut model: Network,
     optim: &mut ModuleOptimizer,
     data: &Split,
     config: &BatchConfig,
+    max_batches: Option<usize>,
     epoch: usize,
     lr: &LrClock,
     devices: &Devices,
@@ -63,10 +66,12 @@ pub fn train_epoch(
 ) -> Result<(Network, EpochStats), TrainError> {
     let start = Instant::now();
     let mut batches = data.batches(config, epoch as u64)?;
-    let iters = batches.len();
+    let iters = max_batches.map_or(batches.len(), |m| m.min(batches.len()));
     let (mut loss_sum, mut samples) = (0.0f64, 0u64);
     let mut i = 0;
-    while let Some(batch) = batches.next_on(&devices.train) {
+    while i < iters
+        && let Some(batch) = batches.next_on(&devices.train)
+    {
         if crate::interrupt::requested() {
             return Err(TrainError::Interrupted);
         }
