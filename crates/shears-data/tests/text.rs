@@ -312,3 +312,16 @@ proptest! {
         let _ = load_text_with_min(dir.path(), 1);
     }
 }
+
+#[test]
+fn reencoding_under_a_model_vocabulary_keeps_characters_and_marks_the_rest_unknown() {
+    let own = TextCorpus::from_texts("own", "abcxyz", "xyz?", "cab").unwrap();
+    // The model knew only a, b, c (ids 1, 2, 3).
+    let model = Vocab::from_text("cba").unwrap();
+    let r = own.reencoded(&model);
+    assert_eq!(r.vocab, model);
+    assert_eq!(model.decode(&r.train), "abc\u{FFFD}\u{FFFD}\u{FFFD}");
+    assert_eq!(r.train, vec![1, 2, 3, 0, 0, 0]);
+    assert_eq!(r.valid, vec![0, 0, 0, 0], "own unknowns stay unknown");
+    assert_eq!(r.test, vec![3, 1, 2]);
+}
