@@ -59,7 +59,10 @@ def parse_args():
                    help="timed iterations per repeat, after 2 warm-up iterations")
     p.add_argument("--repeats", type=int, default=3,
                    help="repeats per run; each side reports the median repeat")
-    p.add_argument("--models", default="lenet300,lenet5,resnet20")
+    p.add_argument("--models", default="lenet300,lenet5,resnet20",
+                   help="comma-separated models for the train/infer workloads (default "
+                        "%(default)s); also resnet18, vit-tiny, gpt-tiny. The transformers "
+                        "take minutes per run at the default sizes, so they are opt-in")
     p.add_argument("--no-prune", action="store_true", help="skip the ResNet-18 prune step")
     p.add_argument("--python", metavar="PATH",
                    help="an existing Python interpreter with torch (skips bench/.venv)")
@@ -198,6 +201,20 @@ def thread_env(n):
     return env
 
 
+def check_params(shears_runs, torch_runs):
+    """Both sides must build models of the same size: compares the trainable-parameter counts
+    each reports per model (`params` in its JSON). Returns the agreed counts."""
+    s, t = shears_runs[0].get("params"), torch_runs[0].get("params")
+    if s is None or t is None:
+        log("parameter counts not checked: a side reported none (an older shears build?)")
+        return {}
+    differ = {k: (s.get(k), t[k]) for k in t if s.get(k) != t[k]}
+    if differ:
+        raise Failure(EXIT_MISMATCH, "parameter counts differ (model: shears, PyTorch): "
+                      + ", ".join(f"{k}: {a}, {b}" for k, (a, b) in differ.items()))
+    return t
+
+
 # --- report ------------------------------------------------------------------------------
 
 def lscpu():
@@ -238,6 +255,7 @@ def fmt(value, unit):
 
 
 def report(a, shears_runs, torch_runs, torch_ver):
+    params = check_params(shears_runs, torch_runs)
     shears_ids = [r["id"] for r in shears_runs[0]["results"]]
     desc = {r["id"]: r for r in shears_runs[0]["results"]}
     torch_ids = [r["id"] for r in torch_runs[0]["results"]]
@@ -271,8 +289,14 @@ def report(a, shears_runs, torch_runs, torch_ver):
         f"- PyTorch {torch_ver}; shears commit {git_commit()}",
         f"- batch {a.batch_size}, {a.iters} timed iterations x {a.repeats} repeats per run "
         f"(median repeat), {a.rounds} interleaved round(s); each cell is the median over rounds",
+    ]
+    if params:
+        lines.append("- trainable parameters (equal on both sides): "
+                     + ", ".join(f"{k} {v:,}" for k, v in params.items()))
+    lines += [
         "",
-        "Ratio > 1 means shears is faster: shears/PyTorch for samples/s (higher is better), "
+        "Ratio > 1 means shears is faster: shears/PyTorch for samples/s and tokens/s (higher "
+        "is better), "
         "PyTorch/shears for the prune step in seconds (lower is better).",
         "",
         "| workload | shears | PyTorch | ratio (>1: shears faster) |",

@@ -141,11 +141,18 @@ fn run(
 ) -> Result<Outcome> {
     let pb = progress::bar(0, "sweep");
     let started = Instant::now();
+    let m = measure(cells);
     if !quiet {
         pb.suspend(|| {
             println!(
                 "{:<10} {:>6} {:>5} {:>9} {:>9} {:>7} {:>8}",
-                "regime", "target", "seed", "sparsity", "test_top1", "epochs", "elapsed"
+                "regime",
+                "target",
+                "seed",
+                "sparsity",
+                format!("test_{}", m.column()),
+                "epochs",
+                "elapsed"
             )
         });
     }
@@ -159,7 +166,7 @@ fn run(
                 target_pct(cell.target),
                 row.seed,
                 pct(row.sparsity, 2),
-                pct(row.test_top1, 2),
+                m.fmt(m.test(row)),
                 row.cum_epochs,
                 started.elapsed().as_secs_f64()
             )

@@ -9,7 +9,9 @@ use shears_nn::models::ModelKind;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Models to time training and inference of, space- or comma-separated.
+    /// Models to time training and inference of, space- or comma-separated. `gpt-tiny` runs
+    /// batches of `--batch-size` sequences of 128 tokens (vocabulary 64) and reports tokens/s;
+    /// the others report samples/s.
     #[arg(long, num_args = 1.., value_delimiter = ',', default_values_t = [ModelKind::LeNet300, ModelKind::LeNet5, ModelKind::ResNet20])]
     pub models: Vec<ModelKind>,
     #[arg(long, default_value_t = 128)]
@@ -23,7 +25,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_prune: bool,
     /// Skip the pruned-inference rows: CSR vs dense-masked LeNet-300-100 at 90/95/98%
-    /// sparsity, and physically shrunk conv nets at 50/75% channel sparsity.
+    /// sparsity, and physically shrunk conv nets at 50/75% channel sparsity (the
+    /// transformers have none).
     #[arg(long)]
     pub no_sparse: bool,
     /// Run convolutions and max-pools on Burn's own kernels instead of shears' (`shears-kernels`:
@@ -49,10 +52,24 @@ pub fn run(a: BenchArgs) -> Result<()> {
     };
     let rows = bench::run(&options, &devices)?;
     let threads = bench::threads();
+    // Trainable parameters per model, which `bench/side-by-side.py` checks against PyTorch's.
+    let params: serde_json::Map<String, serde_json::Value> = a
+        .models
+        .iter()
+        .map(|&k| {
+            (
+                k.to_string(),
+                bench::trainable_params(k, &devices.base).into(),
+            )
+        })
+        .collect();
     if a.json {
-        return print_json(
-            &serde_json::json!({"threads": threads, "device": a.device.device, "results": rows}),
-        );
+        return print_json(&serde_json::json!({
+            "threads": threads,
+            "device": a.device.device,
+            "params": params,
+            "results": rows,
+        }));
     }
     println!("{threads} threads, device {}", a.device.device);
     for r in &rows {
