@@ -85,6 +85,19 @@ pub fn epoch_seed(seed: u64, epoch: u64) -> u64 {
     mix(seed ^ mix(epoch))
 }
 
+/// The order of `n` items in one epoch: shuffled with ChaCha8 stream 0 of
+/// [`epoch_seed`]`(seed, epoch)`, or as they are without a seed. Image batches and token
+/// windows share it, so both replay exactly from `(seed, epoch)`.
+pub fn epoch_order(n: usize, seed: Option<u64>, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    if let Some(seed) = seed {
+        let mut rng = ChaCha8Rng::seed_from_u64(epoch_seed(seed, epoch));
+        rng.set_stream(0);
+        order.shuffle(&mut rng);
+    }
+    order
+}
+
 /// Iterator over the batches of one epoch; the last, partial batch is kept so every item
 /// is seen (evaluation accuracy must count all test images).
 #[derive(Debug)]
@@ -128,12 +141,7 @@ impl<'a> Batches<'a> {
         }
         let luts = config.normalization.lookup_tables()?;
         let seed = epoch_seed(config.seed, epoch);
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        if config.shuffle {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(0);
-            order.shuffle(&mut rng);
-        }
+        let order = epoch_order(data.len(), config.shuffle.then_some(config.seed), epoch);
         let augment = match config.augment {
             Some(a) => {
                 a.validate()?;

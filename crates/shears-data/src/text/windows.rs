@@ -5,11 +5,8 @@
 //! consecutive windows share one token and every token after the first is a target exactly
 //! once per epoch. Order is shuffled from `(seed, epoch)` like the image batches.
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-
-use crate::{DataError, epoch_seed};
+use crate::DataError;
+use crate::batch::epoch_order;
 
 /// The windows of one split: `len()` windows of `context + 1` tokens, window `i` starting at
 /// token `i * context`; tokens after the last whole window are dropped.
@@ -122,7 +119,7 @@ pub struct TokenBatches<'a> {
 
 impl<'a> TokenBatches<'a> {
     /// Batches of `batch_size` windows. `shuffle: Some(seed)` permutes the windows with
-    /// ChaCha8 stream 0 of [`epoch_seed`]`(seed, epoch)` (training); `None` keeps them in
+    /// ChaCha8 stream 0 of [`crate::epoch_seed`]`(seed, epoch)` (training); `None` keeps them in
     /// order (evaluation), and then `epoch` is unused.
     pub fn new(
         windows: &'a Windows,
@@ -135,12 +132,7 @@ impl<'a> TokenBatches<'a> {
                 "batch size must be positive".into(),
             ));
         }
-        let mut order: Vec<usize> = (0..windows.len()).collect();
-        if let Some(seed) = shuffle {
-            let mut rng = ChaCha8Rng::seed_from_u64(epoch_seed(seed, epoch));
-            rng.set_stream(0);
-            order.shuffle(&mut rng);
-        }
+        let order = epoch_order(windows.len(), shuffle, epoch);
         Ok(TokenBatches {
             windows,
             order,
