@@ -201,3 +201,139 @@ fn criterion_and_pattern_mistakes_are_named_before_any_work() {
         assert!(!out.exists(), "{extra:?} wrote {}", out.display());
     }
 }
+
+#[test]
+fn the_not_finetuned_point_is_the_one_shot_model_before_its_fine_tuning() {
+    let config = tmp("one-shot.toml");
+    std::fs::write(
+        &config,
+        r#"
+seeds = [0]
+[model]
+kind = "lenet300"
+[dense]
+epochs = 1
+[schedule]
+kind = "one-shot"
+target = 0.8
+[finetune]
+mode = "epochs"
+epochs = 1
+"#,
+    )
+    .unwrap();
+    let store = tmp("one-shot-store");
+    let (c, s) = (config.to_str().unwrap(), store.to_str().unwrap());
+    let o = shears(&["prune", "--config", c, "--store", s]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let files = walk(&store);
+    let rows_file = files
+        .iter()
+        .find(|p| p.ends_with("seed-0/steps.jsonl"))
+        .unwrap();
+    let rows: Vec<Value> = std::fs::read_to_string(rows_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows[0]["pruned_test_top1"].is_null(), "{}", rows[0]);
+    let before = rows[1]["pruned_test_top1"].as_f64().expect("recorded");
+    assert!(rows[1]["pruned_test_loss"].as_f64().unwrap().is_finite());
+    // The same pruning of the stored dense model by prune-once, evaluated: the same number.
+    let dense = files.iter().find(|p| p.ends_with("model.ckpt")).unwrap();
+    let out = tmp("one-shot-pruned.ckpt");
+    let (d, p) = (dense.to_str().unwrap(), out.to_str().unwrap());
+    ok_json(&[
+        "prune-once",
+        "--checkpoint",
+        d,
+        "--sparsity",
+        "0.8",
+        "--out",
+        p,
+        "--json",
+    ]);
+    assert_eq!(before, test_top1(&out), "{}", rows[1]);
+    assert_ne!(
+        before,
+        rows[1]["test_top1"].as_f64().unwrap(),
+        "fine-tuning changed nothing?"
+    );
+}
+
+#[test]
+fn wanda_beyond_rows_compares_across_layers_under_the_global_scope() {
+    let layer_sparsities = |o: &Output| -> Vec<f64> {
+        let table: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+        let s = table["sparsity"].as_f64().unwrap();
+        assert!((s - 0.8).abs() < 1e-3, "sparsity {s}");
+        let layers = table["layers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{table}"));
+        layers
+            .iter()
+            .map(|l| l["sparsity"].as_f64().unwrap())
+            .collect()
+    };
+    let weights = [
+        "--criterion",
+        "wanda",
+        "--sparsity",
+        "0.8",
+        "--weights-only",
+    ];
+    let (_, rows) = prune_once("wanda-rows.ckpt", &weights);
+    assert!(rows.status.success(), "{}", text(&rows.stderr));
+    assert!(
+        layer_sparsities(&rows)
+            .iter()
+            .all(|s| (s - 0.8).abs() < 1e-2)
+    );
+    let global = [
+        &weights[..],
+        &["--wanda-rows", "false", "--scope", "global"],
+    ]
+    .concat();
+    let (_, o) = prune_once("wanda-global.ckpt", &global);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = layer_sparsities(&o);
+    let spread =
+        s.iter().cloned().fold(f64::MIN, f64::max) - s.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        spread > 0.05,
+        "one global threshold should prune layers unevenly: {s:?}"
+    );
+    let (_, e) = prune_once(
+        "sgpt-global.ckpt",
+        &[
+            "--criterion",
+            "sparsegpt",
+            "--sparsity",
+            "0.8",
+            "--wanda-rows",
+            "false",
+        ],
+    );
+    assert!(!e.status.success());
+    assert!(
+        text(&e.stderr).contains("--wanda-rows"),
+        "{}",
+        text(&e.stderr)
+    );
+}
+
+#[test]
+fn wanda_rows_off_is_refused_for_other_criteria_in_a_config() {
+    let config = tmp("rows-off.toml");
+    std::fs::write(
+        &config,
+        "seeds = [0]\n[prune]\ncriterion = \"sparsegpt\"\nscope = \"layer-wise\"\nwanda_rows = false\n",
+    )
+    .unwrap();
+    let store = tmp("rows-off-store");
+    let (c, s) = (config.to_str().unwrap(), store.to_str().unwrap());
+    let o = shears(&["prune", "--config", c, "--store", s]);
+    let e = text(&o.stderr);
+    assert!(!o.status.success() && e.contains("prune.wanda_rows"), "{e}");
+    assert!(!store.join("dense").exists(), "trained before refusing");
+}

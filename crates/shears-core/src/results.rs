@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the results store's schema (rows and run state); readers refuse directories
 /// written by a newer one. 2: `state.json` also records the checksums of the committed rows
-/// and a digest of itself (schema 1 runs are read, unverified).
-pub const SCHEMA_VERSION: u32 = 2;
+/// and a digest of itself (schema 1 runs are read, unverified). 3: rows also record the test
+/// metrics of the pruned model before it is fine-tuned (`pruned_test_*`; absent in older rows).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A run that could not finish for a reason of its own (training diverged), recorded so a
 /// sweep goes on and its report says which runs are missing and why.
@@ -66,11 +67,19 @@ pub struct StepRow {
     pub test_top1: f64,
     pub test_top5: f64,
     pub test_loss: f64,
+    /// Test top-1 of the model right after this step's pruning, before fine-tuning (the "no
+    /// fine-tuning" point). `None` for the baseline, for rows written before schema 3, and
+    /// when the pruned model's logits were not finite.
+    #[serde(default)]
+    pub pruned_test_top1: Option<f64>,
+    /// Test loss (nats per sample or token) of the pruned model before fine-tuning.
+    #[serde(default)]
+    pub pruned_test_loss: Option<f64>,
 }
 
 impl StepRow {
     /// CSV header, in field order.
-    pub const COLUMNS: [&'static str; 25] = [
+    pub const COLUMNS: [&'static str; 27] = [
         "experiment",
         "regime",
         "target",
@@ -96,12 +105,16 @@ impl StepRow {
         "test_top1",
         "test_top5",
         "test_loss",
+        "pruned_test_top1",
+        "pruned_test_loss",
     ];
 
-    /// One CSV line (no quoting needed: no field contains a comma or quote).
+    /// One CSV line (no quoting needed: no field contains a comma or quote); an absent value
+    /// is an empty field.
     pub fn csv_line(&self) -> String {
+        let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.experiment,
             self.regime,
             self.target,
@@ -126,7 +139,9 @@ impl StepRow {
             self.val_loss,
             self.test_top1,
             self.test_top5,
-            self.test_loss
+            self.test_loss,
+            opt(self.pruned_test_top1),
+            opt(self.pruned_test_loss)
         )
     }
 
@@ -174,6 +189,8 @@ mod tests {
             test_top1: 0.79,
             test_top5: 0.98,
             test_loss: 0.55,
+            pruned_test_top1: Some(0.7),
+            pruned_test_loss: None,
         };
         let csv = StepRow::to_csv(std::slice::from_ref(&r));
         let lines: Vec<&str> = csv.lines().collect();
@@ -196,5 +213,15 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), StepRow::COLUMNS.len());
+        let mut columns = StepRow::COLUMNS.to_vec();
+        columns.sort_unstable();
+        assert!(keys.iter().zip(&columns).all(|(k, c)| k.as_str() == *c)); // JSON keys sorted
+        // An absent value is an empty last field, and rows without the fields still read.
+        assert!(lines[1].ends_with(",0.7,"), "{}", lines[1]);
+        let mut old = json.as_object().unwrap().clone();
+        old.remove("pruned_test_top1");
+        old.remove("pruned_test_loss");
+        let back: StepRow = serde_json::from_value(old.into()).unwrap();
+        assert_eq!(back.pruned_test_top1, None);
     }
 }

@@ -186,6 +186,10 @@ pub struct PruneSection {
     /// (a seeded draw per step; default 128, as the papers). Written only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration_samples: Option<usize>,
+    /// Wanda compares weights within each output row (`true`, its defining choice); `false`:
+    /// under `scope` like any criterion (docs/design.md#rows-and-nm). Written only when false.
+    #[serde(skip_serializing_if = "std::clone::Clone::clone")]
+    pub wanda_rows: bool,
 }
 
 /// Calibration samples of Wanda/SparseGPT when `prune.calibration_samples` is not set.
@@ -346,6 +350,7 @@ impl Default for PruneSection {
             per_layer: Vec::new(),
             pattern: None,
             calibration_samples: None,
+            wanda_rows: true,
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct PruneOnce {
     pub pattern: Option<Pattern>,
     /// Training samples Wanda/SparseGPT measure layer inputs on.
     pub calibration_samples: usize,
+    /// Wanda within output rows (default) or, `false`, under `scope` like any criterion.
+    pub wanda_rows: bool,
     pub data_dir: Option<PathBuf>,
     pub out: PathBuf,
 }
@@ -53,6 +55,12 @@ pub fn sparsity_table(
 /// Prunes the checkpoint once to the requested sparsity and saves the result; returns its
 /// per-layer table.
 pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, RunError> {
+    if !o.wanda_rows && (o.criterion != Criterion::Wanda || o.pattern.is_some()) {
+        return Err(RunError::Invalid(format!(
+            "--wanda-rows false is an option of --criterion wanda without --pattern, not of '{}'",
+            o.criterion
+        )));
+    }
     let (model, mut meta) = checkpoint::load(&o.checkpoint, None, &devices.base)?;
     let (mut masks, before) = sparsity_table(&meta, &model, o.include_bias, &o.exclude)?;
     if o.sparsity <= before.sparsity {
@@ -92,8 +100,15 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
         None
     };
     let scope = o.scope.with_floor(o.min_density);
-    let model = if o.criterion.needs_calibration() || o.pattern.is_some() {
+    let rows = (o.criterion.needs_calibration() && o.wanda_rows) || o.pattern.is_some();
+    let model = if rows {
         grouped(o, model, &mut masks, grads.as_ref(), data.as_ref(), devices)?
+    } else if o.criterion == Criterion::Wanda {
+        let set = calibration(o, data.as_ref().expect("loaded for wanda"), devices)?;
+        let scores = prune::wanda_scores(&model, &masks, &mut prune::run_network(&set))
+            .map_err(RunError::Invalid)?;
+        prune::prune_scored_to_sparsity(model, &mut masks, scores, o.sparsity, &scope)
+            .map_err(RunError::Invalid)?
     } else {
         prune::prune_to_sparsity(
             model,
@@ -150,16 +165,7 @@ fn grouped(
         })
         .collect();
     let set = match data {
-        Some(d) if o.criterion.needs_calibration() => Some(
-            prune::calibration_set(
-                &d.train,
-                &d.normalization,
-                o.calibration_samples,
-                o.seed,
-                &devices.base,
-            )
-            .map_err(RunError::Invalid)?,
-        ),
+        Some(d) if o.criterion.needs_calibration() => Some(calibration(o, d, devices)?),
         _ => None,
     };
     let mut run = set.as_deref().map(prune::run_network);
@@ -174,6 +180,22 @@ fn grouped(
             .map(|r| r as &mut prune::Calibrate<'_, Network>),
     };
     prune::remove_grouped(model, masks, &counts, how).map_err(RunError::Invalid)
+}
+
+/// The calibration samples of a prune-once (a seeded draw of training samples).
+fn calibration(
+    o: &PruneOnce,
+    d: &Prepared,
+    devices: &Devices,
+) -> Result<Vec<shears_nn::models::Input>, RunError> {
+    prune::calibration_set(
+        &d.train,
+        &d.normalization,
+        o.calibration_samples,
+        o.seed,
+        &devices.base,
+    )
+    .map_err(RunError::Invalid)
 }
 
 impl From<shears_data::DataError> for RunError {

@@ -113,6 +113,58 @@ fn wanda_compares_within_each_output_row_by_weight_times_input_norm() {
 }
 
 #[test]
+fn wanda_beyond_rows_compares_its_scores_across_the_whole_layer() {
+    // Row 0 (output 0) has weights 1, row 1 weights 10; input norms 1, 2, 3, 4.
+    let w = [1.0, 10.0, 1.0, 10.0, 1.0, 10.0, 1.0, 10.0];
+    let x = inputs(&[[1.0, 2.0, 3.0, 4.0]]);
+    let mut run = |model: &One, probe: &mut dyn Probe| {
+        model.forward(x.clone(), Some(probe));
+        Ok(())
+    };
+    for (scope, rows, expected) in [
+        // Per row: each row loses its two least-fed inputs.
+        (
+            Scope::LayerWise,
+            true,
+            [0.0, 0.0, 0.0, 0.0, 1.0, 10.0, 1.0, 10.0],
+        ),
+        // One comparison over the layer (layer-wise or global, one tensor): row 0's scores
+        // 1..4 are all below row 1's 10..40, so row 0 goes entirely.
+        (
+            Scope::LayerWise,
+            false,
+            [0.0, 10.0, 0.0, 10.0, 0.0, 10.0, 0.0, 10.0],
+        ),
+        (
+            Scope::global(),
+            false,
+            [0.0, 10.0, 0.0, 10.0, 0.0, 10.0, 0.0, 10.0],
+        ),
+    ] {
+        let m = One::new(&w, 4, 2);
+        let plan = ScheduleSpec::new(ScheduleKind::OneShot, 0.5)
+            .plan()
+            .unwrap();
+        let params = prunable_params(&m, false);
+        let sizes = params.iter().map(|p| p.len()).collect();
+        let counts = RemovalPlan::new(&plan, sizes, &scope, Compat::Exact).unwrap();
+        let mut pruner = Pruner::new(params, counts, Criterion::Wanda, 0)
+            .unwrap()
+            .with_wanda_rows(rows)
+            .unwrap();
+        let m = pruner.step_calibrated(m, None, &mut run).unwrap();
+        let v = read(&m, &pruner.masks().params).unwrap().remove(0);
+        assert_eq!(v, expected, "scope {scope:?}, rows {rows}");
+    }
+    // Only Wanda has the option.
+    let m = One::new(&w, 4, 2);
+    let e = one_shot(0.5, &m, Criterion::SparseGpt)
+        .with_wanda_rows(false)
+        .unwrap_err();
+    assert!(e.to_string().contains("sparsegpt"), "{e}");
+}
+
+#[test]
 fn an_iterative_two_four_run_is_feasible_at_every_step_and_ends_on_the_pattern() {
     let w: Vec<f32> = (0..64).map(|i| ((i * 37) % 64) as f32 - 31.5).collect();
     let mut m = One::new(&w, 16, 4);

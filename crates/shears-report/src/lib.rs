@@ -53,11 +53,13 @@
 //!       val_mean, epochs (mean cum fine-tuning epochs), train_flops (mean cum_train_flops),
 //!       sparsity (mean realised), wall_s (mean cumulative fine-tuning wall seconds, measured;
 //!       absent in summaries written before it was reported), size: {params, flops} (only
-//!       with options.size_measure),
+//!       with options.size_measure), pruned_only: {n, mean, std, ci95} (one-step regimes whose
+//!       every seed recorded it: the measure right after pruning, before fine-tuning; never
+//!       judged),
 //!       configurations: [{experiment, n, val_mean, test_mean, test_ci95, epochs, train_flops,
 //!                         sparsity, wall_s, selected}],
 //!       seeds: [{seed, test_top1, val_top1, test_ppl, val_ppl (perplexity only),
-//!                cum_epochs, cum_train_flops, sparsity, cum_wall_s}] } },
+//!                cum_epochs, cum_train_flops, sparsity, cum_wall_s, pruned_only}] } },
 //!   winner: regime|null (= recommended when verdict is "winner"),
 //!   best_mean, runner_up|null, difference|null (paired best − runner-up), difference_ci95|null,
 //!   n_pairs, p_value|null (raw), test, significant (Holm-adjusted), min_detectable_difference|null,

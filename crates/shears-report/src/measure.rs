@@ -44,6 +44,15 @@ impl Measure {
         }
     }
 
+    /// The measure of a row's model right after pruning, before fine-tuning (absent in rows
+    /// that do not record it).
+    pub fn pruned_test(self, r: &StepRow) -> Option<f64> {
+        match self {
+            Measure::Top1 => r.pruned_test_top1,
+            Measure::Perplexity => r.pruned_test_loss.map(f64::exp),
+        }
+    }
+
     /// The measure of one seed's final result on the test set (NaN when a perplexity summary
     /// lacks it, which only a hand-edited file can).
     pub fn seed_test(self, s: &SeedValue) -> f64 {

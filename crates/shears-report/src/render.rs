@@ -84,6 +84,8 @@ const HOW_TO_READ: &[&str] = &[
 /// The perplexity report's extra item of "How to read this", second in the list.
 const LOWER_IS_BETTER: &str = "The measure is test **perplexity**, exp(test loss in nats per token): **lower is better**. The best mean is the lowest; a difference best − other is negative; \"better\" and \"worse\" follow that direction. The equivalence margin is relative: ±{margin} perplexity at that target (docs/statistics.md).";
 
+const NOT_FINETUNED: &str = "A row \"…, not fine-tuned\" is the same one-step runs measured right after pruning, before any fine-tuning (the point LLM pruning papers report): what fine-tuning added is the difference to the row above. It is shown for reference and never judged.";
+
 /// "How to read this" in the words of the summary's measure (`{…}` filled in).
 fn how_to_read(summary: &Summary) -> Vec<String> {
     let m = summary.options.measure;
@@ -102,6 +104,13 @@ fn how_to_read(summary: &Summary) -> Vec<String> {
     let mut items: Vec<String> = HOW_TO_READ.iter().map(|s| fill(s)).collect();
     if !m.higher_is_better() {
         items.insert(1, fill(LOWER_IS_BETTER));
+    }
+    let not_finetuned = summary
+        .targets
+        .iter()
+        .any(|t| t.regimes.values().any(|c| c.pruned_only.is_some()));
+    if not_finetuned {
+        items.push(NOT_FINETUNED.into());
     }
     items
 }

@@ -69,6 +69,8 @@ fn run(
                 test_top1: top1,
                 test_top5: 0.9,
                 test_loss: p.ln(),
+                pruned_test_top1: None,
+                pruned_test_loss: None,
             }
         })
         .collect()

@@ -144,6 +144,8 @@ fn seeded_rows(
             test_top1: test,
             test_top5: 0.99,
             test_loss: 1.0 - test,
+            pruned_test_top1: None,
+            pruned_test_loss: None,
         });
     }
     rows

@@ -7,6 +7,7 @@ use super::common::{
 use crate::grid;
 use anyhow::Result;
 use clap::Args;
+use shears_core::masks::Pattern;
 use shears_data::DatasetId;
 use shears_experiment::sweep::{
     AUTO_START, Comparison, DEFAULT_SEEDS, GridOptions, Regime, SweepConfig,
@@ -46,6 +47,11 @@ pub struct CompareArgs {
     pub max_seeds: Option<usize>,
     #[arg(long, default_value = "magnitude")]
     pub criterion: Criterion,
+    /// N:M semi-structured pattern of the weights, e.g. 2:4 (at most N kept in every M
+    /// consecutive inputs of an output row); the target is then (M − N)/M [default targets:
+    /// that one].
+    #[arg(long)]
+    pub pattern: Option<Pattern>,
     /// Structured (channel) pruning instead of unstructured.
     #[arg(long)]
     pub structured: bool,
@@ -92,10 +98,15 @@ impl CompareArgs {
             data: self.data.unwrap_or(base.data),
             data_dir: self.data_dir.clone(),
             criterion: self.criterion,
+            pattern: self.pattern,
             structured: self.structured,
             budget: self.budget,
             regimes: self.regimes.clone().unwrap_or(base.regimes.clone()),
-            targets: self.targets.clone().unwrap_or(base.targets.clone()),
+            targets: match (&self.targets, self.pattern) {
+                (Some(t), _) => t.clone(),
+                (None, Some(p)) => vec![p.sparsity()],
+                (None, None) => base.targets.clone(),
+            },
             seeds: seeds(&self.seeds, self.max_seeds)?,
             max_seeds: self.max_seeds,
             ..base

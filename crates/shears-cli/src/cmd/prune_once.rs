@@ -27,6 +27,10 @@ pub struct PruneOnceArgs {
     /// consecutive inputs of an output row); --sparsity must then be (M − N)/M.
     #[arg(long)]
     pub pattern: Option<Pattern>,
+    /// Wanda compares weights within each output row (true, its defining choice); false: its
+    /// scores compete under --scope like any criterion's (within each layer, or globally).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub wanda_rows: bool,
     /// Training samples wanda/sparsegpt measure layer inputs on.
     #[arg(long, default_value_t = DEFAULT_CALIBRATION_SAMPLES)]
     pub calibration_samples: usize,
@@ -85,15 +89,16 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
     let job = PruneOnce {
         checkpoint: a.checkpoint,
         criterion: a.criterion,
-        scope: a
-            .scope
-            .unwrap_or(if a.criterion.needs_calibration() || a.pattern.is_some() {
+        scope: a.scope.unwrap_or(
+            if (a.criterion.needs_calibration() && a.wanda_rows) || a.pattern.is_some() {
                 ScopeKind::LayerWise
             } else {
                 ScopeKind::Global
-            }),
+            },
+        ),
         pattern: a.pattern,
         calibration_samples: a.calibration_samples,
+        wanda_rows: a.wanda_rows,
         sparsity: a.sparsity,
         min_density: a.min_density,
         include_bias: !a.weights_only,

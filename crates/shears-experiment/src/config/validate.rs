@@ -133,7 +133,20 @@ impl ExperimentConfig {
                 return bad(format!("prune.per_layer: {e}"));
             }
         }
-        let rows = self.prune.criterion.needs_calibration() || self.prune.pattern.is_some();
+        if !self.prune.wanda_rows
+            && (self.prune.criterion != Criterion::Wanda || self.prune.pattern.is_some())
+        {
+            return bad(format!(
+                "prune.wanda_rows = false is an option of criterion \"wanda\" without a pattern (criterion is \"{}\"{})",
+                self.prune.criterion,
+                self.prune
+                    .pattern
+                    .map(|p| format!(", pattern \"{p}\""))
+                    .unwrap_or_default()
+            ));
+        }
+        let rows = (self.prune.criterion.needs_calibration() && self.prune.wanda_rows)
+            || self.prune.pattern.is_some();
         if rows && self.prune.structured {
             return bad(format!(
                 "prune.criterion = \"{}\" / prune.pattern: unstructured only (structured pruning removes whole channels)",

@@ -17,7 +17,7 @@ use shears_nn::metrics::Metrics;
 use shears_nn::models::{Input, Network};
 use shears_nn::prune::{calibration_set, gradient_stats};
 use shears_nn::train::Prepared;
-use shears_nn::train::{Devices, evaluate};
+use shears_nn::train::{Devices, TrainError, evaluate};
 use std::path::Path;
 use std::time::Instant;
 
@@ -89,6 +89,7 @@ pub(super) fn run_seed(
         };
         let calibration = calibration(config, &pruning, data, step_seed(seed, step), devices)?;
         model = pruning.step(model, grads.as_ref(), calibration.as_deref())?;
+        let pruned = before_finetuning(&model, data, devices)?;
         let length = StepLength::for_step(&config.finetune, step, budget.as_deref());
         let tuned = finetune(
             model,
@@ -120,13 +121,36 @@ pub(super) fn run_seed(
         let prev = rows.last().expect("baseline row").clone();
         let planned = (plan.steps[step - 1], cumulative[step - 1]);
         let wall = t0.elapsed().as_secs_f64();
-        rows.push(step_row(prev, step, planned, &a, &tuned, &test, wall));
+        let mut row = step_row(prev, step, planned, &a, &tuned, &test, wall);
+        (row.pruned_test_top1, row.pruned_test_loss) = pruned.map(|m| (m.top1, m.loss)).unzip();
+        rows.push(row);
         model = tuned.model;
         commit(s, step, &model, &pruning, &rows, &spec)?;
         // Reported once committed: a step that was shown survives a kill.
         on_event(Event::Step(Box::new(rows.last().expect("pushed").clone())));
     }
     Ok(rows)
+}
+
+/// Test metrics of the freshly pruned model, before fine-tuning: the "no fine-tuning" point
+/// of every report. A pruned model whose logits are not finite has none (`None`), and the
+/// run goes on: fine-tuning, not this number, decides whether it fails.
+fn before_finetuning(
+    model: &Network,
+    data: &Prepared,
+    devices: &Devices,
+) -> Result<Option<Metrics>, RunError> {
+    match evaluate(
+        model,
+        &data.test,
+        "test",
+        &data.eval_batches(),
+        &devices.base,
+    ) {
+        Ok(m) => Ok(Some(m)),
+        Err(TrainError::NonFinite { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The row of step `step`, continuing the cumulative columns of `prev`.
@@ -201,6 +225,8 @@ fn baseline_row(s: &Seed, model: &Network, a: &Accounting) -> Result<StepRow, Ru
         test_top1: 0.0,
         test_top5: 0.0,
         test_loss: 0.0,
+        pruned_test_top1: None,
+        pruned_test_loss: None,
     };
     Ok(metrics_row(row, &val, &test))
 }

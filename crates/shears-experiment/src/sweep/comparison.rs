@@ -3,6 +3,7 @@
 
 use super::regime::Regime;
 use super::{Recipe, Seeds, SweepConfig};
+use shears_core::masks::Pattern;
 use shears_data::DatasetId;
 use shears_nn::models::ModelKind;
 use shears_nn::prune::Criterion;
@@ -22,6 +23,8 @@ pub struct Comparison {
     /// Directory of the dataset files (`None`: auto-detect).
     pub data_dir: Option<PathBuf>,
     pub criterion: Criterion,
+    /// N:M semi-structured pattern of the weights (any criterion; layer-wise counts).
+    pub pattern: Option<Pattern>,
     /// Remove whole channels instead of single weights.
     pub structured: bool,
     /// Equal-compute mode: every regime gets this many fine-tuning epochs in total.
@@ -102,6 +105,7 @@ impl Default for Comparison {
             data: DatasetId::FashionMnistMini,
             data_dir: None,
             criterion: Criterion::Magnitude,
+            pattern: None,
             structured: false,
             budget: None,
             regimes: Regime::ALL.to_vec(),
@@ -135,9 +139,12 @@ impl Comparison {
             set("data", "dir", d.display().to_string().into());
         }
         set("prune", "criterion", self.criterion.name().into());
-        // Wanda and SparseGPT compare weights within each output row: per-layer counts.
-        if self.criterion.needs_calibration() {
+        // Wanda, SparseGPT and N:M patterns choose within each output row: per-layer counts.
+        if self.criterion.needs_calibration() || self.pattern.is_some() {
             set("prune", "scope", "layer-wise".into());
+        }
+        if let Some(p) = self.pattern {
+            set("prune", "pattern", p.to_string().into());
         }
         // The transformers keep their own AdamW rate (ExperimentConfig::for_model).
         if self.model.is_transformer() {

@@ -164,6 +164,12 @@ fn typed_builtin_regimes_give_the_configs_and_ids_of_their_override_strings() {
             ..Comparison::default()
         },
         Comparison {
+            criterion: Criterion::Wanda,
+            pattern: Some("2:4".parse().unwrap()),
+            targets: vec![0.5],
+            ..Comparison::default()
+        },
+        Comparison {
             criterion: Criterion::Random,
             data_dir: Some("/data/x".into()),
             regimes: vec![Regime::Hybrid, Regime::OneShot],
@@ -321,4 +327,28 @@ fn inconsistent_seed_settings_are_refused() {
         let e = SweepConfig::from_toml(&text, "t").unwrap_err().to_string();
         assert!(e.contains(needle), "{seeds}: {e}");
     }
+}
+
+#[test]
+fn a_pattern_comparison_prunes_layer_wise_to_the_pattern() {
+    let c = Comparison {
+        pattern: Some("2:4".parse().unwrap()),
+        targets: vec![0.5],
+        ..Comparison::default()
+    };
+    let cells = c.sweep().cells().unwrap();
+    assert!(!cells.is_empty());
+    for cell in &cells {
+        let p = &cell.config.prune;
+        assert_eq!(p.pattern.map(|p| p.to_string()).as_deref(), Some("2:4"));
+        assert_eq!(p.scope, shears_core::masks::ScopeKind::LayerWise);
+        assert_eq!(cell.config.schedule.target, 0.5);
+    }
+    // A target the pattern cannot reach is refused by the config's validation.
+    let wrong = Comparison {
+        targets: vec![0.8],
+        ..c
+    };
+    let err = wrong.sweep().cells().unwrap_err().to_string();
+    assert!(err.contains("2:4") && err.contains("0.8"), "{err}");
 }

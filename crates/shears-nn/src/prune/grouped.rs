@@ -115,6 +115,40 @@ pub fn remove_grouped<M: Module>(
     Ok(model)
 }
 
+/// Wanda's scores of every tensor of `masks` from one calibration pass over `model` as it is
+/// (biases, which have no inputs of their own, by |b|), for a selection beyond output rows.
+pub fn wanda_scores<M: Module>(
+    model: &M,
+    masks: &MaskSet,
+    run: &mut Calibrate<'_, M>,
+) -> Result<Vec<Vec<f32>>, String> {
+    let mut c = Collector::new(None, false);
+    run(model, &mut c)?;
+    if let Some(e) = c.error {
+        return Err(e);
+    }
+    let values = read(model, &masks.params)?;
+    masks
+        .params
+        .iter()
+        .zip(&values)
+        .map(|(p, v)| {
+            if p.is_bias {
+                return Ok(shears_core::score::magnitude(v));
+            }
+            let stats = c
+                .stats
+                .get(&p.layer)
+                .filter(|s| s.rows > 0)
+                .ok_or_else(|| {
+                    format!("{}: the calibration pass never reached this layer", p.path)
+                })?;
+            shears_core::score::wanda(v, RowLayout::for_shape(&p.shape), &stats.sq)
+                .map_err(|e| format!("{}: {e}", p.path))
+        })
+        .collect()
+}
+
 fn select(
     scores: &[f32],
     old: &Mask,

@@ -14,7 +14,7 @@ mod report;
 
 pub use calibrate::{Collector, InputStats, calibration_set, run_network};
 pub use criterion::{Criterion, GradientStats, gradient_stats, gradient_stats_with, scores};
-pub use grouped::{Calibrate, Grouped, remove_grouped};
+pub use grouped::{Calibrate, Grouped, remove_grouped, wanda_scores};
 pub use masks::MaskSet;
 pub use pruner::{PruneError, Pruner, PrunerState};
 pub use report::{LayerRow, SparsityTable};
@@ -208,6 +208,30 @@ pub fn prune_to_sparsity<M: Module>(
     scope: &shears_core::masks::Scope,
     seed: u64,
 ) -> Result<M, String> {
+    let removal = removal_to_sparsity(masks, sparsity, scope)?;
+    let how = (criterion, grads, seed, 0);
+    remove_and_apply(model, masks, how, &removal, scope.min_density())
+}
+
+/// [`prune_to_sparsity`] with scores already computed (one per entry of every tensor of
+/// `masks`), e.g. [`wanda_scores`] compared beyond output rows.
+pub fn prune_scored_to_sparsity<M: Module>(
+    model: M,
+    masks: &mut MaskSet,
+    scores: Vec<Vec<f32>>,
+    sparsity: f64,
+    scope: &shears_core::masks::Scope,
+) -> Result<M, String> {
+    let removal = removal_to_sparsity(masks, sparsity, scope)?;
+    remove_scored(model, masks, scores, &removal, scope.min_density())
+}
+
+/// What brings `masks` to `sparsity` under `scope`.
+fn removal_to_sparsity(
+    masks: &MaskSet,
+    sparsity: f64,
+    scope: &shears_core::masks::Scope,
+) -> Result<shears_core::masks::Removal, String> {
     use shears_core::masks::{Removal, Scope, StepAmount, removal_count, removal_for};
     let report = masks.report();
     let sizes: Vec<usize> = masks.params.iter().map(Prunable::len).collect();
@@ -229,8 +253,7 @@ pub fn prune_to_sparsity<M: Module>(
         )
         .map_err(|e| e.to_string())?,
     };
-    let how = (criterion, grads, seed, 0);
-    remove_and_apply(model, masks, how, &removal, scope.min_density())
+    Ok(removal)
 }
 
 /// Scores the surviving entries (criterion, gradients, seed and step of the random
@@ -244,6 +267,17 @@ pub(crate) fn remove_and_apply<M: Module>(
 ) -> Result<M, String> {
     let values = read(&model, &masks.params)?;
     let s = scores(criterion, &values, grads, seed, step)?;
+    remove_scored(model, masks, s, removal, min_density)
+}
+
+/// [`remove_and_apply`] with the scores already computed.
+pub(crate) fn remove_scored<M: Module>(
+    model: M,
+    masks: &mut MaskSet,
+    s: Vec<Vec<f32>>,
+    removal: &shears_core::masks::Removal,
+    min_density: f64,
+) -> Result<M, String> {
     let before = masks.report().pruned();
     let new = shears_core::masks::remove(&s, &masks.masks, removal, min_density)
         .map_err(|e| e.to_string())?;

@@ -92,6 +92,10 @@ pub struct Pruner {
     completed: usize,
     /// N:M pattern the weights approach (reached at density N/M).
     pattern: Option<Pattern>,
+    /// Wanda compares within each output row (its defining choice, default); `false`: its
+    /// scores compete under the plan's scope like any criterion's (within each tensor, or
+    /// across all of them).
+    wanda_rows: bool,
 }
 
 impl Pruner {
@@ -117,6 +121,7 @@ impl Pruner {
             masks: MaskSet::dense(params),
             completed: 0,
             pattern: None,
+            wanda_rows: true,
         })
     }
 
@@ -140,9 +145,28 @@ impl Pruner {
         Ok(self)
     }
 
+    /// Wanda's comparison group: within each output row (`true`, the default and the paper's
+    /// choice) or under the plan's scope (`false`: per tensor when layer-wise, one threshold
+    /// across tensors when global). Every layer is then calibrated in one pass over the
+    /// model as the step finds it, since all scores must exist before one selection. Only
+    /// Wanda without a pattern can drop its rows.
+    pub fn with_wanda_rows(mut self, rows: bool) -> Result<Self, PruneError> {
+        if !rows && (self.criterion != Criterion::Wanda || self.pattern.is_some()) {
+            return Err(PruneError::Model(format!(
+                "comparing scores beyond output rows is an option of Wanda without a pattern, not of criterion '{}'{}",
+                self.criterion,
+                self.pattern
+                    .map(|p| format!(" with pattern {p}"))
+                    .unwrap_or_default()
+            )));
+        }
+        self.wanda_rows = rows;
+        Ok(self)
+    }
+
     /// Whether steps choose within output rows (a calibrated criterion or a pattern).
     pub fn grouped(&self) -> bool {
-        self.criterion.needs_calibration() || self.pattern.is_some()
+        (self.criterion.needs_calibration() && self.wanda_rows) || self.pattern.is_some()
     }
 
     /// A pruner over every weight of rank ≥ 2 of `model` ([`super::prunable_params`]; biases
@@ -237,7 +261,20 @@ impl Pruner {
             return Err(PruneError::Finished(self.plan.len()));
         }
         let step = self.completed + 1;
-        let model = self.grouped_step(model, grads, Some(calibrate))?;
+        let model = if self.grouped() {
+            self.grouped_step(model, grads, Some(calibrate))?
+        } else {
+            let scores = super::wanda_scores(&model, &self.masks, calibrate)
+                .map_err(|detail| PruneError::Step { step, detail })?;
+            super::remove_scored(
+                model,
+                &mut self.masks,
+                scores,
+                self.plan.removal(step),
+                self.plan.min_density(),
+            )
+            .map_err(|detail| PruneError::Step { step, detail })?
+        };
         self.completed = step;
         self.plan
             .verify(step, &self.masks.masks)

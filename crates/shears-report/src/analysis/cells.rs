@@ -7,7 +7,8 @@ use shears_core::stats;
 
 use super::runs::Run;
 use super::{
-    AnalysisOptions, CellSize, CellSummary, ConfigSummary, SeedValue, mean_of, target_key,
+    AnalysisOptions, CellSize, CellSummary, ConfigSummary, DenseSummary, SeedValue, mean_of,
+    target_key,
 };
 use crate::Measure;
 
@@ -78,6 +79,10 @@ fn config_summary(
             cum_train_flops: r.last.cum_train_flops,
             sparsity: r.last.sparsity,
             cum_wall_s: Some(r.last.cum_wall_s),
+            pruned_only: r
+                .single_step
+                .and_then(|row| measure.pruned_test(row))
+                .filter(|x| x.is_finite()),
         })
         .collect();
     let test: Vec<f64> = seeds.iter().map(|s| measure.seed_test(s)).collect();
@@ -146,9 +151,22 @@ fn cell(
         sparsity: sel.sparsity,
         wall_s: sel.wall_s,
         size: None,
+        pruned_only: pruned_only(&seeds),
         configurations: summaries.into_iter().map(|(c, _)| c).collect(),
         seeds,
     }
+}
+
+/// The not-fine-tuned measure over `seeds` when every seed has a finite one (a summary of
+/// some seeds would be biased toward those whose pruned model still worked).
+fn pruned_only(seeds: &[SeedValue]) -> Option<DenseSummary> {
+    let values: Vec<f64> = seeds.iter().map(|s| s.pruned_only).collect::<Option<_>>()?;
+    stats::describe(&values).map(|stats::Describe { n, mean, std, ci95 }| DenseSummary {
+        n,
+        mean,
+        std,
+        ci95,
+    })
 }
 
 /// Largest relative difference in size tolerated between regimes compared at one target.

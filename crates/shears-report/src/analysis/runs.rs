@@ -15,6 +15,9 @@ pub(super) struct Run<'a> {
     pub(super) target: f64,
     pub(super) seed: u64,
     pub(super) last: &'a StepRow,
+    /// The pruning step's row when the run took one step from the dense model to its target
+    /// (one-shot): its pre-fine-tuning metrics are the "not fine-tuned" point.
+    pub(super) single_step: Option<&'a StepRow>,
 }
 
 /// Groups `rows` by (experiment, seed) and keeps each run's last step; runs with only the
@@ -58,6 +61,7 @@ pub(super) fn finished_runs<'a>(
             target: last.target,
             seed,
             last,
+            single_step: (last.step == 1).then_some(last),
         });
     }
     runs

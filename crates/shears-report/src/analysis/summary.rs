@@ -109,6 +109,10 @@ pub struct SeedValue {
     /// (absent in summaries written before it was reported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cum_wall_s: Option<f64>,
+    /// The measure right after pruning, before fine-tuning: present for a one-step run whose
+    /// rows record it (results schema 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_only: Option<f64>,
 }
 
 /// One configuration (experiment id) of a regime at a target, as considered by the selection.
@@ -156,6 +160,11 @@ pub struct CellSummary {
     /// Structured results only: the selected configuration's final size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<CellSize>,
+    /// One-step regimes only: the selected configuration's measure after pruning and before
+    /// any fine-tuning, over the same seeds (absent when a seed lacks it). The "no
+    /// fine-tuning" point that LLM pruning papers report; never judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_only: Option<DenseSummary>,
     /// Every configuration of this regime at this target; `selected` marks the kept one.
     pub configurations: Vec<ConfigSummary>,
     /// Per-seed values of the selected configuration, sorted by seed.
@@ -267,7 +276,8 @@ pub struct CrossoverSummary {
     pub statement: String,
 }
 
-/// Step-0 (dense) test measure over distinct seeds.
+/// A test measure over distinct seeds: the dense (step-0) baseline, or a cell's "not
+/// fine-tuned" point ([`CellSummary::pruned_only`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DenseSummary {
     pub n: usize,

@@ -1,7 +1,7 @@
 //! The tables of the report (`results.csv`, the results table, the verdict per target).
 
 use crate::Measure;
-use crate::analysis::{Summary, TargetSummary, pct, pval};
+use crate::analysis::{CellSummary, DenseSummary, Summary, TargetSummary, pct, pval};
 
 fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
     x.map(f).unwrap_or_default()
@@ -162,6 +162,9 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
                     .extend([format!("{:.0}", size.params), format!("{:.3e}", size.flops)]);
             }
             rows.last_mut().expect("pushed").push(verdict(t, &c.regime));
+            if let Some(p) = &c.pruned_only {
+                rows.push(not_finetuned_row(t.target, c, p, m));
+            }
         }
     }
     let mut head = vec![
@@ -182,6 +185,32 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
     }
     head.push("verdict");
     Tables { head, rows }
+}
+
+/// The row of a one-step cell's model measured before fine-tuning: no epochs, no cost, never
+/// judged (the size columns, when shown, are the cell's: pruning fixes the size).
+fn not_finetuned_row(target: f64, c: &CellSummary, p: &DenseSummary, m: Measure) -> Vec<String> {
+    let mut row = vec![
+        pct(target),
+        format!("{}, not fine-tuned", c.regime),
+        format!(
+            "{}{}",
+            m.fmt(p.mean),
+            p.ci95
+                .map(|h| format!(" ± {}", m.fmt(h)))
+                .unwrap_or_else(|| " (no CI)".into())
+        ),
+        p.n.to_string(),
+        "0.0".into(),
+        "0".into(),
+        "0".into(),
+        pct(c.sparsity),
+    ];
+    if let Some(size) = &c.size {
+        row.extend([format!("{:.0}", size.params), format!("{:.3e}", size.flops)]);
+    }
+    row.push("reference (not judged)".into());
+    row
 }
 
 pub(super) fn winners_table(summary: &Summary) -> Tables {
