@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shears_core::budget::SplitPolicy;
 use shears_core::lr::LrPolicy;
-use shears_core::masks::{Pattern, ScopeKind};
+use shears_core::masks::{Pattern, PatternPath, ScopeKind};
 use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
@@ -178,18 +178,20 @@ pub struct PruneSection {
     pub per_layer: Vec<Vec<f64>>,
     /// N:M semi-structured pattern of the weights (`"2:4"`: at most 2 kept in every 4
     /// consecutive inputs of an output row), reached at the schedule's target, which must be
-    /// its sparsity (M − N)/M; every step stays inside the pattern (docs/design.md#rows-and-nm).
-    /// Needs the layer-wise scope. Written only when set.
+    /// its sparsity (M − N)/M. Needs the layer-wise scope. Written only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<Pattern>,
-    /// Wanda/SparseGPT: training samples the layer inputs are measured on at every step
-    /// (a seeded draw per step; default 128, as the papers). Written only when set.
+    /// Wanda/SparseGPT: calibration samples per step (seeded draw; default 128); written if set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration_samples: Option<usize>,
     /// Wanda compares weights within each output row (`true`, its defining choice); `false`:
     /// under `scope` like any criterion (docs/design.md#rows-and-nm). Written only when false.
     #[serde(skip_serializing_if = "std::clone::Clone::clone")]
     pub wanda_rows: bool,
+    /// How an iterative schedule reaches `pattern`: `feasible` (default: every step inside it)
+    /// or `project` (docs/design.md#rows-and-nm). Written only when not the default.
+    #[serde(skip_serializing_if = "PatternPath::is_feasible")]
+    pub pattern_path: PatternPath,
 }
 
 /// Calibration samples of Wanda/SparseGPT when `prune.calibration_samples` is not set.
@@ -351,6 +353,7 @@ impl Default for PruneSection {
             pattern: None,
             calibration_samples: None,
             wanda_rows: true,
+            pattern_path: PatternPath::Feasible,
         }
     }
 }

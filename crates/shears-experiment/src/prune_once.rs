@@ -175,6 +175,7 @@ fn grouped(
         seed: o.seed,
         step: 0,
         pattern: o.pattern,
+        path: shears_core::masks::PatternPath::Feasible,
         calibrate: run
             .as_mut()
             .map(|r| r as &mut prune::Calibrate<'_, Network>),

@@ -7,7 +7,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use shears_core::masks::{Pattern, RemovalPlan, RowLayout, Scope, check_pattern};
+use shears_core::masks::{Pattern, PatternPath, RemovalPlan, RowLayout, Scope, check_pattern};
 use shears_core::schedule::{Compat, ScheduleKind, ScheduleSpec};
 use shears_nn::Device;
 use shears_nn::models::{LayerInput, Probe, see};
@@ -205,6 +205,53 @@ fn an_iterative_two_four_run_is_feasible_at_every_step_and_ends_on_the_pattern()
         .with_pattern(Some(p))
         .unwrap_err();
     assert!(e.to_string().contains("fc.weight: rows of 6 inputs"), "{e}");
+}
+
+#[test]
+fn the_projecting_path_prunes_freely_then_chooses_the_pattern_afresh() {
+    // Weight (row r, input c) = c + 1: every row's smallest entries are its first group.
+    let w: Vec<f32> = (0..64).map(|i| (i / 4 + 1) as f32).collect();
+    let mut m = One::new(&w, 16, 4);
+    let plan = ScheduleSpec::new(ScheduleKind::Geometric, 0.5)
+        .with_steps(3)
+        .plan()
+        .unwrap();
+    let params = prunable_params(&m, false);
+    let sizes = params.iter().map(|p| p.len()).collect();
+    let counts = RemovalPlan::new(&plan, sizes, &Scope::LayerWise, Compat::Exact).unwrap();
+    let p: Pattern = "2:4".parse().unwrap();
+    let mut pruner = Pruner::new(params, counts, Criterion::Magnitude, 0)
+        .unwrap()
+        .with_pattern(Some(p))
+        .unwrap()
+        .with_pattern_path(PatternPath::Project);
+    let layout = RowLayout::for_shape(&[16, 4]);
+    let first_group_pruned = |mask: &shears_core::masks::Mask, r: usize| {
+        (0..4)
+            .filter(|&c| !mask.is_kept(layout.index(r, c)))
+            .count()
+    };
+    m = pruner.step(m, None).unwrap();
+    // Unconstrained before the last step: the first group of every row is over the cap.
+    let early = pruner.masks().masks[0].clone();
+    assert!(
+        (0..4).all(|r| first_group_pruned(&early, r) > 2),
+        "{early:?}"
+    );
+    while !pruner.is_done() {
+        m = pruner.step(m, None).unwrap();
+    }
+    let last = &pruner.masks().masks[0];
+    check_pattern(last, layout, p).unwrap();
+    assert_eq!(pruner.report().pruned(), 32);
+    // Weights pruned early are kept again where the pattern needs them — at zero.
+    let v = read(&m, &pruner.masks().params).unwrap().remove(0);
+    let restored: Vec<usize> = (0..64)
+        .filter(|&i| !early.is_kept(i) && last.is_kept(i))
+        .collect();
+    assert!(!restored.is_empty());
+    assert!(restored.iter().all(|&i| v[i] == 0.0), "{restored:?}");
+    pruner.verify(&m).unwrap();
 }
 
 #[test]

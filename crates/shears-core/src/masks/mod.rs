@@ -34,7 +34,9 @@ mod tests;
 mod tests_rows;
 
 pub use plan::{PlanError, Removal, RemovalPlan, SparsityReport};
-pub use rows::{Pattern, PatternError, PatternOrSelect, RowLayout, check_pattern, remove_in_rows};
+pub use rows::{
+    Pattern, PatternError, PatternOrSelect, PatternPath, RowLayout, check_pattern, remove_in_rows,
+};
 pub use select::{
     Scope, ScopeKind, StepAmount, prune_channels, prune_step, removal_for, remove, remove_lowest,
     select_channels,

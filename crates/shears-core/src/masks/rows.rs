@@ -93,6 +93,38 @@ impl Pattern {
     }
 }
 
+/// How an iterative schedule approaches an N:M pattern (docs/design.md#rows-and-nm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatternPath {
+    /// Every step stays inside the pattern's feasible set (no group over M − N pruned);
+    /// masks only grow.
+    #[default]
+    Feasible,
+    /// Steps before the last prune within rows without the pattern; the step that reaches
+    /// the pattern's density chooses the pattern afresh over every entry (pruned ones score
+    /// as what they are, zero weights), so it may restore a pruned weight — at zero — where
+    /// a group holds more than M − N pruned.
+    Project,
+}
+
+impl PatternPath {
+    pub fn is_feasible(&self) -> bool {
+        *self == PatternPath::Feasible
+    }
+}
+
+impl FromStr for PatternPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "feasible" => Ok(PatternPath::Feasible),
+            "project" => Ok(PatternPath::Project),
+            _ => Err(format!("'{s}' is not a pattern path (feasible or project)")),
+        }
+    }
+}
+
 impl FromStr for Pattern {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

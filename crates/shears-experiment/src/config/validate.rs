@@ -172,6 +172,9 @@ impl ExperimentConfig {
                 p.sparsity()
             ));
         }
+        if !self.prune.pattern_path.is_feasible() && self.prune.pattern.is_none() {
+            return bad("prune.pattern_path = \"project\" needs prune.pattern".into());
+        }
         if self.prune.calibration_samples == Some(0) {
             return bad("prune.calibration_samples must be at least 1".into());
         }

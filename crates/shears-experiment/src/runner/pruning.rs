@@ -84,6 +84,7 @@ impl Pruning {
         let pruner = Pruner::new(params, counts, config.prune.criterion, seed)
             .and_then(|p| p.with_pattern(config.prune.pattern))
             .and_then(|p| p.with_wanda_rows(config.prune.wanda_rows))
+            .map(|p| p.with_pattern_path(config.prune.pattern_path))
             .map_err(|e| RunError::Invalid(e.to_string()))?;
         Ok(Pruning::Weights(pruner))
     }

@@ -12,7 +12,7 @@ use crate::models::Probe;
 use crate::params::PathStack;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
-use shears_core::masks::{Mask, Pattern, RowLayout, check_pattern, remove_in_rows};
+use shears_core::masks::{Mask, Pattern, PatternPath, RowLayout, check_pattern, remove_in_rows};
 use shears_core::sparsegpt::{SparseGptOptions, sparsegpt};
 
 /// Runs every calibration batch through the model, showing layer inputs to the probe.
@@ -25,6 +25,8 @@ pub struct Grouped<'a, 'c, M> {
     pub seed: u64,
     pub step: u64,
     pub pattern: Option<Pattern>,
+    /// How the steps approach the pattern.
+    pub path: PatternPath,
     /// Needed by the calibrated criteria (Wanda, SparseGPT).
     pub calibrate: Option<&'a mut Calibrate<'c, M>>,
 }
@@ -45,6 +47,7 @@ pub fn remove_grouped<M: Module>(
         seed,
         step,
         pattern,
+        path,
         mut calibrate,
     } = how;
     if counts.len() != masks.params.len() {
@@ -63,18 +66,22 @@ pub fn remove_grouped<M: Module>(
     for t in 0..masks.params.len() {
         let p = masks.params[t].clone();
         let layout = RowLayout::for_shape(&p.shape);
-        let pattern = pattern.filter(|_| !p.is_bias);
         let named = |e: String| format!("{}: {e}", p.path);
-        let old = masks.masks[t].clone();
+        let (pattern, old, count) = toward_pattern(
+            pattern.filter(|_| !p.is_bias),
+            path,
+            &masks.masks[t],
+            counts[t],
+        );
         let new = match (&plain, p.is_bias) {
-            (Some(s), _) => select(&s[t], &old, counts[t], layout, pattern),
+            (Some(s), _) => select(&s[t], &old, count, layout, pattern),
             // A bias has no input statistics of its own: |b|, within its single row.
             (None, true) => {
                 let v = read(&model, std::slice::from_ref(&p))?.remove(0);
                 select(
                     &shears_core::score::magnitude(&v),
                     &old,
-                    counts[t],
+                    count,
                     layout,
                     pattern,
                 )
@@ -88,8 +95,7 @@ pub fn remove_grouped<M: Module>(
                 match criterion {
                     Criterion::SparseGpt => {
                         let (mask, values) =
-                            reconstruct(&model, &p, &old, counts[t], pattern, &stats)
-                                .map_err(named)?;
+                            reconstruct(&model, &p, &old, count, pattern, &stats).map_err(named)?;
                         model = write(model, &p.path, values);
                         Ok(mask)
                     }
@@ -97,7 +103,7 @@ pub fn remove_grouped<M: Module>(
                         let v = read(&model, std::slice::from_ref(&p))?.remove(0);
                         let s = shears_core::score::wanda(&v, layout, &stats.sq)
                             .map_err(|e| named(e.to_string()))?;
-                        select(&s, &old, counts[t], layout, pattern)
+                        select(&s, &old, count, layout, pattern)
                     }
                 }
             }
@@ -147,6 +153,28 @@ pub fn wanda_scores<M: Module>(
                 .map_err(|e| format!("{}: {e}", p.path))
         })
         .collect()
+}
+
+/// The pattern, starting mask and count of one tensor's step under `path`: the feasible path
+/// as given; the projecting one without the pattern until the step that reaches its density,
+/// which then chooses the whole pattern from a dense mask.
+fn toward_pattern(
+    pattern: Option<Pattern>,
+    path: PatternPath,
+    old: &Mask,
+    count: usize,
+) -> (Option<Pattern>, Mask, usize) {
+    match pattern {
+        Some(pt) if !path.is_feasible() => {
+            let target = old.pruned() + count;
+            if target == (old.len() as f64 * pt.sparsity()).round() as usize {
+                (Some(pt), Mask::dense(old.len()), target)
+            } else {
+                (None, old.clone(), count)
+            }
+        }
+        _ => (pattern, old.clone(), count),
+    }
 }
 
 fn select(

@@ -33,7 +33,7 @@ use crate::train::AfterStep;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
 use shears_core::masks::{
-    Mask, Pattern, PlanError, Removal, RemovalPlan, Scope, SelectError, SparsityReport,
+    Mask, Pattern, PatternPath, PlanError, Removal, RemovalPlan, Scope, SelectError, SparsityReport,
 };
 use shears_core::schedule::{Compat, Plan};
 
@@ -92,6 +92,8 @@ pub struct Pruner {
     completed: usize,
     /// N:M pattern the weights approach (reached at density N/M).
     pattern: Option<Pattern>,
+    /// How the steps approach the pattern.
+    path: PatternPath,
     /// Wanda compares within each output row (its defining choice, default); `false`: its
     /// scores compete under the plan's scope like any criterion's (within each tensor, or
     /// across all of them).
@@ -121,6 +123,7 @@ impl Pruner {
             masks: MaskSet::dense(params),
             completed: 0,
             pattern: None,
+            path: PatternPath::Feasible,
             wanda_rows: true,
         })
     }
@@ -143,6 +146,13 @@ impl Pruner {
         }
         self.pattern = pattern;
         Ok(self)
+    }
+
+    /// How an iterative schedule approaches the pattern: inside its feasible set at every step
+    /// (default), or unstructured within rows and projected at the step that reaches it.
+    pub fn with_pattern_path(mut self, path: PatternPath) -> Self {
+        self.path = path;
+        self
     }
 
     /// Wanda's comparison group: within each output row (`true`, the default and the paper's
@@ -306,6 +316,7 @@ impl Pruner {
             seed: self.seed,
             step: step as u64,
             pattern: self.pattern,
+            path: self.path,
             calibrate,
         };
         remove_grouped(model, &mut self.masks, &counts.clone(), how).map_err(err)
