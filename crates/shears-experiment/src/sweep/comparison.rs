@@ -82,9 +82,9 @@ fn transformer_grid(model: ModelKind) -> Vec<(&'static str, &'static str, toml::
     if model.is_language_model() {
         keys.extend([
             ("model", "context", 64.into()),
-            ("dense", "epochs", 3.into()),
+            ("dense", "epochs", 2.into()),
             ("finetune", "batch_size", 16.into()),
-            ("finetune", "batches_per_epoch", 100.into()),
+            ("finetune", "batches_per_epoch", 50.into()),
         ]);
     } else {
         keys.extend([
@@ -96,7 +96,7 @@ fn transformer_grid(model: ModelKind) -> Vec<(&'static str, &'static str, toml::
 }
 
 /// Fine-tuning periods per step at most in the transformers' grids.
-const TRANSFORMER_MAX_PERIODS: i64 = 4;
+const TRANSFORMER_MAX_PERIODS: i64 = 3;
 
 impl Default for Comparison {
     fn default() -> Self {
