@@ -88,8 +88,8 @@ fn transformer_grid(model: ModelKind) -> Vec<(&'static str, &'static str, toml::
         ]);
     } else {
         keys.extend([
-            ("dense", "epochs", 10.into()),
-            ("finetune", "batches_per_epoch", 20.into()),
+            ("dense", "epochs", 6.into()),
+            ("finetune", "batches_per_epoch", 10.into()),
         ]);
     }
     keys
