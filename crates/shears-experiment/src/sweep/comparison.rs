@@ -71,32 +71,27 @@ const TRANSFORMER_REGIMES: [Regime; 3] = [Regime::OneShot, Regime::Geometric, Re
 
 /// The transformers' grid settings: a smaller shape than the kind's default (2 blocks of
 /// width 64), a short dense recipe, and fine-tuning in periods of a few batches with at most
-/// [`TRANSFORMER_MAX_PERIODS`] per step, so one comparison takes minutes, not hours, on
+/// 3 (gpt-tiny) or 4 (vit-tiny) per step, so one comparison takes minutes, not hours, on
 /// 2 CPU cores (docs/results/README.md records the measured times).
 fn transformer_grid(model: ModelKind) -> Vec<(&'static str, &'static str, toml::Value)> {
-    let mut keys = vec![
-        ("model", "width", 64.into()),
-        ("model", "depth", 2.into()),
-        ("finetune", "max_epochs", TRANSFORMER_MAX_PERIODS.into()),
-    ];
+    let mut keys = vec![("model", "width", 64.into()), ("model", "depth", 2.into())];
     if model.is_language_model() {
         keys.extend([
             ("model", "context", 64.into()),
             ("dense", "epochs", 2.into()),
             ("finetune", "batch_size", 16.into()),
             ("finetune", "batches_per_epoch", 50.into()),
+            ("finetune", "max_epochs", 3.into()),
         ]);
     } else {
         keys.extend([
-            ("dense", "epochs", 6.into()),
-            ("finetune", "batches_per_epoch", 10.into()),
+            ("dense", "epochs", 10.into()),
+            ("finetune", "batches_per_epoch", 20.into()),
+            ("finetune", "max_epochs", 4.into()),
         ]);
     }
     keys
 }
-
-/// Fine-tuning periods per step at most in the transformers' grids.
-const TRANSFORMER_MAX_PERIODS: i64 = 3;
 
 impl Default for Comparison {
     fn default() -> Self {
