@@ -187,6 +187,17 @@ fn criterion_and_pattern_mistakes_are_named_before_any_work() {
             "fc1.weight: rows of 784 inputs",
         ),
         (
+            &[
+                "--criterion",
+                "sparsegpt",
+                "--pattern",
+                "2:5",
+                "--sparsity",
+                "0.6",
+            ],
+            "fc1.weight: rows of 784 inputs cannot be split into groups of 5 for the pattern 2:5; exclude the layer",
+        ),
+        (
             &["--pattern", "5:4", "--sparsity", "0.5"],
             "is not an N:M pattern",
         ),

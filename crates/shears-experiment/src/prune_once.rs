@@ -147,6 +147,9 @@ fn grouped(
             }
         )));
     }
+    if let Some(p) = o.pattern {
+        prune::pattern_fits(&masks.params, p).map_err(RunError::Invalid)?;
+    }
     if let Some(p) = o.pattern
         && (o.sparsity - p.sparsity()).abs() > 1e-9
     {

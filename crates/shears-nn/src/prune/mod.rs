@@ -294,6 +294,21 @@ pub(crate) fn remove_scored<M: Module>(
     Ok(model)
 }
 
+/// Whether every weight of `params` has rows the N:M pattern divides; an error names the
+/// first that does not and says to leave it out (biases are pruned without the pattern).
+pub fn pattern_fits(params: &[Prunable], p: shears_core::masks::Pattern) -> Result<(), String> {
+    for t in params.iter().filter(|t| !t.is_bias) {
+        let cols = shears_core::masks::RowLayout::for_shape(&t.shape).cols();
+        if !cols.is_multiple_of(p.m) {
+            return Err(format!(
+                "{}: rows of {cols} inputs cannot be split into groups of {} for the pattern {p}; exclude the layer",
+                t.path, p.m
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every masked entry of the model must be exactly zero; an error names the tensor.
 pub fn verify_applied<M: Module>(model: &M, masks: &MaskSet) -> Result<(), String> {
     let values = read(model, &masks.params)?;

@@ -134,15 +134,7 @@ impl Pruner {
     /// divide (leave it out of the prunable set).
     pub fn with_pattern(mut self, pattern: Option<Pattern>) -> Result<Self, PruneError> {
         if let Some(p) = pattern {
-            for t in self.masks.params.iter().filter(|t| !t.is_bias) {
-                let cols = shears_core::masks::RowLayout::for_shape(&t.shape).cols();
-                if !cols.is_multiple_of(p.m) {
-                    return Err(PruneError::Model(format!(
-                        "{}: rows of {cols} inputs cannot be split into groups of {} for the pattern {p}; exclude the layer",
-                        t.path, p.m
-                    )));
-                }
-            }
+            super::pattern_fits(&self.masks.params, p).map_err(PruneError::Model)?;
         }
         self.pattern = pattern;
         Ok(self)
