@@ -55,7 +55,7 @@ pub fn sparsity_table(
 /// Prunes the checkpoint once to the requested sparsity and saves the result; returns its
 /// per-layer table.
 pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, RunError> {
-    if !o.wanda_rows && (o.criterion != Criterion::Wanda || o.pattern.is_some()) {
+    if !o.wanda_rows && !o.criterion.may_leave_rows(o.pattern) {
         return Err(RunError::Invalid(format!(
             "--wanda-rows false is an option of --criterion wanda without --pattern, not of '{}'",
             o.criterion
@@ -100,7 +100,7 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
         None
     };
     let scope = o.scope.with_floor(o.min_density);
-    let rows = (o.criterion.needs_calibration() && o.wanda_rows) || o.pattern.is_some();
+    let rows = o.criterion.in_rows(o.wanda_rows, o.pattern);
     let model = if rows {
         grouped(o, model, &mut masks, grads.as_ref(), data.as_ref(), devices)?
     } else if o.criterion == Criterion::Wanda {

@@ -89,13 +89,13 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
     let job = PruneOnce {
         checkpoint: a.checkpoint,
         criterion: a.criterion,
-        scope: a.scope.unwrap_or(
-            if (a.criterion.needs_calibration() && a.wanda_rows) || a.pattern.is_some() {
+        scope: a
+            .scope
+            .unwrap_or(if a.criterion.in_rows(a.wanda_rows, a.pattern) {
                 ScopeKind::LayerWise
             } else {
                 ScopeKind::Global
-            },
-        ),
+            }),
         pattern: a.pattern,
         calibration_samples: a.calibration_samples,
         wanda_rows: a.wanda_rows,

@@ -133,9 +133,7 @@ impl ExperimentConfig {
                 return bad(format!("prune.per_layer: {e}"));
             }
         }
-        if !self.prune.wanda_rows
-            && (self.prune.criterion != Criterion::Wanda || self.prune.pattern.is_some())
-        {
+        if !self.prune.wanda_rows && !self.prune.criterion.may_leave_rows(self.prune.pattern) {
             return bad(format!(
                 "prune.wanda_rows = false is an option of criterion \"wanda\" without a pattern (criterion is \"{}\"{})",
                 self.prune.criterion,
@@ -145,8 +143,7 @@ impl ExperimentConfig {
                     .unwrap_or_default()
             ));
         }
-        let rows = (self.prune.criterion.needs_calibration() && self.prune.wanda_rows)
-            || self.prune.pattern.is_some();
+        let rows = (self.prune.criterion).in_rows(self.prune.wanda_rows, self.prune.pattern);
         if rows && self.prune.structured {
             return bad(format!(
                 "prune.criterion = \"{}\" / prune.pattern: unstructured only (structured pruning removes whole channels)",

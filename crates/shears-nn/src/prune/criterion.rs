@@ -9,6 +9,7 @@ use crate::train::{Devices, Split, TrainError, cross_entropy};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use shears_core::masks::Pattern;
 use shears_core::score::{self, FisherAccumulator, TaylorAccumulator};
 use shears_data::BatchConfig;
 use std::collections::HashMap;
@@ -59,6 +60,18 @@ impl Criterion {
     /// Scores from layer inputs over calibration data, layer by layer, within output rows.
     pub fn needs_calibration(self) -> bool {
         matches!(self, Criterion::Wanda | Criterion::SparseGpt)
+    }
+
+    /// Whether Wanda's comparison may leave output rows (`wanda_rows = false`): only Wanda's,
+    /// and only without a pattern (SparseGPT reconstructs per row; a pattern is per row).
+    pub fn may_leave_rows(self, pattern: Option<Pattern>) -> bool {
+        self == Criterion::Wanda && pattern.is_none()
+    }
+
+    /// Whether a step chooses within output rows, which needs a count per tensor: a
+    /// calibrated criterion (unless Wanda is told to leave its rows) or any under a pattern.
+    pub fn in_rows(self, wanda_rows: bool, pattern: Option<Pattern>) -> bool {
+        (self.needs_calibration() && wanda_rows) || pattern.is_some()
     }
 
     pub fn needs_gradients(self) -> bool {

@@ -153,7 +153,7 @@ impl Pruner {
     /// model as the step finds it, since all scores must exist before one selection. Only
     /// Wanda without a pattern can drop its rows.
     pub fn with_wanda_rows(mut self, rows: bool) -> Result<Self, PruneError> {
-        if !rows && (self.criterion != Criterion::Wanda || self.pattern.is_some()) {
+        if !rows && !self.criterion.may_leave_rows(self.pattern) {
             return Err(PruneError::Model(format!(
                 "comparing scores beyond output rows is an option of Wanda without a pattern, not of criterion '{}'{}",
                 self.criterion,
@@ -168,7 +168,7 @@ impl Pruner {
 
     /// Whether steps choose within output rows (a calibrated criterion or a pattern).
     pub fn grouped(&self) -> bool {
-        (self.criterion.needs_calibration() && self.wanda_rows) || self.pattern.is_some()
+        self.criterion.in_rows(self.wanda_rows, self.pattern)
     }
 
     /// A pruner over every weight of rank ≥ 2 of `model` ([`super::prunable_params`]; biases

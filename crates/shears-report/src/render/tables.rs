@@ -129,6 +129,12 @@ fn verdict(t: &TargetSummary, regime: &str) -> String {
     }
 }
 
+/// "mean ± half-width", or "mean (no CI)" with one seed.
+fn mean_ci(m: Measure, mean: f64, ci95: Option<f64>) -> String {
+    let ci = ci95.map_or_else(|| " (no CI)".into(), |h| format!(" ± {}", m.fmt(h)));
+    format!("{}{ci}", m.fmt(mean))
+}
+
 pub(super) struct Tables {
     pub head: Vec<&'static str>,
     pub rows: Vec<Vec<String>>,
@@ -142,13 +148,7 @@ pub(super) fn results_table(summary: &Summary) -> Tables {
             rows.push(vec![
                 pct(t.target),
                 c.regime.clone(),
-                format!(
-                    "{}{}",
-                    m.fmt(c.mean),
-                    c.ci95
-                        .map(|h| format!(" ± {}", m.fmt(h)))
-                        .unwrap_or_else(|| " (no CI)".into())
-                ),
+                mean_ci(m, c.mean, c.ci95),
                 c.n.to_string(),
                 format!("{:.1}", c.epochs),
                 format!("{:.3e}", c.train_flops),
@@ -193,13 +193,7 @@ fn not_finetuned_row(target: f64, c: &CellSummary, p: &DenseSummary, m: Measure)
     let mut row = vec![
         pct(target),
         format!("{}, not fine-tuned", c.regime),
-        format!(
-            "{}{}",
-            m.fmt(p.mean),
-            p.ci95
-                .map(|h| format!(" ± {}", m.fmt(h)))
-                .unwrap_or_else(|| " (no CI)".into())
-        ),
+        mean_ci(m, p.mean, p.ci95),
         p.n.to_string(),
         "0.0".into(),
         "0".into(),
