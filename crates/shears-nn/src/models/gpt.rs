@@ -76,17 +76,31 @@ impl Gpt {
     /// # Panics
     /// If `T` exceeds the context length.
     pub fn forward(&self, tokens: Tensor<2, Int>, mut probe: Option<&mut dyn Probe>) -> Tensor<2> {
-        let [n, t] = tokens.dims();
+        let x = self.embed(tokens);
+        let x = forward_blocks(&self.blocks, x, &mut probe);
+        self.logits(x, &mut probe)
+    }
+
+    /// The first stage of [`Self::forward`]: token ids `[n, T]` to embeddings with positions.
+    ///
+    /// # Panics
+    /// If `T` exceeds the context length.
+    pub fn embed(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let t = tokens.dims()[1];
         let context = self.context();
         assert!(
             t <= context,
             "gpt: sequence of {t} tokens exceeds the context of {context}"
         );
         let pos = self.pos.val().narrow(0, 0, t).unsqueeze::<3>();
-        let x = self.tok.forward(tokens) + pos;
-        let x = forward_blocks(&self.blocks, x, &mut probe);
+        self.tok.forward(tokens) + pos
+    }
+
+    /// The last stage of [`Self::forward`]: the blocks' output `[n, T, width]` to logits.
+    pub fn logits(&self, x: Tensor<3>, probe: &mut Option<&mut dyn Probe>) -> Tensor<2> {
+        let [n, t, _] = x.dims();
         let x = self.norm.forward(x);
-        see_tokens(&mut probe, &x, &["head"], str::to_string);
+        see_tokens(probe, &x, &["head"], str::to_string);
         let logits = self.head.forward(x);
         let vocab = logits.dims()[2];
         logits.reshape([n * t, vocab])

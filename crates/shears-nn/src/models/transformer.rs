@@ -8,7 +8,7 @@
 //! read from the weights at every forward, so a model with heads removed runs unchanged.
 
 use super::layer::LayerInfo;
-use super::probe::{LayerInput, Probe, see};
+use super::probe::{LayerInput, Probe, see_shared};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
@@ -116,9 +116,11 @@ pub fn see_tokens(
     }
     let [n, t, d] = x.dims();
     let rows = x.clone().reshape([n * t, d]);
-    for name in layers {
-        see(probe, || path(name), LayerInput::Linear(&rows));
-    }
+    see_shared(
+        probe,
+        || layers.iter().map(|l| path(l)).collect(),
+        LayerInput::Linear(&rows),
+    );
 }
 
 /// Multi-head self-attention with separate `q`, `k`, `v` and `out` projections.
@@ -237,7 +239,17 @@ impl Block {
 
     /// `i` is the block's index in its model's `blocks`, used in probe paths.
     pub fn forward(&self, x: Tensor<3>, probe: &mut Option<&mut dyn Probe>, i: usize) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.ln1.forward(x), probe, i);
+        let x = self.attend(x, probe, i);
+        self.feed(x, probe, i)
+    }
+
+    /// The attention half with its residual connection.
+    pub fn attend(&self, x: Tensor<3>, probe: &mut Option<&mut dyn Probe>, i: usize) -> Tensor<3> {
+        x.clone() + self.attn.forward(self.ln1.forward(x), probe, i)
+    }
+
+    /// The MLP half with its residual connection.
+    pub fn feed(&self, x: Tensor<3>, probe: &mut Option<&mut dyn Probe>, i: usize) -> Tensor<3> {
         x.clone() + self.mlp.forward(self.ln2.forward(x), probe, i)
     }
 }

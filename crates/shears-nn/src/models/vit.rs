@@ -79,16 +79,28 @@ impl Vit {
 
     /// Images `[n, c, h, w]` to logits `[n, classes]`.
     pub fn forward(&self, x: Tensor<4>, mut probe: Option<&mut dyn Probe>) -> Tensor<2> {
+        let x = self.embed(x, &mut probe);
+        let x = forward_blocks(&self.blocks, x, &mut probe);
+        self.logits(x, &mut probe)
+    }
+
+    /// The first stage of [`Self::forward`]: images to the tokens (class token first) with
+    /// positions, `[n, 1 + patches, width]`.
+    pub fn embed(&self, x: Tensor<4>, probe: &mut Option<&mut dyn Probe>) -> Tensor<3> {
         let x = patches(x);
-        see_tokens(&mut probe, &x, &["patch"], str::to_string);
+        see_tokens(probe, &x, &["patch"], str::to_string);
         let x = self.patch.forward(x);
         let [n, _, width] = x.dims();
         let cls = self.cls.val().expand([n, 1, width]);
-        let x = Tensor::cat(vec![cls, x], 1) + self.pos.val();
-        let x = forward_blocks(&self.blocks, x, &mut probe);
+        Tensor::cat(vec![cls, x], 1) + self.pos.val()
+    }
+
+    /// The last stage of [`Self::forward`]: the blocks' output to logits from the class token.
+    pub fn logits(&self, x: Tensor<3>, probe: &mut Option<&mut dyn Probe>) -> Tensor<2> {
+        let [n, _, width] = x.dims();
         // LayerNorm is per token, so normalising the class token alone is the same function.
         let cls = self.norm.forward(x.narrow(1, 0, 1)).reshape([n, width]);
-        see(&mut probe, || "head".into(), LayerInput::Linear(&cls));
+        see(probe, || "head".into(), LayerInput::Linear(&cls));
         self.head.forward(cls)
     }
 

@@ -38,27 +38,31 @@ impl InputStats {
         (self.rows > 0).then(|| g.iter().map(|v| 2.0 * v / self.rows as f64).collect())
     }
 
-    fn add_row(&mut self, x: &[f64]) {
-        self.rows += 1;
-        for (s, v) in self.sq.iter_mut().zip(x) {
-            *s += v * v;
-        }
-        if let Some(g) = self.gram.as_mut() {
-            let n = x.len();
-            for (i, &xi) in x.iter().enumerate().filter(|(_, v)| **v != 0.0) {
-                let row = &mut g[i * n..(i + 1) * n];
-                for (gij, &xj) in row.iter_mut().zip(x) {
-                    *gij += xi * xj;
-                }
+    /// Adds the rows of `x` (`[rows, features]`, its values in `data`): the sums of squares in
+    /// f64; the Gram matrix as one f32 matrix product per call, accumulated in f64 — as
+    /// SparseGPT's reference accumulates in f32; f64 is kept for the inverse.
+    fn add_rows(&mut self, x: &Tensor<2>, data: &[f32]) -> Result<(), String> {
+        let [rows, cols] = x.dims();
+        self.rows += rows as u64;
+        for row in data.chunks_exact(cols) {
+            for (s, &v) in self.sq.iter_mut().zip(row) {
+                *s += v as f64 * v as f64;
             }
         }
+        if let Some(g) = self.gram.as_mut() {
+            let xtx = host(x.clone().transpose().matmul(x.clone()))?;
+            for (gij, v) in g.iter_mut().zip(xtx) {
+                *gij += v as f64;
+            }
+        }
+        Ok(())
     }
 }
 
 /// A [`Probe`] that accumulates [`InputStats`] for the layers it is asked about.
 #[derive(Debug, Default)]
 pub struct Collector {
-    /// Only this layer (`None`: every layer).
+    /// Only this layer (`None`: every layer), and the layers that share its input.
     pub only: Option<String>,
     /// Also accumulate the Gram matrix.
     pub gram: bool,
@@ -79,15 +83,28 @@ impl Collector {
 
 impl Probe for Collector {
     fn input(&mut self, layer: &str, x: LayerInput<'_>) {
-        if self.only.as_deref().is_some_and(|o| o != layer) || self.error.is_some() {
+        self.shared_input(&[layer.to_string()], x);
+    }
+
+    /// Layers sharing an input get the same statistics, measured once.
+    fn shared_input(&mut self, layers: &[String], x: LayerInput<'_>) {
+        let wanted = |l: &String| self.only.as_ref().is_none_or(|o| o == l);
+        if !layers.iter().any(wanted) || self.error.is_some() {
             return;
         }
+        let first = &layers[0];
         let result = match x {
-            LayerInput::Linear(x) => self.linear(layer, x),
-            LayerInput::Conv(x, conv) => self.conv(layer, x, conv),
+            LayerInput::Linear(x) => self.linear(first, x),
+            LayerInput::Conv(x, conv) => self.conv(first, x, conv),
         };
-        if let Err(e) = result {
-            self.error = Some(format!("{layer}: {e}"));
+        match result {
+            Ok(()) => {
+                let s = self.stats[first].clone();
+                for l in &layers[1..] {
+                    self.stats.insert(l.clone(), s.clone());
+                }
+            }
+            Err(e) => self.error = Some(format!("{first}: {e}")),
         }
     }
 }
@@ -106,33 +123,41 @@ impl Collector {
     }
 
     fn linear(&mut self, layer: &str, x: &Tensor<2>) -> Result<(), String> {
-        let [n, cols] = x.dims();
+        let cols = x.dims()[1];
         let data = host(x.clone())?;
-        let s = self.entry(layer, cols)?;
-        let mut row = vec![0.0; cols];
-        for b in 0..n {
-            for (r, &v) in row.iter_mut().zip(&data[b * cols..(b + 1) * cols]) {
-                *r = v as f64;
-            }
-            s.add_row(&row);
-        }
-        Ok(())
+        self.entry(layer, cols)?.add_rows(x, &data)
     }
 
+    /// The im2col rows, a bounded number at a time.
     fn conv(&mut self, layer: &str, x: &Tensor<4>, conv: &Conv2d) -> Result<(), String> {
+        const CHUNK_ROWS: usize = 8192;
         let g = Geometry::of(conv, x.dims())?;
         let data = host(x.clone())?;
-        let s = self.entry(layer, g.cols())?;
-        let mut row = vec![0.0; g.cols()];
-        for b in 0..g.n {
-            for p in 0..g.oh {
-                for q in 0..g.ow {
-                    g.patch(&data, b, p, q, &mut row);
-                    s.add_row(&row);
-                }
+        let cols = g.cols();
+        let s = self.entry(layer, cols)?;
+        let positions =
+            (0..g.n).flat_map(|b| (0..g.oh).flat_map(move |p| (0..g.ow).map(move |q| (b, p, q))));
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS.min(g.n * g.oh * g.ow) * cols);
+        let flush = |chunk: &mut Vec<f32>, s: &mut InputStats| {
+            let rows = chunk.len() / cols;
+            let t = Tensor::<1>::from_floats(chunk.as_slice(), &x.device()).reshape([rows, cols]);
+            let r = s.add_rows(&t, chunk);
+            chunk.clear();
+            r
+        };
+        for (b, p, q) in positions {
+            let start = chunk.len();
+            chunk.resize(start + cols, 0.0);
+            g.patch(&data, b, p, q, &mut chunk[start..]);
+            if chunk.len() == CHUNK_ROWS * cols {
+                flush(&mut chunk, s)?;
             }
         }
-        Ok(())
+        if chunk.is_empty() {
+            Ok(())
+        } else {
+            flush(&mut chunk, s)
+        }
     }
 }
 
@@ -198,7 +223,7 @@ impl Geometry {
     }
 
     /// The im2col row of sample `b` at output position (`p`, `q`).
-    fn patch(&self, x: &[f32], b: usize, p: usize, q: usize, row: &mut [f64]) {
+    fn patch(&self, x: &[f32], b: usize, p: usize, q: usize, row: &mut [f32]) {
         let mut j = 0;
         for ch in 0..self.c {
             let plane = &x[(b * self.c + ch) * self.h * self.w..][..self.h * self.w];
@@ -207,9 +232,7 @@ impl Geometry {
                 for l in 0..self.k[1] {
                     let xx = (q * self.stride[1] + l).checked_sub(self.pad[1]);
                     row[j] = match (y, xx) {
-                        (Some(y), Some(xx)) if y < self.h && xx < self.w => {
-                            plane[y * self.w + xx] as f64
-                        }
+                        (Some(y), Some(xx)) if y < self.h && xx < self.w => plane[y * self.w + xx],
                         _ => 0.0,
                     };
                     j += 1;
@@ -256,16 +279,4 @@ pub fn calibration_set(
         return Err("no training samples to calibrate on".into());
     }
     Ok(out)
-}
-
-/// Runs a shears network over `set` with the probe: the [`super::Calibrate`] of its steps.
-pub fn run_network(
-    set: &[Input],
-) -> impl FnMut(&crate::models::Network, &mut dyn Probe) -> Result<(), String> + '_ {
-    move |model, probe| {
-        for x in set {
-            let _ = model.forward_probed(x.clone(), Some(&mut *probe));
-        }
-        Ok(())
-    }
 }

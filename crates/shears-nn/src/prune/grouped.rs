@@ -7,16 +7,14 @@
 
 use super::calibrate::{Collector, InputStats};
 use super::criterion::{Criterion, GradientStats, scores};
+use super::staged::Calibrate;
 use super::{MaskSet, read, verify_applied};
-use crate::models::Probe;
 use crate::params::PathStack;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use shears_core::masks::{Mask, Pattern, PatternPath, RowLayout, check_pattern, remove_in_rows};
 use shears_core::sparsegpt::{SparseGptOptions, sparsegpt};
-
-/// Runs every calibration batch through the model, showing layer inputs to the probe.
-pub type Calibrate<'a, M> = dyn FnMut(&M, &mut dyn Probe) -> Result<(), String> + 'a;
+use std::collections::BTreeMap;
 
 /// How a grouped step chooses.
 pub struct Grouped<'a, 'c, M> {
@@ -57,6 +55,8 @@ pub fn remove_grouped<M: Module>(
             masks.params.len()
         ));
     }
+    // Statistics of layers that share an input with one already measured in this step.
+    let mut measured = BTreeMap::new();
     let plain = if criterion.needs_calibration() {
         None
     } else {
@@ -90,8 +90,13 @@ pub fn remove_grouped<M: Module>(
                 let run = calibrate
                     .as_deref_mut()
                     .ok_or_else(|| format!("criterion '{criterion}' needs calibration data"))?;
-                let stats = layer_stats(&model, &p.layer, criterion == Criterion::SparseGpt, run)
-                    .map_err(named)?;
+                let gram = criterion == Criterion::SparseGpt;
+                let stats = match measured.remove(&p.layer) {
+                    Some(s) => s,
+                    None => {
+                        layer_stats(&model, &p.layer, gram, run, &mut measured).map_err(named)?
+                    }
+                };
                 match criterion {
                     Criterion::SparseGpt => {
                         let (mask, values) =
@@ -116,6 +121,9 @@ pub fn remove_grouped<M: Module>(
         }
         masks.set_mask(t, new);
         model = masks.apply(model);
+        if let Some(run) = calibrate.as_deref_mut() {
+            run.changed(&p.layer);
+        }
     }
     verify_applied(&model, masks)?;
     Ok(model)
@@ -129,7 +137,7 @@ pub fn wanda_scores<M: Module>(
     run: &mut Calibrate<'_, M>,
 ) -> Result<Vec<Vec<f32>>, String> {
     let mut c = Collector::new(None, false);
-    run(model, &mut c)?;
+    run.run(model, &mut c, None)?;
     if let Some(e) = c.error {
         return Err(e);
     }
@@ -187,21 +195,25 @@ fn select(
     remove_in_rows(scores, old, k, layout, pattern).map_err(|e| e.to_string())
 }
 
-/// The input statistics of `layer` on the calibration data, with the model as it is now.
+/// The input statistics of `layer` on the calibration data, with the model as it is now;
+/// those of layers sharing its input go to `shared`.
 fn layer_stats<M>(
     model: &M,
     layer: &str,
     gram: bool,
     run: &mut Calibrate<'_, M>,
+    shared: &mut BTreeMap<String, InputStats>,
 ) -> Result<InputStats, String> {
     let mut c = Collector::new(Some(layer), gram);
-    run(model, &mut c)?;
+    run.run(model, &mut c, Some(layer))?;
     if let Some(e) = c.error {
         return Err(e);
     }
-    c.stats.remove(layer).filter(|s| s.rows > 0).ok_or_else(|| {
-        "the calibration pass never reached this layer (does its forward call the probe?)".into()
-    })
+    let own = c.stats.remove(layer).filter(|s| s.rows > 0).ok_or(
+        "the calibration pass never reached this layer (does its forward call the probe?)",
+    )?;
+    shared.extend(c.stats);
+    Ok(own)
 }
 
 /// SparseGPT on one weight: Burn layout → rows × cols, reconstruct, and back.

@@ -11,13 +11,15 @@ mod grouped;
 mod masks;
 mod pruner;
 mod report;
+mod staged;
 
-pub use calibrate::{Collector, InputStats, calibration_set, run_network};
+pub use calibrate::{Collector, InputStats, calibration_set};
 pub use criterion::{Criterion, GradientStats, gradient_stats, gradient_stats_with, scores};
-pub use grouped::{Calibrate, Grouped, remove_grouped, wanda_scores};
+pub use grouped::{Grouped, remove_grouped, wanda_scores};
 pub use masks::MaskSet;
 pub use pruner::{PruneError, Pruner, PrunerState};
 pub use report::{LayerRow, SparsityTable};
+pub use staged::{Calibrate, Calibration, NetworkCalibration, run_network};
 
 use crate::models::ModelSpec;
 use crate::params::visit_floats;
