@@ -191,6 +191,15 @@ fn compare_checks_its_targets_and_recommendation_before_any_work() {
         (&["--recommend", "abc"], "'abc' is not a number"),
         (&["--targets", "0.5", "95"], "did you mean 0.95?"),
         (&["--targets", "1"], "1 is not a fraction in (0, 1)"),
+        // A sweep file is the whole grid: a grid option beside it would be ignored.
+        (
+            &["--config", "examples/sweep.toml", "--criterion", "wanda"],
+            "'--config <CONFIG>' cannot be used with '--criterion <CRITERION>'",
+        ),
+        (
+            &["--config", "examples/sweep.toml", "--budget", "4"],
+            "cannot be used with",
+        ),
     ] {
         let mut all = vec!["compare", "--out", o_str];
         all.extend_from_slice(args);

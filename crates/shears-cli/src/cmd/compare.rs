@@ -58,8 +58,12 @@ pub struct CompareArgs {
     /// Equal-compute mode: every regime gets this many fine-tuning epochs in total.
     #[arg(long)]
     pub budget: Option<usize>,
-    /// A sweep TOML replacing the built-in grid (see examples/sweep.toml).
-    #[arg(long)]
+    /// A sweep TOML replacing the built-in grid (see examples/sweep.toml). It describes the
+    /// whole grid, so the grid options above are refused beside it rather than ignored.
+    #[arg(long, conflicts_with_all = [
+        "model", "data", "data_dir", "targets", "regimes", "seeds", "max_seeds", "criterion",
+        "pattern", "structured", "budget",
+    ])]
     pub config: Option<PathBuf>,
     /// Experiments run in parallel.
     #[arg(long, default_value_t = 1)]
