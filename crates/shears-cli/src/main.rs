@@ -40,6 +40,10 @@ enum Command {
     Schedule(cmd::schedule::ScheduleArgs),
     /// Prune a checkpoint once (no fine-tuning) and print per-layer sparsity, parameters, FLOPs.
     PruneOnce(cmd::prune_once::PruneOnceArgs),
+    /// Read PyTorch-layout weights (.safetensors, .pt, .pth) into a shears checkpoint.
+    Import(cmd::interop::ImportArgs),
+    /// Write a checkpoint as PyTorch-layout safetensors (loadable with `load_state_dict`).
+    Export(cmd::interop::ExportArgs),
     /// Print per-layer sparsity, parameters and FLOPs of any checkpoint.
     Inspect(cmd::inspect::InspectArgs),
     /// Run a prune -> fine-tune experiment from a TOML config (resumable; prints its directory last).
@@ -91,6 +95,8 @@ fn main() -> ExitCode {
         Command::Schedule(a) => cmd::schedule::run(a),
         Command::PruneOnce(a) => cmd::prune_once::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Import(a) => cmd::interop::import(a),
+        Command::Export(a) => cmd::interop::export(a),
         Command::Prune(a) => cmd::prune::run(a),
         Command::Runs(c) => cmd::runs::run(c),
     };

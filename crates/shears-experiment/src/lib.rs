@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod finetune;
+pub mod interop;
 pub mod prune_once;
 pub mod runner;
 pub mod store;

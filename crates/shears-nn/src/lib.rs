@@ -32,6 +32,7 @@
 pub mod accel;
 pub mod checkpoint;
 pub mod csr_inference;
+pub mod interop;
 pub mod interrupt;
 pub mod metrics;
 pub mod models;

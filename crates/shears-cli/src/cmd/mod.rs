@@ -6,6 +6,7 @@ pub mod common;
 pub mod compare;
 pub mod eval;
 pub mod inspect;
+pub mod interop;
 pub mod prune;
 pub mod prune_once;
 pub mod report;

@@ -1,0 +1,80 @@
+//! `shears import` and `shears export`: PyTorch-layout weights in and out (docs/interop.md).
+
+use super::common::{DataArgs, DeviceArgs, pct, print_json};
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use shears_experiment::interop::{self, Import};
+use shears_nn::models::ModelKind;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A PyTorch-layout state dict: `.safetensors`, `.pt` or `.pth` (names as in
+    /// docs/interop.md).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The architecture the weights are for (lenet300, lenet5, lenet-cifar, vgg11, resnet20,
+    /// resnet18, vit-tiny, gpt-tiny).
+    #[arg(long)]
+    pub model: ModelKind,
+    /// The dataset the model is for (input shape and classes); the imported model is measured
+    /// on its test split.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where to write the shears checkpoint (a dense model for `prune`, `compare --config`).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn import(a: ImportArgs) -> Result<()> {
+    let devices = a.device.devices()?;
+    let o = Import {
+        from: a.from.clone(),
+        model: a.model,
+        data: a.data.data,
+        data_dir: a.data.data_dir.clone(),
+        out: a.out.clone(),
+    };
+    // The library's errors name the file and the key.
+    let t = interop::import(&o, &devices)?;
+    if a.json {
+        return print_json(&json!({
+            "test_top1": t.top1, "test_top5": t.top5, "test_loss": t.loss, "checkpoint": a.out,
+        }));
+    }
+    println!(
+        "test_top1 {}  test_loss {:.4}  on {}",
+        pct(t.top1, 2),
+        t.loss,
+        a.data.data
+    );
+    println!("saved {}", a.out.display());
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A shears checkpoint (dense or pruned).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Output format; safetensors in PyTorch's layout is the one there is so far.
+    #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
+    pub format: String,
+    /// Where to write the file.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn export(a: ExportArgs) -> Result<()> {
+    let devices = a.device.devices()?;
+    interop::export(&a.checkpoint, &a.out, &devices)?;
+    println!("saved {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Weights in PyTorch's layout: every model kind survives shears → safetensors → shears with
+//! identical logits; the file is in PyTorch's layout (Linear `[out, in]`, norms `weight`/`bias`,
+//! BatchNorm running statistics); a file that does not fit is an error naming the key.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use shears_nn::interop::{WeightsFormat, export_safetensors, import_weights, to_safetensors};
+use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
+use std::path::PathBuf;
+
+fn spec(kind: ModelKind) -> ModelSpec {
+    let (input, classes) = match kind {
+        ModelKind::GptTiny => ([1, 1, 16], 23),
+        ModelKind::LeNetCifar | ModelKind::Vgg11 | ModelKind::ResNet18 => ([3, 32, 32], 10),
+        _ => ([1, 28, 28], 10),
+    };
+    ModelSpec {
+        kind,
+        input,
+        classes,
+        shape: None,
+    }
+}
+
+fn input(spec: &ModelSpec, device: &Device) -> Input {
+    if spec.kind.is_language_model() {
+        let ids = Tensor::<2>::random([2, 16], Distribution::Uniform(0.0, 23.0), device);
+        Input::Tokens(ids.int())
+    } else {
+        let [c, h, w] = spec.input;
+        Input::Images(Tensor::random(
+            [2, c, h, w],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        ))
+    }
+}
+
+fn logits(net: &Network, x: &Input) -> Vec<f32> {
+    net.valid()
+        .forward(x.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("shears-interop-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// A fresh network of the same spec with its BatchNorm running statistics moved away from
+/// their initial values, so a round trip that dropped them would show.
+fn trained_like(spec: &ModelSpec, device: &Device) -> Network {
+    // A few training-mode forwards update BatchNorm's running mean and variance.
+    let ad = device.clone().autodiff();
+    let net = spec.init(&ad);
+    let x = input(spec, &ad);
+    for _ in 0..2 {
+        let _ = net.forward(x.clone());
+    }
+    net.valid()
+}
+
+#[test]
+fn every_model_kind_round_trips_through_pytorch_layout_safetensors() {
+    let device = Device::flex();
+    for kind in ModelKind::ALL {
+        let spec = spec(kind);
+        let net = trained_like(&spec, &device);
+        let path = scratch(&format!("{kind}.safetensors"));
+        export_safetensors(&net, &[("shears_model", kind.to_string())], &path).unwrap();
+        let back = import_weights(spec.init(&device), &path).unwrap();
+        let x = input(&spec, &device);
+        assert_eq!(logits(&net, &x), logits(&back, &x), "{kind}");
+    }
+}
+
+#[test]
+fn the_file_is_in_pytorch_layout() {
+    let device = Device::flex();
+    let read = |kind: ModelKind| {
+        let net = trained_like(&spec(kind), &device);
+        let bytes = to_safetensors(&net, &[]).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        header
+            .tensors()
+            .into_iter()
+            .map(|(k, v)| (k, v.shape.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let mlp = read(ModelKind::LeNet300);
+    // nn.Linear(784, 300).weight is [300, 784]; Burn stores [784, 300].
+    assert_eq!(mlp["fc1.weight"], vec![300, 784]);
+    assert_eq!(mlp["fc1.bias"], vec![300]);
+    let resnet = read(ModelKind::ResNet20);
+    for suffix in ["weight", "bias", "running_mean", "running_var"] {
+        assert_eq!(resnet[&format!("stem.bn.{suffix}")], vec![16], "{suffix}");
+    }
+    assert_eq!(resnet["stem.conv.weight"], vec![16, 1, 3, 3]);
+    assert!(
+        !resnet
+            .keys()
+            .any(|k| k.ends_with("gamma") || k.ends_with("beta"))
+    );
+    let gpt = read(ModelKind::GptTiny);
+    assert!(gpt.contains_key("norm.weight") && gpt.contains_key("blocks.0.ln1.bias"));
+}
+
+#[test]
+fn a_file_that_does_not_fit_names_the_key() {
+    let device = Device::flex();
+    let lenet = spec(ModelKind::LeNet300);
+    let path = scratch("lenet300.safetensors");
+    export_safetensors(&lenet.init(&device), &[], &path).unwrap();
+    // Another class count: the last layer's shapes differ.
+    let other = ModelSpec {
+        classes: 7,
+        ..lenet
+    };
+    let e = import_weights(other.init(&device), &path)
+        .unwrap_err()
+        .to_string();
+    // In the file's (PyTorch's) layout: nn.Linear(100, 7).weight is [7, 100].
+    assert!(
+        e.contains("fc3.weight: expected [7, 100], file has [10, 100]"),
+        "{e}"
+    );
+    // Another architecture: the model's convolutions are missing from the file, and the
+    // other way round the file's convolutions have no place in the model.
+    let e = import_weights(spec(ModelKind::LeNet5).init(&device), &path)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conv1.weight: missing from the file"), "{e}");
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    let lenet5 = scratch("lenet5.safetensors");
+    export_safetensors(&spec(ModelKind::LeNet5).init(&device), &[], &lenet5).unwrap();
+    let e = import_weights(lenet.init(&device), &lenet5)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("conv1.weight: in the file but not in the model"),
+        "{e}"
+    );
+    // Not a weights file at all.
+    let junk = scratch("junk.safetensors");
+    std::fs::write(&junk, b"not a safetensors file").unwrap();
+    let e = import_weights(lenet.init(&device), &junk)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("junk.safetensors") && e.contains("not a readable"),
+        "{e}"
+    );
+    let e = WeightsFormat::of(&scratch("model.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.onnx") && e.contains("expected .safetensors, .pt or .pth"),
+        "{e}"
+    );
+}
+
+/// The fixtures of `tools/torch_fixtures.py`: PyTorch's own LeNet-5 and ResNet-20 under
+/// shears' names with random weights and BatchNorm statistics, and PyTorch's logits.
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/torch")
+        .join(name)
+}
+
+fn expected(name: &str, device: &Device) -> (Input, Vec<f32>) {
+    let bytes = std::fs::read(fixture("expected.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let floats = |key: &str| {
+        let t = file.tensor(key).unwrap();
+        let v: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        (v, t.shape().to_vec())
+    };
+    let (x, shape) = floats(&format!("{name}.input"));
+    let x = Tensor::<1>::from_floats(x.as_slice(), device)
+        .reshape([shape[0], shape[1], shape[2], shape[3]]);
+    (Input::Images(x), floats(&format!("{name}.logits")).0)
+}
+
+#[test]
+fn pytorch_state_dicts_give_pytorchs_logits() {
+    let device = Device::flex();
+    for (kind, file) in [
+        (ModelKind::LeNet5, "lenet5.pt"),
+        (ModelKind::LeNet5, "lenet5.safetensors"),
+        (ModelKind::ResNet20, "resnet20.pt"),
+    ] {
+        let skeleton = spec(kind).init(&device);
+        let net = import_weights(skeleton, &fixture(file)).unwrap();
+        let (x, want) = expected(&kind.to_string(), &device);
+        let got = logits(&net, &x);
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert_eq!(got.len(), want.len(), "{file}");
+        assert!(
+            diff <= 1e-4,
+            "{file}: logits differ from PyTorch's by {diff}"
+        );
+    }
+}
