@@ -3,13 +3,14 @@
 # Fashion-MNIST subset), unstructured 50% and 2:4, at an equal fine-tuning budget, with a grid
 # sized for 2 CPU cores: dense 6 epochs; fine-tuning in periods of 20 batches of 128 images,
 # 8 periods per run however split over its steps; layer-wise; seeds 0-2. The four comparisons
-# share one results store (the dense models are trained once). Usage:
+# share one results store (the dense models are trained once). Under 2:4 the stem convolution
+# (9 inputs per row on one-channel images: no groups of 4) is left dense. Usage:
 #   scripts/resnet20-criteria.sh SHEARS_BINARY OUT_DIR [JOBS]
 set -euo pipefail
 bin=$1 out=$2 jobs=${3:-2}
 mkdir -p "$out/store"
-for c in wanda sparsegpt; do
-  for p in "" 2:4; do
+for p in "" 2:4; do
+  for c in wanda sparsegpt; do
     name=fashion-mnist-mini-resnet20-$c${p:+-${p/:/of}}-budget8
     mkdir -p "$out/$name"
     [ -e "$out/$name/runs" ] || ln -s ../store "$out/$name/runs"
@@ -27,6 +28,7 @@ epochs = 6
 criterion = "$c"
 scope = "layer-wise"
 ${p:+pattern = \"$p\"}
+${p:+exclude = [\"stem.conv\"]}
 [base.finetune]
 mode = "budget"
 budget = 8
