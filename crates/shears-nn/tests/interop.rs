@@ -112,7 +112,7 @@ fn the_file_is_in_pytorch_layout() {
 fn a_file_that_does_not_fit_names_the_key() {
     let device = Device::flex();
     let lenet = spec(ModelKind::LeNet300);
-    let path = scratch("lenet300.safetensors");
+    let path = scratch("refused-lenet300.safetensors");
     export_safetensors(&lenet.init(&device), &[], &path).unwrap();
     // Another class count: the last layer's shapes differ.
     let other = ModelSpec {
@@ -134,7 +134,7 @@ fn a_file_that_does_not_fit_names_the_key() {
         .to_string();
     assert!(e.contains("conv1.weight: missing from the file"), "{e}");
     assert!(e.contains(&path.display().to_string()), "{e}");
-    let lenet5 = scratch("lenet5.safetensors");
+    let lenet5 = scratch("refused-lenet5.safetensors");
     export_safetensors(&spec(ModelKind::LeNet5).init(&device), &[], &lenet5).unwrap();
     let e = import_weights(lenet.init(&device), &lenet5)
         .unwrap_err()
