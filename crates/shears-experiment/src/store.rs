@@ -293,7 +293,7 @@ impl RunDir {
     }
 }
 
-/// Removes the temp files (`.<name>.<pid>.tmp`, see [`write_atomic`]) that a process killed
+/// Removes the temp files (`.<name>.<n>.<pid>.tmp`, see [`write_atomic`]) that a process killed
 /// mid-write left in `dir`. Only files of processes that are gone are removed, so it is safe
 /// next to a live writer (Linux; elsewhere nothing is removed).
 pub fn remove_stale_temps(dir: &Path) {
