@@ -5,7 +5,7 @@
 
 use super::probe::Probe;
 use super::transformer::Block;
-use super::{Input, Network};
+use super::{Gpt, Input, Network, Vit};
 use burn::prelude::*;
 
 /// What flows between two stages.
@@ -23,8 +23,9 @@ impl Network {
     /// Stages of [`Network::forward_stage`]; running them in order is [`Network::forward`].
     pub fn stages(&self) -> usize {
         match self {
-            Network::Vit(m) => 2 * m.blocks.len() + 2,
-            Network::Gpt(m) => 2 * m.blocks.len() + 2,
+            Network::Vit(Vit { blocks, .. }) | Network::Gpt(Gpt { blocks, .. }) => {
+                2 * blocks.len() + 2
+            }
             _ => 1,
         }
     }
@@ -53,12 +54,10 @@ impl Network {
             (Network::Gpt(m), Activation::Tokens(x)) if last => {
                 Activation::Logits(m.logits(x, &mut probe))
             }
-            (Network::Vit(m), Activation::Tokens(x)) if i > 0 => {
-                Activation::Tokens(half(&m.blocks, i, x, &mut probe))
-            }
-            (Network::Gpt(m), Activation::Tokens(x)) if i > 0 => {
-                Activation::Tokens(half(&m.blocks, i, x, &mut probe))
-            }
+            (
+                Network::Vit(Vit { blocks, .. }) | Network::Gpt(Gpt { blocks, .. }),
+                Activation::Tokens(x),
+            ) if i > 0 => Activation::Tokens(half(blocks, i, x, &mut probe)),
             (Network::Gpt(_) | Network::Vit(_), x) => return Err(wrong(i, stages, &x)),
             (net, Activation::Input(x)) if net.accepts(&x) => {
                 Activation::Logits(net.forward_probed(x, probe))
