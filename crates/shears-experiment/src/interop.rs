@@ -66,10 +66,7 @@ pub fn import(o: &Import, devices: &Devices) -> Result<Metrics, RunError> {
 /// file at `out`; the header's `shears` entry is the checkpoint's own record (model, dataset,
 /// test metrics, sparsity).
 pub fn export(checkpoint: &Path, out: &Path, devices: &Devices) -> Result<(), RunError> {
-    let (net, _) = checkpoint::load(checkpoint, None, &devices.base)?;
-    let bytes = std::fs::read(checkpoint)
-        .map_err(|e| RunError::Invalid(format!("{}: {e}", checkpoint.display())))?;
-    let meta = checkpoint::read_meta(checkpoint, &bytes)?;
+    let (net, meta) = checkpoint::load(checkpoint, None, &devices.base)?;
     let record = serde_json::to_string(&meta)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", checkpoint.display())))?;
     export_safetensors(&net, &[("shears", record)], out)
