@@ -5,11 +5,13 @@
 # 8 periods per run however split over its steps; layer-wise; seeds 0-2. The four comparisons
 # share one results store (the dense models are trained once). Under 2:4 the stem convolution
 # (9 inputs per row on one-channel images: no groups of 4) is left dense. Usage:
-#   scripts/resnet20-criteria.sh SHEARS_BINARY OUT_DIR [JOBS]
+#   scripts/resnet20-criteria.sh SHEARS_BINARY OUT_DIR [JOBS] [PATTERNS]
+# PATTERNS (default "unstructured 2:4") picks which of the two halves to run.
 set -euo pipefail
-bin=$1 out=$2 jobs=${3:-2}
+bin=$1 out=$2 jobs=${3:-2} patterns=${4:-unstructured 2:4}
 mkdir -p "$out/store"
-for p in "" 2:4; do
+for p in $patterns; do
+  [ "$p" = unstructured ] && p=
   for c in wanda sparsegpt; do
     name=fashion-mnist-mini-resnet20-$c${p:+-${p/:/of}}-budget8
     mkdir -p "$out/$name"

@@ -5,13 +5,16 @@
 use crate::cmd::common::{pct, plural, print_json, target_pct};
 use crate::progress;
 use anyhow::{Result, bail};
+use shears_core::results::StepRow;
 use shears_core::stats::Spending;
 use shears_experiment::Event;
+use shears_experiment::store::RunDir;
 use shears_experiment::sweep::{
     AUTO_START, Cell, GridEvent, GridOptions, Manifest, Outcome, SweepConfig, run_cells,
 };
 use shears_nn::train::Devices;
 use shears_report::{AnalysisOptions, Measure, SequentialOptions, analyze, write_report};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -258,5 +261,31 @@ fn render(
         println!("{line}");
     }
     println!("\nreport: {}", dir.join("report.md").display());
+    print_pruned_models(dir, &outcome.rows);
     Ok(())
+}
+
+/// Where the pruned models are: each experiment's final checkpoint for its first seed (the
+/// others sit beside it), ready for `shears export --checkpoint`.
+fn print_pruned_models(dir: &Path, rows: &[StepRow]) {
+    let mut last: BTreeMap<(u64, &str, &str), (u64, usize)> = BTreeMap::new();
+    for r in rows {
+        let key = (r.target.to_bits(), r.regime.as_str(), r.experiment.as_str());
+        let e = last.entry(key).or_insert((r.seed, r.step));
+        if (r.seed, std::cmp::Reverse(r.step)) < (e.0, std::cmp::Reverse(e.1)) {
+            *e = (r.seed, r.step);
+        }
+    }
+    if last.is_empty() {
+        return;
+    }
+    println!("pruned models (first seed; `shears export --checkpoint PATH --out model.onnx`):");
+    for ((target, regime, experiment), (seed, step)) in last {
+        let run = RunDir::new(&dir.join("runs").join(experiment), seed);
+        println!(
+            "  {} {regime}: {}",
+            target_pct(f64::from_bits(target)),
+            run.checkpoint(step).display()
+        );
+    }
 }

@@ -104,6 +104,7 @@ fn saved_model(path: &Path, spec: ModelSpec, dataset: &str) {
         test: None,
         sparsity: 0.0,
         vocab: None,
+        widths: None,
     };
     checkpoint::save(path, &model, &meta).unwrap();
 }

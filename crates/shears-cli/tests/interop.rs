@@ -1,6 +1,7 @@
 //! `shears import` and `shears export`: a PyTorch state dict in, measured and saved as a
 //! checkpoint; the checkpoint out as PyTorch-layout safetensors, which imports back to the
-//! same model; a file for another model refused by key, writing nothing.
+//! same model; a file for another model refused by key, writing nothing; a structurally
+//! pruned run exported (ONNX, safetensors with its widths) and evaluated sample by sample.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -95,4 +96,169 @@ fn weights_for_another_model_are_refused_by_key_and_nothing_is_written() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("expected .safetensors, .pt or .pth"));
+}
+
+/// The `shears` record in a safetensors file's header.
+fn safetensors_record(path: &std::path::Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    serde_json::from_str(header["__metadata__"]["shears"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn a_shrunk_model_goes_out_from_its_run_and_is_evaluated_sample_by_sample() {
+    let dir = scratch("shrunk");
+    let store = dir.join("runs").display().to_string();
+    let o = shears(&[
+        "prune",
+        "--store",
+        &store,
+        "-s",
+        "model.kind=lenet5",
+        "-s",
+        "dense.epochs=1",
+        "-s",
+        "schedule.kind=one-shot",
+        "-s",
+        "schedule.target=0.5",
+        "-s",
+        "prune.structured=true",
+        "-s",
+        "finetune.mode=epochs",
+        "-s",
+        "finetune.epochs=1",
+        "-s",
+        "finetune.batches_per_epoch=5",
+    ]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // The pruned model's path is printed, and the experiment directory stays the last line.
+    let ckpt = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pruned model seed 0: "))
+        .unwrap_or_else(|| panic!("no pruned model path in\n{stdout}"))
+        .to_string();
+    assert!(PathBuf::from(&ckpt).is_file(), "{ckpt}");
+    let run = PathBuf::from(stdout.lines().last().unwrap()).join("seed-0");
+    let run = run.display().to_string();
+
+    // Exported from the run directory; the format follows the name.
+    let onnx = dir.join("lenet5.onnx").display().to_string();
+    let o = shears(&["export", "--checkpoint", &run, "--out", &onnx]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains(&format!("checkpoint {ckpt}")));
+    assert!(std::fs::metadata(&onnx).unwrap().len() > 0);
+    // The safetensors record carries the channel widths that rebuild the shrunk model.
+    let st = dir.join("lenet5.safetensors");
+    let o = shears(&[
+        "export",
+        "--checkpoint",
+        &ckpt,
+        "--out",
+        &st.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let record = safetensors_record(&st);
+    let conv1 = record["widths"]["conv1"].as_u64().expect("recorded widths");
+    assert!(conv1 < 6, "{record}");
+
+    // Every test sample's prediction, agreeing with the reported top-1.
+    let csv = dir.join("predictions.csv");
+    let e = json(&shears(&[
+        "eval",
+        "--checkpoint",
+        &run,
+        "--predictions",
+        &csv.display().to_string(),
+        "--json",
+    ]));
+    let body = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = body.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..4], ["sample", "label", "predicted", "correct"]);
+    assert_eq!(header.len(), 4 + 10);
+    let correct: Vec<f64> = lines
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(correct.len() as u64, e["samples"].as_u64().unwrap());
+    let top1 = correct.iter().sum::<f64>() / correct.len() as f64;
+    assert!(
+        (top1 - e["test_top1"].as_f64().unwrap()).abs() < 1e-12,
+        "{top1} vs {e}"
+    );
+
+    // An experiment directory is not one model: refused, naming its runs.
+    let exp = PathBuf::from(&run).parent().unwrap().display().to_string();
+    let o = shears(&["export", "--checkpoint", &exp, "--out", &onnx]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("experiment directory") && err.contains("seed-0"),
+        "{err}"
+    );
+    // A name that says no format, without --format.
+    let o = shears(&["export", "--checkpoint", &ckpt, "--out", "model.bin"]);
+    assert!(text(&o.stderr).contains("--format"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_pytorch_state_dict_is_the_dense_model_of_an_experiment() {
+    let dir = scratch("dense-pt");
+    let ckpt = dir.join("imported.ckpt").display().to_string();
+    let imported = json(&shears(&[
+        "import",
+        "--from",
+        &fixture("lenet5.pt"),
+        "--model",
+        "lenet5",
+        "--out",
+        &ckpt,
+        "--json",
+    ]));
+    let dense = format!("dense.checkpoint={}", fixture("lenet5.pt"));
+    let store = dir.join("runs").display().to_string();
+    let o = shears(&[
+        "prune",
+        "--store",
+        &store,
+        "-s",
+        "model.kind=lenet5",
+        "-s",
+        &dense,
+        "-s",
+        "schedule.kind=one-shot",
+        "-s",
+        "schedule.target=0.5",
+        "-s",
+        "finetune.mode=epochs",
+        "-s",
+        "finetune.epochs=1",
+        "-s",
+        "finetune.batches_per_epoch=2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Step 0 is the PyTorch model itself: what `import` measured.
+    let exp = PathBuf::from(text(&o.stdout).lines().last().unwrap());
+    let rows = std::fs::read_to_string(exp.join("seed-0/steps.jsonl")).unwrap();
+    let dense: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
+    assert_eq!(dense["step"], 0);
+    assert_eq!(dense["test_loss"], imported["test_loss"], "{dense}");
+    // A state dict for another model is refused by key.
+    let wrong = format!("dense.checkpoint={}", fixture("resnet20.pt"));
+    let o = shears(&[
+        "prune",
+        "--store",
+        &store,
+        "-s",
+        "model.kind=lenet5",
+        "-s",
+        &wrong,
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("dense.checkpoint") && err.contains("conv1.weight"),
+        "{err}"
+    );
 }

@@ -131,7 +131,7 @@ pub struct DataSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DenseSection {
-    /// Start from this checkpoint instead of training (empty = train).
+    /// Start from this shears checkpoint or PyTorch state dict instead of training (empty = train).
     pub checkpoint: String,
     pub epochs: usize,
     pub lr: f64,

@@ -1,13 +1,16 @@
 //! Models in and out: a PyTorch-layout state dict imported as a shears checkpoint (measured on
-//! the dataset's test split on the way in), and any shears checkpoint exported as a
-//! PyTorch-layout safetensors file (docs/interop.md).
+//! the dataset's test split on the way in), and any shears checkpoint — a file or a run's last
+//! committed step — exported as a PyTorch-layout safetensors file or an ONNX graph
+//! (docs/interop.md).
 
 use crate::runner::RunError;
+use crate::store::{RunDir, seed_record, seed_runs};
 use shears_data::DatasetId;
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use shears_nn::interop::{export_safetensors, import_weights};
+use shears_nn::interop::{export_safetensors, import_weights_with};
 use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelKind, ModelSpec};
+use shears_nn::onnx::to_onnx;
 use shears_nn::train::{Devices, Prepared, Source, evaluate};
 use std::path::{Path, PathBuf};
 
@@ -23,11 +26,21 @@ pub struct Import {
     pub data_dir: Option<PathBuf>,
     /// Where the shears checkpoint goes.
     pub out: PathBuf,
+    /// A classifier for another class count is re-initialised (for fine-tuning to `data`)
+    /// instead of refused.
+    pub reset_head: bool,
+}
+
+/// What `import` measured, and whether the classifier was re-initialised.
+#[derive(Debug, Clone, Copy)]
+pub struct Imported {
+    pub test: Metrics,
+    pub head_reset: bool,
 }
 
 /// Reads the weights into the model `o.model` sized for `o.data`, measures it on the test
-/// split and saves it as a dense shears checkpoint; returns the test metrics.
-pub fn import(o: &Import, devices: &Devices) -> Result<Metrics, RunError> {
+/// split and saves it as a dense shears checkpoint.
+pub fn import(o: &Import, devices: &Devices) -> Result<Imported, RunError> {
     checkpoint::check_writable(&o.out)?;
     let source = Source::load(o.data, o.data_dir.as_deref())?;
     let data = Prepared::from_source(o.data, source, 0.0, 0, false, o.model.default_context())?;
@@ -39,7 +52,7 @@ pub fn import(o: &Import, devices: &Devices) -> Result<Metrics, RunError> {
     };
     data.check_model(&spec).map_err(RunError::Invalid)?;
     spec.validate().map_err(RunError::Invalid)?;
-    let net = import_weights(spec.init(&devices.base), &o.from)
+    let (net, head_reset) = import_weights_with(spec.init(&devices.base), &o.from, o.reset_head)
         .map_err(|e| RunError::Invalid(e.to_string()))?;
     let test = evaluate(
         &net,
@@ -57,18 +70,96 @@ pub fn import(o: &Import, devices: &Devices) -> Result<Metrics, RunError> {
         test: Some(test),
         sparsity: 0.0,
         vocab: data.vocab.clone(),
+        widths: None,
     };
     checkpoint::save(&o.out, &net, &meta)?;
-    Ok(test)
+    Ok(Imported { test, head_reset })
 }
 
-/// Writes the checkpoint at `checkpoint` (dense or masked) as a PyTorch-layout safetensors
-/// file at `out`; the header's `shears` entry is the checkpoint's own record (model, dataset,
-/// test metrics, sparsity).
-pub fn export(checkpoint: &Path, out: &Path, devices: &Devices) -> Result<(), RunError> {
-    let (net, meta) = checkpoint::load(checkpoint, None, &devices.base)?;
+/// The formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// A PyTorch-layout state dict.
+    Safetensors,
+    /// The model's inference graph with its weights (opset [`shears_nn::onnx::OPSET`]).
+    Onnx,
+}
+
+impl ExportFormat {
+    /// The format `name` names, or (without a name) the one `out`'s extension names.
+    pub fn choose(name: Option<&str>, out: &Path) -> Result<Self, RunError> {
+        let ext = out.extension().and_then(|e| e.to_str());
+        match name.or(ext) {
+            Some("safetensors") => Ok(Self::Safetensors),
+            Some("onnx") => Ok(Self::Onnx),
+            Some(other) if name.is_some() => Err(RunError::Invalid(format!(
+                "unknown export format '{other}' (expected safetensors or onnx)"
+            ))),
+            _ => Err(RunError::Invalid(format!(
+                "{}: cannot tell the format from the name; end it in .safetensors or .onnx, \
+                 or give --format",
+                out.display()
+            ))),
+        }
+    }
+}
+
+/// The checkpoint `from` stands for: a checkpoint file as it is, or a seed's run directory
+/// (`runs/ID/seed-0`), whose last committed step's checkpoint is taken once the run's state
+/// and checksums vouch for it.
+pub fn resolve_checkpoint(from: &Path) -> Result<PathBuf, RunError> {
+    if !from.is_dir() {
+        return Ok(from.to_path_buf());
+    }
+    let run = RunDir {
+        dir: from.to_path_buf(),
+    };
+    if let Some(record) = seed_record(&run)? {
+        let path = run.checkpoint(record.state.completed_step);
+        run.verify(&record.state, &path)?;
+        return Ok(path);
+    }
+    let seeds: Vec<String> = seed_runs(from)
+        .iter()
+        .filter_map(|r| r.dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    Err(RunError::Invalid(if seeds.is_empty() {
+        format!(
+            "{}: is a directory but not a run (no committed state.json); expected a \
+             checkpoint file or a seed's run directory such as runs/ID/seed-0",
+            from.display()
+        )
+    } else {
+        format!(
+            "{}: is an experiment directory; name one of its runs ({})",
+            from.display(),
+            seeds.join(", ")
+        )
+    }))
+}
+
+/// Writes the checkpoint `from` stands for ([`resolve_checkpoint`]; dense, masked or shrunk)
+/// to `out` in `format`, with the checkpoint's record (model, dataset, test metrics, sparsity,
+/// channel widths) as the file's `shears` metadata; returns the checkpoint used.
+pub fn export(
+    from: &Path,
+    format: ExportFormat,
+    out: &Path,
+    devices: &Devices,
+) -> Result<PathBuf, RunError> {
+    let checkpoint = resolve_checkpoint(from)?;
+    let (net, meta) = checkpoint::load(&checkpoint, None, &devices.base)?;
     let record = serde_json::to_string(&meta)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", checkpoint.display())))?;
-    export_safetensors(&net, &[("shears", record)], out)
-        .map_err(|e| RunError::Invalid(e.to_string()))
+    let invalid = |e: String| RunError::Invalid(format!("{}: {e}", out.display()));
+    match format {
+        ExportFormat::Safetensors => export_safetensors(&net, &[("shears", record)], out)
+            .map_err(|e| RunError::Invalid(e.to_string()))?,
+        ExportFormat::Onnx => {
+            let bytes = to_onnx(&net, &meta.model, &[("shears", record)]).map_err(invalid)?;
+            checkpoint::write_atomic(out, &bytes)
+                .map_err(|e| invalid(format!("cannot write ({e})")))?;
+        }
+    }
+    Ok(checkpoint)
 }

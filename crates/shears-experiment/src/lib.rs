@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod eval;
 pub mod finetune;
 pub mod interop;
 pub mod prune_once;

@@ -7,6 +7,7 @@
 
 use crate::metrics::Metrics;
 use crate::models::{ModelSpec, Network};
+use crate::structured::{Widths, skeleton};
 use burn::prelude::*;
 use burn_store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,10 @@ pub struct CheckpointMeta {
     /// evaluate is encoded with it, whatever corpus it comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocab: Option<Vocab>,
+    /// The channel widths of a physically shrunk model (structured pruning), by channel group,
+    /// so that the file alone rebuilds it; `None` for the spec's full shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widths: Option<Widths>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,14 +214,19 @@ pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, Checkpoint
     serde_json::from_value(value).map_err(|e| format(format!("bad metadata ({e})")))
 }
 
-/// Loads a checkpoint into a freshly built model of the architecture it declares, on `device`.
-/// With `expected`, a checkpoint for a different model/input/classes is refused.
+/// Loads a checkpoint into a freshly built model of the architecture it declares (shrunk to
+/// its recorded channel widths, if any), on `device`. With `expected`, a checkpoint for a
+/// different model/input/classes is refused.
 pub fn load(
     path: &Path,
     expected: Option<&ModelSpec>,
     device: &Device,
 ) -> Result<(Network, CheckpointMeta), CheckpointError> {
-    load_with(path, expected, |meta| meta.model.init(device))
+    load_with(path, expected, |meta| match &meta.widths {
+        None => Ok(meta.model.init(device)),
+        Some(w) => skeleton(&meta.model, w, device)
+            .map_err(|e| format!("its recorded channel widths do not fit the model ({e})")),
+    })
 }
 
 /// Like [`load`], but the weights go into the model `skeleton` builds from the metadata — e.g.
@@ -224,7 +234,7 @@ pub fn load(
 pub fn load_with(
     path: &Path,
     expected: Option<&ModelSpec>,
-    skeleton: impl FnOnce(&CheckpointMeta) -> Network,
+    skeleton: impl FnOnce(&CheckpointMeta) -> Result<Network, String>,
 ) -> Result<(Network, CheckpointMeta), CheckpointError> {
     // Checked before opening: a named pipe would block the read forever.
     shears_core::files::require_regular_file(path).map_err(io(path))?;
@@ -239,7 +249,7 @@ pub fn load_bytes(
     path: &Path,
     bytes: Vec<u8>,
     expected: Option<&ModelSpec>,
-    skeleton: impl FnOnce(&CheckpointMeta) -> Network,
+    skeleton: impl FnOnce(&CheckpointMeta) -> Result<Network, String>,
 ) -> Result<(Network, CheckpointMeta), CheckpointError> {
     let meta = read_meta(path, &bytes)?;
     if let Some(expected) = expected
@@ -266,7 +276,10 @@ pub fn load_bytes(
     let tensors =
         safetensors::SafeTensors::deserialize(&bytes).map_err(|e| weights(e.to_string()))?;
     check_finite(path, &tensors)?;
-    let mut model = skeleton(&meta);
+    let mut model = skeleton(&meta).map_err(|detail| CheckpointError::Format {
+        path: path.to_path_buf(),
+        detail,
+    })?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
     let result = model
         .load_from(&mut store)
@@ -280,6 +293,17 @@ pub fn load_bytes(
         )));
     }
     Ok((model, meta))
+}
+
+/// [`check_finite`] on safetensors `bytes` that `path` stands for (e.g. a model just imported,
+/// serialised for the check).
+pub(crate) fn check_finite_bytes(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let tensors =
+        safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    check_finite(path, &tensors)
 }
 
 /// Refuses the first tensor (in name order, so the message is stable) holding a NaN or an

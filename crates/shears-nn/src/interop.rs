@@ -5,6 +5,7 @@
 //! PyTorch adapters; every key is checked here, so a file that does not fit is an error naming
 //! the key, never a partly loaded model.
 
+use crate::checkpoint::CheckpointError;
 use crate::models::Network;
 use burn::module::Module;
 use burn_store::{
@@ -62,6 +63,18 @@ fn ignorable(key: &str) -> bool {
 /// parameter must be there with its shape, and every tensor of the file must be used (except
 /// `num_batches_tracked`); the first problems are listed by key, shapes in the file's layout.
 pub fn import_weights(net: Network, path: &Path) -> Result<Network, InteropError> {
+    import_weights_with(net, path, false).map(|(net, _)| net)
+}
+
+/// [`import_weights`]; with `reset_head`, a classifier whose shapes differ from the model's
+/// (another class count) keeps `net`'s fresh initialisation instead of being an error, for
+/// fine-tuning to a new dataset. Returns whether the head was reset.
+pub fn import_weights_with(
+    net: Network,
+    path: &Path,
+    reset_head: bool,
+) -> Result<(Network, bool), InteropError> {
+    let head = reset_head.then(|| format!("{}.", net.head_path()));
     let expected = pytorch_shapes(&net).map_err(|e| error(path, e))?;
     match WeightsFormat::of(path)? {
         WeightsFormat::Safetensors => {
@@ -70,14 +83,28 @@ pub fn import_weights(net: Network, path: &Path) -> Result<Network, InteropError
                 .skip_enum_variants(true)
                 .allow_partial(true)
                 .validate(false);
-            load(net, store, &expected, path, "safetensors file")
+            load(
+                net,
+                store,
+                &expected,
+                head.as_deref(),
+                path,
+                "safetensors file",
+            )
         }
         WeightsFormat::Pytorch => {
             let store = PytorchStore::from_file(path)
                 .skip_enum_variants(true)
                 .allow_partial(true)
                 .validate(false);
-            load(net, store, &expected, path, "PyTorch state dict")
+            load(
+                net,
+                store,
+                &expected,
+                head.as_deref(),
+                path,
+                "PyTorch state dict",
+            )
         }
     }
 }
@@ -97,9 +124,10 @@ fn load<S: ModuleStore>(
     mut net: Network,
     mut store: S,
     expected: &BTreeMap<String, Vec<usize>>,
+    head: Option<&str>,
     path: &Path,
     what: &str,
-) -> Result<Network, InteropError>
+) -> Result<(Network, bool), InteropError>
 where
     S::Error: std::fmt::Display,
 {
@@ -113,20 +141,49 @@ where
             .flatten()
             .map(|t| t.shape.as_slice().to_vec())
     };
-    check(&result, expected, &mut found).map_err(|d| error(path, d))?;
-    Ok(net)
+    let reset = check(&result, expected, head, &mut found).map_err(|d| error(path, d))?;
+    check_finite(&net, path)?;
+    Ok((net, reset))
 }
 
-/// Every tensor applied and used, or the problems by key.
+/// Refuses weights with a NaN or an infinity (named in the file's terms): such a model would
+/// train or measure as garbage, or not at all.
+fn check_finite(net: &Network, path: &Path) -> Result<(), InteropError> {
+    let bytes = to_safetensors(net, &[]).map_err(|e| error(path, e))?;
+    match crate::checkpoint::check_finite_bytes(path, &bytes) {
+        Ok(()) => Ok(()),
+        Err(CheckpointError::NonFinite {
+            tensor,
+            count,
+            kind,
+            first,
+            ..
+        }) => Err(error(
+            path,
+            format!("{tensor}: {count} {kind} value(s), the first at index {first}; not imported"),
+        )),
+        Err(e) => Err(error(path, e.to_string())),
+    }
+}
+
+/// Every tensor applied and used, or the problems by key. Shape mismatches of parameters under
+/// `head` (a prefix such as `fc.`) are tolerated and reported as `Ok(true)`: the head is reset.
 fn check(
     r: &ApplyResult,
     expected: &BTreeMap<String, Vec<usize>>,
+    head: Option<&str>,
     found: &mut dyn FnMut(&str) -> Option<Vec<usize>>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     const SHOWN: usize = 8;
+    let in_head = |e: &ApplyError| match (e, head) {
+        (ApplyError::ShapeMismatch { path, .. }, Some(h)) => path.starts_with(h),
+        _ => false,
+    };
+    let reset = r.errors.iter().any(in_head);
     let mut problems: Vec<String> = r
         .errors
         .iter()
+        .filter(|e| !in_head(e))
         .map(|e| match e {
             ApplyError::ShapeMismatch { path, .. } => format!(
                 "{path}: expected {:?}, file has {:?}",
@@ -151,7 +208,7 @@ fn check(
         problems.push("no tensors in the file".into());
     }
     if problems.is_empty() {
-        return Ok(());
+        return Ok(reset);
     }
     let mut out = format!("{} problem(s) with the weights:", problems.len());
     for p in problems.iter().take(SHOWN) {

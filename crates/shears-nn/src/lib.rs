@@ -36,6 +36,7 @@ pub mod interop;
 pub mod interrupt;
 pub mod metrics;
 pub mod models;
+pub mod onnx;
 pub mod optim;
 pub mod params;
 pub mod prune;

@@ -48,6 +48,7 @@ fn valid() -> &'static [(ModelSpec, Vec<u8>)] {
                     test: None,
                     sparsity: 0.0,
                     vocab: None,
+                    widths: None,
                 };
                 (spec, to_bytes(&model, &meta).unwrap())
             })
@@ -66,7 +67,7 @@ fn feed(bytes: Vec<u8>, expected: Option<&ModelSpec>) {
             ModelKind::LeNet300 | ModelKind::LeNet5 => m.model.kind,
             _ => ModelKind::LeNet5,
         };
-        spec(kind).init(&device)
+        Ok(spec(kind).init(&device))
     }) {
         assert!(e.to_string().contains("fuzz.ckpt"), "{e}");
     }
@@ -146,7 +147,7 @@ proptest! {
 fn the_valid_checkpoints_load() {
     for (spec, v) in valid() {
         load_bytes(Path::new("ok.ckpt"), v.clone(), Some(spec), |m| {
-            m.model.init(&Device::flex())
+            Ok(m.model.init(&Device::flex()))
         })
         .unwrap();
     }

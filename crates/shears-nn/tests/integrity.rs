@@ -63,6 +63,7 @@ fn meta() -> CheckpointMeta {
         test: None,
         sparsity: 0.0,
         vocab: None,
+        widths: None,
     }
 }
 

@@ -4,7 +4,9 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use shears_nn::interop::{WeightsFormat, export_safetensors, import_weights, to_safetensors};
+use shears_nn::interop::{
+    WeightsFormat, export_safetensors, import_weights, import_weights_with, to_safetensors,
+};
 use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
 use std::path::PathBuf;
 
@@ -211,4 +213,46 @@ fn pytorch_state_dicts_give_pytorchs_logits() {
             "{file}: logits differ from PyTorch's by {diff}"
         );
     }
+}
+
+#[test]
+fn reset_head_keeps_the_body_and_reinitialises_another_class_count() {
+    let device = Device::flex();
+    let ten = spec(ModelKind::ResNet20);
+    let net = trained_like(&ten, &device);
+    let path = scratch("reset-head-resnet20.safetensors");
+    export_safetensors(&net, &[], &path).unwrap();
+    let seven = ModelSpec { classes: 7, ..ten };
+    // Refused without the option, naming the head.
+    let e = import_weights(seven.init(&device), &path)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fc.weight: expected [7, 64]"), "{e}");
+    let fresh = seven.init(&device);
+    let fresh_head = tensors(&fresh, "fc.");
+    let (back, reset) = import_weights_with(fresh, &path, true).unwrap();
+    assert!(reset);
+    // The body is the file's (stem, every block, BatchNorm statistics); the head is the
+    // fresh model's.
+    let (file, got) = (tensors(&net, ""), tensors(&back, ""));
+    for (k, v) in &file {
+        if !k.starts_with("fc.") {
+            assert_eq!(Some(v), got.get(k), "{k}");
+        }
+    }
+    assert_eq!(tensors(&back, "fc."), fresh_head);
+    // The same class count: nothing to reset.
+    let (_, reset) = import_weights_with(ten.init(&device), &path, true).unwrap();
+    assert!(!reset);
+}
+
+/// Every tensor of `net` under `prefix`, by PyTorch-layout name, as raw bytes.
+fn tensors(net: &Network, prefix: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let bytes = to_safetensors(net, &[]).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(k, v)| (k, v.data().to_vec()))
+        .collect()
 }

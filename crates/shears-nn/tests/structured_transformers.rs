@@ -136,8 +136,8 @@ fn a_shrunk_transformer_reloads_into_its_skeleton() {
     let device = Device::flex();
     let dir = std::env::temp_dir().join(format!("shears-st-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("shrunk.ckpt");
-    let meta = CheckpointMeta {
+    let w = widths(&shrunk);
+    let meta = |widths| CheckpointMeta {
         format_version: FORMAT_VERSION,
         model: spec,
         dataset: "kjv-mini".into(),
@@ -146,17 +146,30 @@ fn a_shrunk_transformer_reloads_into_its_skeleton() {
         test: None,
         sparsity: 0.5,
         vocab: None,
+        widths,
     };
-    checkpoint::save(&path, &shrunk, &meta).unwrap();
-    let w = widths(&shrunk);
-    let (loaded, _) = checkpoint::load_with(&path, Some(&spec), |m| {
-        skeleton(&m.model, &w, &device).unwrap()
-    })
-    .unwrap();
-    assert_eq!(heads(&loaded), heads(&shrunk));
     let x = input(&spec, &device);
-    let diff = max_abs_diff(&logits(&loaded, &x), &logits(&shrunk, &x));
-    assert!(diff < TOL, "reloaded logits differ by {diff:e}");
+    let check = |loaded: &Network| {
+        assert_eq!(heads(loaded), heads(&shrunk));
+        let diff = max_abs_diff(&logits(loaded, &x), &logits(&shrunk, &x));
+        assert!(diff < TOL, "reloaded logits differ by {diff:e}");
+    };
+    // Without recorded widths, the caller supplies the skeleton (a run's pruning state).
+    let bare = dir.join("shrunk-bare.ckpt");
+    checkpoint::save(&bare, &shrunk, &meta(None)).unwrap();
+    let (loaded, _) =
+        checkpoint::load_with(&bare, Some(&spec), |m| skeleton(&m.model, &w, &device)).unwrap();
+    check(&loaded);
+    let e = checkpoint::load(&bare, Some(&spec), &device).unwrap_err();
+    assert!(e.to_string().contains("shrunk-bare.ckpt"), "{e}");
+    // With them, the file alone rebuilds the model.
+    let described = dir.join("shrunk.ckpt");
+    checkpoint::save(&described, &shrunk, &meta(Some(w.clone()))).unwrap();
+    check(
+        &checkpoint::load(&described, Some(&spec), &device)
+            .unwrap()
+            .0,
+    );
 }
 
 #[test]

@@ -116,6 +116,7 @@ fn checkpoint_round_trip_and_refusals() {
         test: Some(report.test),
         sparsity: 0.0,
         vocab: None,
+        widths: None,
     };
     let path = tmp("lenet5.ckpt");
     checkpoint::save(&path, &model, &meta).unwrap();
@@ -178,6 +179,7 @@ fn checkpoints_from_a_newer_format_are_refused() {
         test: None,
         sparsity: 0.0,
         vocab: None,
+        widths: None,
     };
     let path = tmp("future.ckpt");
     checkpoint::save(&path, &model, &meta).unwrap();

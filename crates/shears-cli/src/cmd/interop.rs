@@ -4,7 +4,7 @@ use super::common::{DataArgs, DeviceArgs, pct, print_json};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
-use shears_experiment::interop::{self, Import};
+use shears_experiment::interop::{self, ExportFormat, Import};
 use shears_nn::models::ModelKind;
 use std::path::PathBuf;
 
@@ -25,6 +25,10 @@ pub struct ImportArgs {
     /// Where to write the shears checkpoint (a dense model for `prune`, `compare --config`).
     #[arg(long)]
     pub out: PathBuf,
+    /// Re-initialise the classifier if the file's has another class count than `--data`
+    /// (to fine-tune the model on a new dataset) instead of refusing the file.
+    #[arg(long)]
+    pub reset_head: bool,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -39,13 +43,22 @@ pub fn import(a: ImportArgs) -> Result<()> {
         data: a.data.data,
         data_dir: a.data.data_dir.clone(),
         out: a.out.clone(),
+        reset_head: a.reset_head,
     };
     // The library's errors name the file and the key.
-    let t = interop::import(&o, &devices)?;
+    let imported = interop::import(&o, &devices)?;
+    let t = imported.test;
     if a.json {
         return print_json(&json!({
             "test_top1": t.top1, "test_top5": t.top5, "test_loss": t.loss, "checkpoint": a.out,
+            "head_reset": imported.head_reset,
         }));
+    }
+    if imported.head_reset {
+        println!(
+            "classifier re-initialised for the classes of {}",
+            a.data.data
+        );
     }
     println!(
         "test_top1 {}  test_loss {:.4}  on {}",
@@ -59,12 +72,13 @@ pub fn import(a: ImportArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// A shears checkpoint (dense or pruned).
+    /// A shears checkpoint (dense, masked or shrunk), or a run directory (`runs/ID/seed-0`):
+    /// its last committed step.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Output format; safetensors in PyTorch's layout is the one there is so far.
-    #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
-    pub format: String,
+    /// `safetensors` (PyTorch layout) or `onnx`; by default the one `--out`'s extension names.
+    #[arg(long, value_parser = ["safetensors", "onnx"])]
+    pub format: Option<String>,
     /// Where to write the file.
     #[arg(long)]
     pub out: PathBuf,
@@ -73,8 +87,12 @@ pub struct ExportArgs {
 }
 
 pub fn export(a: ExportArgs) -> Result<()> {
+    let format = ExportFormat::choose(a.format.as_deref(), &a.out)?;
     let devices = a.device.devices()?;
-    interop::export(&a.checkpoint, &a.out, &devices)?;
+    let used = interop::export(&a.checkpoint, format, &a.out, &devices)?;
+    if used != a.checkpoint {
+        println!("checkpoint {}", used.display());
+    }
     println!("saved {}", a.out.display());
     Ok(())
 }

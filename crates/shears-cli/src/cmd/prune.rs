@@ -107,6 +107,10 @@ pub fn run(a: PruneArgs) -> Result<()> {
     for r in result.rows.iter().filter(|r| r.step == steps) {
         println!("final seed {}: {}", r.seed, row_line(r));
     }
+    for (seed, path) in result.final_checkpoints(steps) {
+        println!("pruned model seed {seed}: {}", path.display());
+    }
+    // The experiment directory stays the last line, for scripts.
     println!("{}", result.dir.display());
     if !result.failed.is_empty() {
         let seeds: Vec<String> = result.failed.iter().map(|f| f.seed.to_string()).collect();

@@ -121,6 +121,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         test: Some(report.test),
         sparsity: 0.0,
         vocab: data.vocab.clone(),
+        widths: None,
     };
     checkpoint::save(&a.out, &model, &meta)
         .with_context(|| format!("saving checkpoint to {}", a.out.display()))?;

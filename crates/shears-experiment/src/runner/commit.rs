@@ -9,7 +9,7 @@ use shears_core::results::{SCHEMA_VERSION, StepRow};
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelSpec, Network};
-use shears_nn::structured::skeleton;
+use shears_nn::structured::{skeleton, widths};
 use shears_nn::train::Devices;
 
 /// Writes step `step`'s weights, pruning state and rows, then the state that makes them
@@ -38,6 +38,7 @@ pub(super) fn commit(
         }),
         sparsity: last.sparsity,
         vocab: s.data.vocab.clone(),
+        widths: matches!(pruning, Pruning::Channels { .. }).then(|| widths(model)),
     };
     // Checksums of the previous step's files (kept for recovery) and of this step's.
     let mut checksums = match run.read_state() {
@@ -145,7 +146,7 @@ fn load_step(
             let widths = Pruning::parse_widths(&text)
                 .map_err(|e| stored(format!("corrupted pruning state: {e}")))?;
             let skeleton = skeleton(spec, &widths, &devices.train).map_err(RunError::Invalid)?;
-            checkpoint::load_with(&ckpt, Some(spec), |_| skeleton)?.0
+            checkpoint::load_with(&ckpt, Some(spec), |_| Ok(skeleton))?.0
         }
         Pruning::Weights(_) => checkpoint::load(&ckpt, Some(spec), &devices.train)?.0,
     };

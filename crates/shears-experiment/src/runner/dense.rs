@@ -6,10 +6,30 @@ use super::{Event, RunError, check_interrupt};
 use crate::config::ExperimentConfig;
 use crate::store::{Lock, StoreError, remove_stale_temps, sha256_hex, write};
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use shears_nn::interop::import_weights;
 use shears_nn::models::{ModelSpec, Network};
 use shears_nn::train::Devices;
 use shears_nn::train::{Prepared, fit};
 use std::path::{Path, PathBuf};
+
+/// The model `dense.checkpoint` names: a shears checkpoint, or a PyTorch-layout state dict
+/// (`.pt`, `.pth`, or a `.safetensors` without shears' record) imported with every key checked
+/// (docs/interop.md).
+fn given(path: &Path, spec: &ModelSpec, devices: &Devices) -> Result<Network, RunError> {
+    let state_dict = |path: &Path| {
+        import_weights(spec.init(&devices.train), path)
+            .map_err(|e| RunError::Invalid(format!("dense.checkpoint: {e}")))
+    };
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("pt" | "pth") => state_dict(path),
+        Some("safetensors") => match checkpoint::load(path, Some(spec), &devices.train) {
+            Ok((model, _)) => Ok(model),
+            Err(checkpoint::CheckpointError::Format { .. }) => state_dict(path),
+            Err(e) => Err(e.into()),
+        },
+        _ => Ok(checkpoint::load(path, Some(spec), &devices.train)?.0),
+    }
+}
 
 /// The dense model of `seed` (see the module docs).
 pub(super) fn dense_model(
@@ -22,9 +42,7 @@ pub(super) fn dense_model(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Network, RunError> {
     if !config.dense.checkpoint.is_empty() {
-        let path = PathBuf::from(&config.dense.checkpoint);
-        let (model, _) = checkpoint::load(&path, Some(spec), &devices.train)?;
-        return Ok(model);
+        return given(Path::new(&config.dense.checkpoint), spec, devices);
     }
     let path = stored_path(config, seed, out);
     let dir = path.parent().expect("in its directory").to_path_buf();
@@ -62,6 +80,7 @@ pub(super) fn dense_model(
         test: Some(report.test),
         sparsity: 0.0,
         vocab: data.vocab.clone(),
+        widths: None,
     };
     checkpoint::save(&path, &model, &meta)?;
     // Checked on reuse: a header-valid file with flipped weight bytes would otherwise load.

@@ -123,6 +123,18 @@ pub struct ExperimentResult {
     pub failed: Vec<FailedRun>,
 }
 
+impl ExperimentResult {
+    /// The last committed checkpoint of each seed that reached the final step (`steps`): the
+    /// pruned model, for `shears export` or `eval`.
+    pub fn final_checkpoints(&self, steps: usize) -> Vec<(u64, PathBuf)> {
+        self.rows
+            .iter()
+            .filter(|r| r.step == steps)
+            .map(|r| (r.seed, RunDir::new(&self.dir, r.seed).checkpoint(steps)))
+            .collect()
+    }
+}
+
 /// Checks a manual per-layer schedule against the model's prunable tensors, before anything
 /// is written or trained.
 fn check_per_layer(config: &ExperimentConfig) -> Result<(), RunError> {

@@ -13,7 +13,7 @@ mod vit;
 
 pub use gpt::{GPT_CONTEXT, GPT_TINY, Gpt};
 pub use layer::{LayerInfo, LayerKind, conv_out};
-pub use lenet::LeNet;
+pub use lenet::{LeNet, Pool};
 pub use mlp::Mlp;
 pub use probe::{LayerInput, Probe, see, see_shared};
 pub use resnet::{BasicBlock, RESNET18, RESNET20, ResNet, ResNetShape};
@@ -284,6 +284,17 @@ pub enum Network {
 }
 
 impl Network {
+    /// The classifier (the last Linear layer, producing the logits): what `--reset-head`
+    /// re-initialises.
+    pub fn head_path(&self) -> &'static str {
+        match self {
+            Network::Mlp(_) | Network::LeNet(_) => "fc3",
+            Network::Vgg(_) => "classifier",
+            Network::ResNet(_) => "fc",
+            Network::Vit(_) | Network::Gpt(_) => "head",
+        }
+    }
+
     /// Logits of a batch; see [`Network::forward_probed`] for what each model accepts.
     pub fn forward(&self, x: impl Into<Input>) -> Tensor<2> {
         self.forward_probed(x, None)

@@ -105,6 +105,22 @@ pub fn evaluate<M: Classifier>(
     config: &BatchConfig,
     device: &Device,
 ) -> Result<Metrics, TrainError> {
+    evaluate_with(model, data, split, config, device, &mut |_, _| Ok(()))
+}
+
+/// Receives a label and its logit row; an error stops the evaluation.
+pub type EachRow<'a> = dyn FnMut(i64, &[f32]) -> Result<(), String> + 'a;
+
+/// [`evaluate`], handing each logit row with its label to `each`, in the split's order (for a
+/// language model, one row per predicted token). An error from `each` stops the evaluation.
+pub fn evaluate_with<M: Classifier>(
+    model: &M,
+    data: &Split,
+    split: &str,
+    config: &BatchConfig,
+    device: &Device,
+    each: &mut EachRow,
+) -> Result<Metrics, TrainError> {
     if data.is_empty() {
         return Err(TrainError::DegenerateData(format!(
             "the {split} split has 0 {}: there is nothing to evaluate",
@@ -134,6 +150,9 @@ pub fn evaluate<M: Classifier>(
                 sample: seen + row as u64,
                 n: data.len() as u64,
             })?;
+        for (row, &label) in logits.chunks_exact(classes.max(1)).zip(b.labels) {
+            each(label, row).map_err(TrainError::Invalid)?;
+        }
     }
     Ok(sums.finish())
 }

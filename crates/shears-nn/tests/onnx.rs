@@ -1,0 +1,165 @@
+//! ONNX export: every model kind, run by tract (an independent ONNX runtime), gives shears'
+//! own logits — dense with moved BatchNorm statistics, and physically shrunk (a smaller
+//! file) — and a language model reads sequences shorter than its context.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
+use shears_nn::onnx::to_onnx;
+use shears_nn::structured::{prune_to, widths};
+use tract_onnx::prelude::{Tensor as TractTensor, tract_ndarray};
+
+/// tract's side, in a module of its own: its prelude's names (Tensor, Graph) would clash with
+/// Burn's.
+mod tract {
+    use tract_onnx::prelude::*;
+
+    /// The graph in `bytes`, optimised and run on `input`; its first output as f32s.
+    pub fn run(bytes: &[u8], input: Tensor) -> Vec<f32> {
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &*bytes)
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let out = model.run(tvec!(input.into_tvalue())).unwrap();
+        out[0]
+            .to_plain_array_view::<f32>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect()
+    }
+}
+
+fn spec(kind: ModelKind) -> ModelSpec {
+    let (input, classes) = match kind {
+        ModelKind::GptTiny => ([1, 1, 16], 23),
+        ModelKind::LeNetCifar | ModelKind::Vgg11 | ModelKind::ResNet18 => ([3, 32, 32], 10),
+        _ => ([1, 28, 28], 10),
+    };
+    ModelSpec {
+        kind,
+        input,
+        classes,
+        shape: None,
+    }
+}
+
+/// Two images, or two sequences of `tokens` ids.
+fn input(spec: &ModelSpec, tokens: usize, device: &Device) -> Input {
+    if spec.kind.is_language_model() {
+        let ids = Tensor::<2>::random([2, tokens], Distribution::Uniform(0.0, 23.0), device);
+        Input::Tokens(ids.int())
+    } else {
+        let [c, h, w] = spec.input;
+        Input::Images(Tensor::random(
+            [2, c, h, w],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        ))
+    }
+}
+
+/// A network whose BatchNorm running statistics have moved from their initial values (a few
+/// training-mode forwards), so an export that ignored them would show.
+fn trained_like(spec: &ModelSpec, device: &Device) -> Network {
+    let ad = device.clone().autodiff();
+    let net = spec.init(&ad);
+    let x = input(spec, 16, &ad);
+    for _ in 0..2 {
+        let _ = net.forward(x.clone());
+    }
+    net.valid()
+}
+
+fn shears_logits(net: &Network, x: &Input) -> Vec<f32> {
+    net.valid()
+        .forward(x.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+/// The exported graph run by tract on the same input.
+fn tract_logits(bytes: &[u8], x: &Input) -> Vec<f32> {
+    let input: TractTensor = match x {
+        Input::Images(t) => {
+            let dims = t.dims();
+            let v: Vec<f32> = t.clone().into_data().try_to_vec().unwrap();
+            tract_ndarray::Array4::from_shape_vec((dims[0], dims[1], dims[2], dims[3]), v)
+                .unwrap()
+                .into()
+        }
+        Input::Tokens(t) => {
+            let dims = t.dims();
+            let v: Vec<i64> = t.clone().into_data().convert::<i64>().try_to_vec().unwrap();
+            tract_ndarray::Array2::from_shape_vec((dims[0], dims[1]), v)
+                .unwrap()
+                .into()
+        }
+    };
+    tract::run(bytes, input)
+}
+
+/// Largest difference, relative to the logit's size where that is above 1.
+fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / x.abs().max(1.0))
+        .fold(0.0, f32::max)
+}
+
+fn assert_same(kind: ModelKind, net: &Network, spec: &ModelSpec, x: &Input, what: &str) -> usize {
+    let bytes = to_onnx(net, spec, &[("shears", "test".into())]).unwrap();
+    let (ours, theirs) = (shears_logits(net, x), tract_logits(&bytes, x));
+    let d = max_rel_diff(&ours, &theirs);
+    assert!(d <= 1e-4, "{kind} {what}: tract's logits differ by {d:e}");
+    bytes.len()
+}
+
+#[test]
+fn every_model_kind_exports_to_onnx_with_the_same_logits() {
+    let device = Device::flex();
+    for kind in ModelKind::ALL {
+        let spec = spec(kind);
+        let net = trained_like(&spec, &device);
+        let x = input(&spec, 16, &device);
+        assert_same(kind, &net, &spec, &x, "dense");
+    }
+}
+
+#[test]
+fn a_language_model_exports_for_any_length_up_to_its_context() {
+    let device = Device::flex();
+    let spec = spec(ModelKind::GptTiny);
+    let net = trained_like(&spec, &device);
+    for tokens in [1, 9] {
+        let x = input(&spec, tokens, &device);
+        assert_same(spec.kind, &net, &spec, &x, &format!("{tokens} tokens"));
+    }
+}
+
+#[test]
+fn shrunk_models_export_with_their_logits_in_smaller_files() {
+    let device = Device::flex();
+    for kind in [ModelKind::LeNet5, ModelKind::ResNet20, ModelKind::VitTiny] {
+        let spec = spec(kind);
+        let net = trained_like(&spec, &device);
+        let x = input(&spec, 16, &device);
+        let dense = assert_same(kind, &net, &spec, &x, "dense");
+        // Half of every channel group (heads and neurons for the transformer) cut out.
+        let half = widths(&net)
+            .into_iter()
+            .map(|(g, n)| (g, n.div_ceil(2)))
+            .collect();
+        let shrunk = prune_to(&net, &half).unwrap();
+        let small = assert_same(kind, &shrunk, &spec, &x, "shrunk");
+        assert!(
+            (small as f64) < 0.6 * dense as f64,
+            "{kind}: shrunk file {small} bytes against {dense} dense"
+        );
+    }
+}
