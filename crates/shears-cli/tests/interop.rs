@@ -262,3 +262,34 @@ fn a_pytorch_state_dict_is_the_dense_model_of_an_experiment() {
         "{err}"
     );
 }
+
+#[test]
+fn another_layout_is_for_the_resnets_only() {
+    let dir = scratch("layout");
+    let out = dir.join("x.ckpt");
+    let o = shears(&[
+        "import",
+        "--from",
+        &fixture("lenet5.pt"),
+        "--model",
+        "lenet5",
+        "--layout",
+        "reference",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("for the ResNets"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = shears(&[
+        "import", "--from", "x.pt", "--model", "lenet5", "--layout", "keras", "--out", "y.ckpt",
+    ]);
+    assert!(
+        text(&o.stderr).contains("unknown layout 'keras'"),
+        "{}",
+        text(&o.stderr)
+    );
+}

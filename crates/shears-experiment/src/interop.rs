@@ -7,7 +7,7 @@ use crate::runner::RunError;
 use crate::store::{RunDir, seed_record, seed_runs};
 use shears_data::DatasetId;
 use shears_nn::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use shears_nn::interop::{export_safetensors, import_weights_with};
+use shears_nn::interop::{ImportOptions, Layout, export_safetensors_as, import_weights_with};
 use shears_nn::metrics::Metrics;
 use shears_nn::models::{ModelKind, ModelSpec};
 use shears_nn::onnx::to_onnx;
@@ -29,6 +29,8 @@ pub struct Import {
     /// A classifier for another class count is re-initialised (for fine-tuning to `data`)
     /// instead of refused.
     pub reset_head: bool,
+    /// Whose parameter names the file uses.
+    pub layout: Layout,
 }
 
 /// What `import` measured, and whether the classifier was re-initialised.
@@ -52,7 +54,11 @@ pub fn import(o: &Import, devices: &Devices) -> Result<Imported, RunError> {
     };
     data.check_model(&spec).map_err(RunError::Invalid)?;
     spec.validate().map_err(RunError::Invalid)?;
-    let (net, head_reset) = import_weights_with(spec.init(&devices.base), &o.from, o.reset_head)
+    let options = ImportOptions {
+        reset_head: o.reset_head,
+        layout: o.layout,
+    };
+    let (net, head_reset) = import_weights_with(spec.init(&devices.base), &o.from, &options)
         .map_err(|e| RunError::Invalid(e.to_string()))?;
     let test = evaluate(
         &net,
@@ -139,11 +145,13 @@ pub fn resolve_checkpoint(from: &Path) -> Result<PathBuf, RunError> {
 }
 
 /// Writes the checkpoint `from` stands for ([`resolve_checkpoint`]; dense, masked or shrunk)
-/// to `out` in `format`, with the checkpoint's record (model, dataset, test metrics, sparsity,
-/// channel widths) as the file's `shears` metadata; returns the checkpoint used.
+/// to `out` in `format` (safetensors under `layout`'s names), with the checkpoint's record
+/// (model, dataset, test metrics, sparsity, channel widths) as the file's `shears` metadata;
+/// returns the checkpoint used.
 pub fn export(
     from: &Path,
     format: ExportFormat,
+    layout: Layout,
     out: &Path,
     devices: &Devices,
 ) -> Result<PathBuf, RunError> {
@@ -153,8 +161,10 @@ pub fn export(
         .map_err(|e| RunError::Invalid(format!("{}: {e}", checkpoint.display())))?;
     let invalid = |e: String| RunError::Invalid(format!("{}: {e}", out.display()));
     match format {
-        ExportFormat::Safetensors => export_safetensors(&net, &[("shears", record)], out)
-            .map_err(|e| RunError::Invalid(e.to_string()))?,
+        ExportFormat::Safetensors => {
+            export_safetensors_as(&net, &[("shears", record)], layout, out)
+                .map_err(|e| RunError::Invalid(e.to_string()))?
+        }
         ExportFormat::Onnx => {
             let bytes = to_onnx(&net, &meta.model, &[("shears", record)]).map_err(invalid)?;
             checkpoint::write_atomic(out, &bytes)

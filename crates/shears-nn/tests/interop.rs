@@ -5,7 +5,8 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use shears_nn::interop::{
-    WeightsFormat, export_safetensors, import_weights, import_weights_with, to_safetensors,
+    ImportOptions, Layout, WeightsFormat, export_safetensors, export_safetensors_as,
+    import_weights, import_weights_with, to_safetensors, to_safetensors_as,
 };
 use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
 use std::path::PathBuf;
@@ -230,7 +231,7 @@ fn reset_head_keeps_the_body_and_reinitialises_another_class_count() {
     assert!(e.contains("fc.weight: expected [7, 64]"), "{e}");
     let fresh = seven.init(&device);
     let fresh_head = tensors(&fresh, "fc.");
-    let (back, reset) = import_weights_with(fresh, &path, true).unwrap();
+    let (back, reset) = import_weights_with(fresh, &path, &reset_head()).unwrap();
     assert!(reset);
     // The body is the file's (stem, every block, BatchNorm statistics); the head is the
     // fresh model's.
@@ -242,7 +243,7 @@ fn reset_head_keeps_the_body_and_reinitialises_another_class_count() {
     }
     assert_eq!(tensors(&back, "fc."), fresh_head);
     // The same class count: nothing to reset.
-    let (_, reset) = import_weights_with(ten.init(&device), &path, true).unwrap();
+    let (_, reset) = import_weights_with(ten.init(&device), &path, &reset_head()).unwrap();
     assert!(!reset);
 }
 
@@ -255,4 +256,113 @@ fn tensors(net: &Network, prefix: &str) -> std::collections::BTreeMap<String, Ve
         .filter(|(k, _)| k.starts_with(prefix))
         .map(|(k, v)| (k, v.data().to_vec()))
         .collect()
+}
+
+fn reset_head() -> ImportOptions {
+    ImportOptions {
+        reset_head: true,
+        ..ImportOptions::default()
+    }
+}
+
+/// The reference code's CIFAR ResNet-18 (kuangliu's `models/resnet.py`, the paper's), key by
+/// key with its PyTorch shapes, written out from its definition.
+fn reference_resnet18_keys(classes: usize) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut bn = |p: &str, c: usize| {
+        for s in ["weight", "bias", "running_mean", "running_var"] {
+            out.insert(format!("{p}.{s}"), vec![c]);
+        }
+    };
+    bn("bn1", 64);
+    let mut keys = vec![("conv1.weight".to_string(), vec![64, 3, 3, 3])];
+    let mut c_in = 64;
+    for (stage, width) in [64, 128, 256, 512].into_iter().enumerate() {
+        for b in 0..2 {
+            let p = format!("layer{}.{b}", stage + 1);
+            let inp = if b == 0 { c_in } else { width };
+            keys.push((format!("{p}.conv1.weight"), vec![width, inp, 3, 3]));
+            keys.push((format!("{p}.conv2.weight"), vec![width, width, 3, 3]));
+            bn(&format!("{p}.bn1"), width);
+            bn(&format!("{p}.bn2"), width);
+            if b == 0 && stage > 0 {
+                keys.push((format!("{p}.shortcut.0.weight"), vec![width, inp, 1, 1]));
+                bn(&format!("{p}.shortcut.1"), width);
+            }
+        }
+        c_in = width;
+    }
+    keys.push(("linear.weight".into(), vec![classes, 512]));
+    keys.push(("linear.bias".into(), vec![classes]));
+    out.extend(keys);
+    out
+}
+
+fn header_shapes(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    header
+        .tensors()
+        .into_iter()
+        .map(|(k, v)| (k, v.shape.clone()))
+        .collect()
+}
+
+#[test]
+fn resnets_go_out_and_in_under_the_reference_codes_and_torchvisions_names() {
+    let device = Device::flex();
+    let spec18 = spec(ModelKind::ResNet18);
+    let net = trained_like(&spec18, &device);
+    // The full ResNet-18: every key and shape of the reference definition, nothing else.
+    let bytes = to_safetensors_as(&net, &[], Layout::Reference).unwrap();
+    assert_eq!(header_shapes(&bytes), reference_resnet18_keys(10));
+    // torchvision's names for the same network.
+    let tv = header_shapes(&to_safetensors_as(&net, &[], Layout::Torchvision).unwrap());
+    assert!(tv.contains_key("layer2.0.downsample.0.weight") && tv.contains_key("fc.bias"));
+    assert!(
+        !tv.keys()
+            .any(|k| k.contains("shortcut") || k.starts_with("linear"))
+    );
+    // Back in under each layout: the same logits.
+    let x = input(&spec18, &device);
+    for layout in [Layout::Reference, Layout::Torchvision] {
+        let path = scratch(&format!("resnet18-{layout}.safetensors"));
+        export_safetensors_as(&net, &[], layout, &path).unwrap();
+        let options = ImportOptions {
+            layout,
+            ..ImportOptions::default()
+        };
+        let (back, _) = import_weights_with(spec18.init(&device), &path, &options).unwrap();
+        assert_eq!(logits(&net, &x), logits(&back, &x), "{layout}");
+        // Read with shears' own names, the file does not fit: every parameter is missing.
+        let e = import_weights(spec18.init(&device), &path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("blocks.0.conv1.conv.weight: missing from the file"),
+            "{e}"
+        );
+    }
+    // A ResNet-20 file read as a ResNet-18: problems named as the reference names them.
+    let spec20 = spec(ModelKind::ResNet20);
+    let path = scratch("resnet20-reference.safetensors");
+    export_safetensors_as(&spec20.init(&device), &[], Layout::Reference, &path).unwrap();
+    let options = ImportOptions {
+        layout: Layout::Reference,
+        ..ImportOptions::default()
+    };
+    let e = import_weights_with(spec18.init(&device), &path, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("layer1.0.conv1.weight: expected [64, 64, 3, 3], file has [16, 16, 3, 3]"),
+        "{e}"
+    );
+    // Only the ResNets have another layout.
+    let e = to_safetensors_as(
+        &spec(ModelKind::LeNet5).init(&device),
+        &[],
+        Layout::Reference,
+    )
+    .unwrap_err();
+    assert!(e.contains("for the ResNets"), "{e}");
 }

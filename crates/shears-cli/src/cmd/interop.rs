@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 use shears_experiment::interop::{self, ExportFormat, Import};
+use shears_nn::interop::Layout;
 use shears_nn::models::ModelKind;
 use std::path::PathBuf;
 
@@ -29,6 +30,10 @@ pub struct ImportArgs {
     /// (to fine-tune the model on a new dataset) instead of refusing the file.
     #[arg(long)]
     pub reset_head: bool,
+    /// Whose names the file uses: shears (default), or for the ResNets `reference` (the
+    /// paper's code: conv1, layer1.0.conv1, shortcut.0, linear) or `torchvision`.
+    #[arg(long, default_value = "shears")]
+    pub layout: Layout,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -44,6 +49,7 @@ pub fn import(a: ImportArgs) -> Result<()> {
         data_dir: a.data.data_dir.clone(),
         out: a.out.clone(),
         reset_head: a.reset_head,
+        layout: a.layout,
     };
     // The library's errors name the file and the key.
     let imported = interop::import(&o, &devices)?;
@@ -82,6 +88,10 @@ pub struct ExportArgs {
     /// Where to write the file.
     #[arg(long)]
     pub out: PathBuf,
+    /// The safetensors file's names: shears (default), or for the ResNets `reference` or
+    /// `torchvision` (as `import --layout`).
+    #[arg(long, default_value = "shears")]
+    pub layout: Layout,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -89,7 +99,7 @@ pub struct ExportArgs {
 pub fn export(a: ExportArgs) -> Result<()> {
     let format = ExportFormat::choose(a.format.as_deref(), &a.out)?;
     let devices = a.device.devices()?;
-    let used = interop::export(&a.checkpoint, format, &a.out, &devices)?;
+    let used = interop::export(&a.checkpoint, format, a.layout, &a.out, &devices)?;
     if used != a.checkpoint {
         println!("checkpoint {}", used.display());
     }

@@ -5,11 +5,16 @@
 //! PyTorch adapters; every key is checked here, so a file that does not fit is an error naming
 //! the key, never a partly loaded model.
 
+mod layout;
+
+pub use layout::Layout;
+use layout::{inverse, patterns, rename};
+
 use crate::checkpoint::CheckpointError;
 use crate::models::Network;
 use burn::module::Module;
 use burn_store::{
-    ApplyError, ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore,
+    ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, ModuleStore,
     PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
 };
 use std::collections::BTreeMap;
@@ -63,50 +68,74 @@ fn ignorable(key: &str) -> bool {
 /// parameter must be there with its shape, and every tensor of the file must be used (except
 /// `num_batches_tracked`); the first problems are listed by key, shapes in the file's layout.
 pub fn import_weights(net: Network, path: &Path) -> Result<Network, InteropError> {
-    import_weights_with(net, path, false).map(|(net, _)| net)
+    import_weights_with(net, path, &ImportOptions::default()).map(|(net, _)| net)
 }
 
-/// [`import_weights`]; with `reset_head`, a classifier whose shapes differ from the model's
-/// (another class count) keeps `net`'s fresh initialisation instead of being an error, for
-/// fine-tuning to a new dataset. Returns whether the head was reset.
+/// How a state dict is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// A classifier whose shapes differ from the model's (another class count) keeps the
+    /// model's fresh initialisation instead of being an error, for fine-tuning to a new
+    /// dataset.
+    pub reset_head: bool,
+    /// Whose parameter names the file uses.
+    pub layout: Layout,
+}
+
+/// [`import_weights`] with options; returns whether the head was reset.
 pub fn import_weights_with(
     net: Network,
     path: &Path,
-    reset_head: bool,
+    o: &ImportOptions,
 ) -> Result<(Network, bool), InteropError> {
-    let head = reset_head.then(|| format!("{}.", net.head_path()));
+    let head = o.reset_head.then(|| format!("{}.", net.head_path()));
     let expected = pytorch_shapes(&net).map_err(|e| error(path, e))?;
+    let names = o.layout.prefixes(&net).map_err(|e| error(path, e))?;
+    let remap = remapper(&inverse(&names)).map_err(|e| error(path, e))?;
+    let ctx = |what| Ctx {
+        expected: &expected,
+        head: head.as_deref(),
+        names: &names,
+        path,
+        what,
+    };
     match WeightsFormat::of(path)? {
-        WeightsFormat::Safetensors => {
-            let store = SafetensorsStore::from_file(path)
+        WeightsFormat::Safetensors => load(
+            net,
+            SafetensorsStore::from_file(path)
                 .with_from_adapter(PyTorchToBurnAdapter)
                 .skip_enum_variants(true)
                 .allow_partial(true)
-                .validate(false);
-            load(
-                net,
-                store,
-                &expected,
-                head.as_deref(),
-                path,
-                "safetensors file",
-            )
-        }
-        WeightsFormat::Pytorch => {
-            let store = PytorchStore::from_file(path)
+                .validate(false)
+                .remap(remap),
+            &ctx("safetensors file"),
+        ),
+        WeightsFormat::Pytorch => load(
+            net,
+            PytorchStore::from_file(path)
                 .skip_enum_variants(true)
                 .allow_partial(true)
-                .validate(false);
-            load(
-                net,
-                store,
-                &expected,
-                head.as_deref(),
-                path,
-                "PyTorch state dict",
-            )
-        }
+                .validate(false)
+                .remap(remap),
+            &ctx("PyTorch state dict"),
+        ),
     }
+}
+
+/// burn-store's remapper for `(from prefix, to prefix)` pairs.
+fn remapper(pairs: &[(String, String)]) -> Result<KeyRemapper, String> {
+    KeyRemapper::from_patterns(patterns(pairs)).map_err(|e| e.to_string())
+}
+
+/// What a load is checked against, and how its problems are named.
+struct Ctx<'a> {
+    /// The model's shapes in PyTorch's layout, by shears' names.
+    expected: &'a BTreeMap<String, Vec<usize>>,
+    head: Option<&'a str>,
+    /// shears' name prefixes → the file's (empty for shears' own names).
+    names: &'a [(String, String)],
+    path: &'a Path,
+    what: &'a str,
 }
 
 /// The names and shapes `net` has in PyTorch's layout.
@@ -123,17 +152,15 @@ fn pytorch_shapes(net: &Network) -> Result<BTreeMap<String, Vec<usize>>, String>
 fn load<S: ModuleStore>(
     mut net: Network,
     mut store: S,
-    expected: &BTreeMap<String, Vec<usize>>,
-    head: Option<&str>,
-    path: &Path,
-    what: &str,
+    ctx: &Ctx,
 ) -> Result<(Network, bool), InteropError>
 where
     S::Error: std::fmt::Display,
 {
+    let path = ctx.path;
     let result = net
         .load_from(&mut store)
-        .map_err(|e| error(path, format!("not a readable {what} ({e})")))?;
+        .map_err(|e| error(path, format!("not a readable {} ({e})", ctx.what)))?;
     let mut found = |key: &str| {
         store
             .get_tensor(key)
@@ -141,14 +168,15 @@ where
             .flatten()
             .map(|t| t.shape.as_slice().to_vec())
     };
-    let reset = check(&result, expected, head, &mut found).map_err(|d| error(path, d))?;
-    check_finite(&net, path)?;
+    let reset = check(&result, ctx, &mut found).map_err(|d| error(path, d))?;
+    check_finite(&net, ctx)?;
     Ok((net, reset))
 }
 
 /// Refuses weights with a NaN or an infinity (named in the file's terms): such a model would
 /// train or measure as garbage, or not at all.
-fn check_finite(net: &Network, path: &Path) -> Result<(), InteropError> {
+fn check_finite(net: &Network, ctx: &Ctx) -> Result<(), InteropError> {
+    let path = ctx.path;
     let bytes = to_safetensors(net, &[]).map_err(|e| error(path, e))?;
     match crate::checkpoint::check_finite_bytes(path, &bytes) {
         Ok(()) => Ok(()),
@@ -160,22 +188,26 @@ fn check_finite(net: &Network, path: &Path) -> Result<(), InteropError> {
             ..
         }) => Err(error(
             path,
-            format!("{tensor}: {count} {kind} value(s), the first at index {first}; not imported"),
+            format!(
+                "{}: {count} {kind} value(s), the first at index {first}; not imported",
+                rename(&tensor, ctx.names)
+            ),
         )),
         Err(e) => Err(error(path, e.to_string())),
     }
 }
 
-/// Every tensor applied and used, or the problems by key. Shape mismatches of parameters under
-/// `head` (a prefix such as `fc.`) are tolerated and reported as `Ok(true)`: the head is reset.
+/// Every tensor applied and used, or the problems by key in the file's names. Shape
+/// mismatches under the head prefix (`fc.`; with `reset_head`) are tolerated and reported as
+/// `Ok(true)`: the head is reset.
 fn check(
     r: &ApplyResult,
-    expected: &BTreeMap<String, Vec<usize>>,
-    head: Option<&str>,
+    ctx: &Ctx,
     found: &mut dyn FnMut(&str) -> Option<Vec<usize>>,
 ) -> Result<bool, String> {
     const SHOWN: usize = 8;
-    let in_head = |e: &ApplyError| match (e, head) {
+    let name = |k: &str| rename(k, ctx.names);
+    let in_head = |e: &ApplyError| match (e, ctx.head) {
         (ApplyError::ShapeMismatch { path, .. }, Some(h)) => path.starts_with(h),
         _ => false,
     };
@@ -186,8 +218,9 @@ fn check(
         .filter(|e| !in_head(e))
         .map(|e| match e {
             ApplyError::ShapeMismatch { path, .. } => format!(
-                "{path}: expected {:?}, file has {:?}",
-                expected.get(path).cloned().unwrap_or_default(),
+                "{}: expected {:?}, file has {:?}",
+                name(path),
+                ctx.expected.get(path).cloned().unwrap_or_default(),
                 found(path).unwrap_or_default()
             ),
             other => other.to_string(),
@@ -196,13 +229,13 @@ fn check(
     problems.extend(
         r.missing
             .iter()
-            .map(|(k, _)| format!("{k}: missing from the file")),
+            .map(|(k, _)| format!("{}: missing from the file", name(k))),
     );
     problems.extend(
         r.unused
             .iter()
             .filter(|k| !ignorable(k))
-            .map(|k| format!("{k}: in the file but not in the model")),
+            .map(|k| format!("{}: in the file but not in the model", name(k))),
     );
     if r.applied.is_empty() && problems.is_empty() {
         problems.push("no tensors in the file".into());
@@ -223,10 +256,21 @@ fn check(
 /// `net` as a PyTorch-layout state dict in safetensors bytes, with `metadata` (string pairs)
 /// in the header.
 pub fn to_safetensors(net: &Network, metadata: &[(&str, String)]) -> Result<Vec<u8>, String> {
+    to_safetensors_as(net, metadata, Layout::Shears)
+}
+
+/// [`to_safetensors`] under `layout`'s names.
+pub fn to_safetensors_as(
+    net: &Network,
+    metadata: &[(&str, String)],
+    layout: Layout,
+) -> Result<Vec<u8>, String> {
+    let remap = remapper(&layout.prefixes(net)?)?;
     let net = net.valid();
     let mut store = SafetensorsStore::from_bytes(None)
         .with_to_adapter(BurnToPyTorchAdapter)
-        .skip_enum_variants(true);
+        .skip_enum_variants(true)
+        .remap(remap);
     for (k, v) in metadata {
         store = store.metadata(*k, v.clone());
     }
@@ -240,7 +284,17 @@ pub fn export_safetensors(
     metadata: &[(&str, String)],
     path: &Path,
 ) -> Result<(), InteropError> {
-    let bytes = to_safetensors(net, metadata).map_err(|e| error(path, e))?;
+    export_safetensors_as(net, metadata, Layout::Shears, path)
+}
+
+/// [`export_safetensors`] under `layout`'s names.
+pub fn export_safetensors_as(
+    net: &Network,
+    metadata: &[(&str, String)],
+    layout: Layout,
+    path: &Path,
+) -> Result<(), InteropError> {
+    let bytes = to_safetensors_as(net, metadata, layout).map_err(|e| error(path, e))?;
     crate::checkpoint::write_atomic(path, &bytes)
         .map_err(|e| error(path, format!("cannot write ({e})")))
 }
