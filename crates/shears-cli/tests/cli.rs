@@ -349,6 +349,17 @@ fn compare_writes_a_report_that_report_regenerates_byte_identically() {
     assert!(t[3] == "90.00%" && t[4].ends_with('%'), "{line}");
     let accuracy: f64 = t[4].trim_end_matches('%').parse().unwrap();
     assert!(accuracy > 1.0 && accuracy <= 100.0, "{line}");
+    // The pruned models are named: one line per target and regime, each an existing file.
+    let models: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("pruned models"))
+        .skip(1)
+        .collect();
+    assert_eq!(models.len(), 4, "{stdout}");
+    for l in models {
+        let path = l.rsplit(": ").next().unwrap();
+        assert!(std::path::Path::new(path).is_file(), "{l}");
+    }
 }
 
 #[test]
