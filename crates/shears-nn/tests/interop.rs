@@ -265,9 +265,16 @@ fn reset_head() -> ImportOptions {
     }
 }
 
-/// The reference code's CIFAR ResNet-18 (kuangliu's `models/resnet.py`, the paper's), key by
-/// key with its PyTorch shapes, written out from its definition.
-fn reference_resnet18_keys(classes: usize) -> std::collections::BTreeMap<String, Vec<usize>> {
+/// A PyTorch ResNet-18's state dict, key by key with its shapes, written out from the
+/// definitions: the reference code's CIFAR one (kuangliu's `models/resnet.py`, the paper's:
+/// 3x3 stem, `shortcut`, `linear`) or torchvision's (7x7 stem, `downsample`, `fc`), without
+/// `num_batches_tracked` (which the importer ignores and the exporter leaves out).
+fn resnet18_keys(
+    stem: usize,
+    shortcut: &str,
+    head: &str,
+    classes: usize,
+) -> std::collections::BTreeMap<String, Vec<usize>> {
     let mut out = std::collections::BTreeMap::new();
     let mut bn = |p: &str, c: usize| {
         for s in ["weight", "bias", "running_mean", "running_var"] {
@@ -275,7 +282,7 @@ fn reference_resnet18_keys(classes: usize) -> std::collections::BTreeMap<String,
         }
     };
     bn("bn1", 64);
-    let mut keys = vec![("conv1.weight".to_string(), vec![64, 3, 3, 3])];
+    let mut keys = vec![("conv1.weight".to_string(), vec![64, 3, stem, stem])];
     let mut c_in = 64;
     for (stage, width) in [64, 128, 256, 512].into_iter().enumerate() {
         for b in 0..2 {
@@ -286,16 +293,36 @@ fn reference_resnet18_keys(classes: usize) -> std::collections::BTreeMap<String,
             bn(&format!("{p}.bn1"), width);
             bn(&format!("{p}.bn2"), width);
             if b == 0 && stage > 0 {
-                keys.push((format!("{p}.shortcut.0.weight"), vec![width, inp, 1, 1]));
-                bn(&format!("{p}.shortcut.1"), width);
+                keys.push((format!("{p}.{shortcut}.0.weight"), vec![width, inp, 1, 1]));
+                bn(&format!("{p}.{shortcut}.1"), width);
             }
         }
         c_in = width;
     }
-    keys.push(("linear.weight".into(), vec![classes, 512]));
-    keys.push(("linear.bias".into(), vec![classes]));
+    keys.push((format!("{head}.weight"), vec![classes, 512]));
+    keys.push((format!("{head}.bias"), vec![classes]));
     out.extend(keys);
     out
+}
+
+fn reference_resnet18_keys(classes: usize) -> std::collections::BTreeMap<String, Vec<usize>> {
+    resnet18_keys(3, "shortcut", "linear", classes)
+}
+
+#[test]
+fn torchvisions_imagenet_resnet18_has_torchvisions_keys_and_shapes() {
+    let spec = ModelSpec {
+        kind: ModelKind::ResNet18ImageNet,
+        input: [3, 224, 224],
+        classes: 1000,
+        shape: None,
+    };
+    let net = spec.init(&Device::flex());
+    let bytes = to_safetensors_as(&net, &[], Layout::Torchvision).unwrap();
+    assert_eq!(
+        header_shapes(&bytes),
+        resnet18_keys(7, "downsample", "fc", 1000)
+    );
 }
 
 fn header_shapes(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<usize>> {

@@ -4,9 +4,10 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use shears_nn::interop::{ImportOptions, Layout, export_safetensors_as, import_weights_with};
 use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
 use shears_nn::onnx::to_onnx;
-use shears_nn::structured::{prune_to, widths};
+use shears_nn::structured::{apply_channel_masks, channel_groups, prune_to, shrink, widths};
 use tract_onnx::prelude::{Tensor as TractTensor, tract_ndarray};
 
 /// tract's side, in a module of its own: its prelude's names (Tensor, Graph) would clash with
@@ -37,6 +38,7 @@ fn spec(kind: ModelKind) -> ModelSpec {
     let (input, classes) = match kind {
         ModelKind::GptTiny => ([1, 1, 16], 23),
         ModelKind::LeNetCifar | ModelKind::Vgg11 | ModelKind::ResNet18 => ([3, 32, 32], 10),
+        ModelKind::ResNet18ImageNet => ([3, 64, 64], 10),
         _ => ([1, 28, 28], 10),
     };
     ModelSpec {
@@ -162,4 +164,46 @@ fn shrunk_models_export_with_their_logits_in_smaller_files() {
             "{kind}: shrunk file {small} bytes against {dense} dense"
         );
     }
+}
+
+/// The path the issue asks for: torchvision's ImageNet ResNet-18, imported by torchvision's
+/// names, half of every channel group cut out, exported to ONNX — the graph predicts what the
+/// masked model predicts, from a much smaller file.
+#[test]
+fn an_imported_torchvision_resnet18_pruned_and_shrunk_exports_the_masked_predictions() {
+    let device = Device::flex();
+    let spec = spec(ModelKind::ResNet18ImageNet);
+    let original = trained_like(&spec, &device);
+    let dir = std::env::temp_dir().join(format!("shears-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("resnet18-torchvision.safetensors");
+    export_safetensors_as(&original, &[], Layout::Torchvision, &file).unwrap();
+    let options = ImportOptions {
+        layout: Layout::Torchvision,
+        ..ImportOptions::default()
+    };
+    let (net, _) = import_weights_with(spec.init(&device), &file, &options).unwrap();
+    let net = net.valid();
+    let groups = channel_groups(&net);
+    let keep: Vec<Vec<bool>> = groups
+        .iter()
+        .map(|g| (0..g.channels).map(|c| c % 2 == 0).collect())
+        .collect();
+    let masked = apply_channel_masks(&net, &groups, &keep).unwrap();
+    let shrunk = shrink(&net, &groups, &keep).unwrap();
+    let x = input(&spec, 16, &device);
+    let dense_bytes = to_onnx(&net, &spec, &[]).unwrap();
+    let bytes = to_onnx(&shrunk, &spec, &[]).unwrap();
+    let (want, got) = (shears_logits(&masked, &x), tract_logits(&bytes, &x));
+    let d = max_rel_diff(&want, &got);
+    assert!(d <= 1e-4, "shrunk ONNX vs masked model: {d:e}");
+    let argmax = |v: &[f32]| -> Vec<usize> {
+        v.chunks(spec.classes)
+            .map(|r| (0..r.len()).fold(0, |b, i| if r[i] > r[b] { i } else { b }))
+            .collect()
+    };
+    assert_eq!(argmax(&want), argmax(&got));
+    // Half the channels leave about a quarter of the convolution weights.
+    let ratio = bytes.len() as f64 / dense_bytes.len() as f64;
+    assert!(ratio < 0.5, "shrunk file is {ratio:.2} of the dense one");
 }

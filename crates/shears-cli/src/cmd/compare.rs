@@ -20,7 +20,7 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18, vit-tiny, gpt-tiny.
+    /// lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18, resnet18-imagenet, vit-tiny, gpt-tiny.
     #[arg(long, default_value = "lenet300")]
     pub model: ModelKind,
     /// Dataset [default: fashion-mnist-mini; kjv-mini for gpt-tiny].

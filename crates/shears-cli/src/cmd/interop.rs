@@ -16,7 +16,7 @@ pub struct ImportArgs {
     #[arg(long)]
     pub from: PathBuf,
     /// The architecture the weights are for (lenet300, lenet5, lenet-cifar, vgg11, resnet20,
-    /// resnet18, vit-tiny, gpt-tiny).
+    /// resnet18, resnet18-imagenet, vit-tiny, gpt-tiny).
     #[arg(long)]
     pub model: ModelKind,
     /// The dataset the model is for (input shape and classes); the imported model is measured

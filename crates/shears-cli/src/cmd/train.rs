@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Architecture: lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18, vit-tiny,
-    /// gpt-tiny (a language model: use it with --data kjv-mini or --data text).
+    /// Architecture: lenet300, lenet5, lenet-cifar, vgg11, resnet20, resnet18,
+    /// resnet18-imagenet, vit-tiny, gpt-tiny (a language model: use it with --data kjv-mini or
+    /// --data text).
     #[arg(long, default_value = "lenet300")]
     pub model: ModelKind,
     #[command(flatten)]

@@ -16,7 +16,7 @@ pub use layer::{LayerInfo, LayerKind, conv_out};
 pub use lenet::{LeNet, Pool};
 pub use mlp::Mlp;
 pub use probe::{LayerInput, Probe, see, see_shared};
-pub use resnet::{BasicBlock, RESNET18, RESNET20, ResNet, ResNetShape};
+pub use resnet::{BasicBlock, RESNET18, RESNET18_IMAGENET, RESNET20, ResNet, ResNetShape};
 pub use stages::Activation;
 pub use transformer::{Attention, Block, FeedForward, TransformerShape};
 pub use vgg::{ConvBn, Vgg};
@@ -42,6 +42,8 @@ pub enum ModelKind {
     ResNet20,
     #[serde(rename = "resnet18")]
     ResNet18,
+    #[serde(rename = "resnet18-imagenet")]
+    ResNet18ImageNet,
     #[serde(rename = "vit-tiny")]
     VitTiny,
     #[serde(rename = "gpt-tiny")]
@@ -49,13 +51,14 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 9] = [
         ModelKind::LeNet300,
         ModelKind::LeNet5,
         ModelKind::LeNetCifar,
         ModelKind::Vgg11,
         ModelKind::ResNet20,
         ModelKind::ResNet18,
+        ModelKind::ResNet18ImageNet,
         ModelKind::VitTiny,
         ModelKind::GptTiny,
     ];
@@ -68,6 +71,7 @@ impl ModelKind {
             ModelKind::Vgg11 => "vgg11",
             ModelKind::ResNet20 => "resnet20",
             ModelKind::ResNet18 => "resnet18",
+            ModelKind::ResNet18ImageNet => "resnet18-imagenet",
             ModelKind::VitTiny => "vit-tiny",
             ModelKind::GptTiny => "gpt-tiny",
         }
@@ -208,6 +212,7 @@ impl ModelSpec {
             ModelKind::Vgg11 => Vgg::layers(i, c),
             ModelKind::ResNet20 => ResNet::layers(RESNET20, i, c),
             ModelKind::ResNet18 => ResNet::layers(RESNET18, i, c),
+            ModelKind::ResNet18ImageNet => ResNet::layers(RESNET18_IMAGENET, i, c),
             ModelKind::VitTiny => Vit::layers(self.transformer(), i, c),
             ModelKind::GptTiny => Gpt::layers(self.transformer(), i[2], c),
         }
@@ -230,6 +235,9 @@ impl ModelSpec {
             ModelKind::Vgg11 => Network::Vgg(Vgg::new(i, c, device)),
             ModelKind::ResNet20 => Network::ResNet(ResNet::new(RESNET20, i, c, device)),
             ModelKind::ResNet18 => Network::ResNet(ResNet::new(RESNET18, i, c, device)),
+            ModelKind::ResNet18ImageNet => {
+                Network::ResNet(ResNet::new(RESNET18_IMAGENET, i, c, device))
+            }
             ModelKind::VitTiny => Network::Vit(Vit::new(self.transformer(), i, c, device)),
             ModelKind::GptTiny => Network::Gpt(Gpt::new(self.transformer(), i[2], c, device)),
         }

@@ -112,6 +112,9 @@ fn basic_block(g: &mut Graph, i: usize, b: &BasicBlock, x: &str) -> Result<Strin
 
 pub fn resnet(g: &mut Graph, m: &ResNet, x: &str) -> Result<String, String> {
     let mut x = conv_bn(g, "stem", &m.stem, x, true)?;
+    if let Some(pool) = &m.pool {
+        x = max_pool(g, pool, &x)?;
+    }
     for (i, b) in m.blocks.iter().enumerate() {
         x = basic_block(g, i, b, &x)?;
     }
