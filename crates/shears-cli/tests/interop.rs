@@ -197,6 +197,21 @@ fn a_shrunk_model_goes_out_from_its_run_and_is_evaluated_sample_by_sample() {
         err.contains("experiment directory") && err.contains("seed-0"),
         "{err}"
     );
+    // Another program's names are for state dicts, not for ONNX graphs.
+    let o = shears(&[
+        "export",
+        "--checkpoint",
+        &ckpt,
+        "--out",
+        &onnx,
+        "--layout",
+        "reference",
+    ]);
+    assert!(
+        text(&o.stderr).contains("ONNX graph keeps"),
+        "{}",
+        text(&o.stderr)
+    );
     // A name that says no format, without --format.
     let o = shears(&["export", "--checkpoint", &ckpt, "--out", "model.bin"]);
     assert!(text(&o.stderr).contains("--format"), "{}", text(&o.stderr));

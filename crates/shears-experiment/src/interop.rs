@@ -155,6 +155,11 @@ pub fn export(
     out: &Path,
     devices: &Devices,
 ) -> Result<PathBuf, RunError> {
+    if format == ExportFormat::Onnx && layout != Layout::Shears {
+        return Err(RunError::Invalid(format!(
+            "--layout {layout} names a state dict's tensors; an ONNX graph keeps shears' names"
+        )));
+    }
     let checkpoint = resolve_checkpoint(from)?;
     let (net, meta) = checkpoint::load(&checkpoint, None, &devices.base)?;
     let record = serde_json::to_string(&meta)

@@ -156,3 +156,71 @@ fn a_layer_the_network_never_shows_is_an_error_not_an_empty_statistic() {
         .unwrap();
     assert!(c.stats.is_empty());
 }
+
+/// Wanda takes a step on every model kind and SparseGPT on every kind whose layers are small
+/// enough for a test (the zoo's own shapes, small inputs; VGG-11's and the ResNet-18s' 4608-wide
+/// Hessians take minutes in a debug build): each prunable tensor's mask removes exactly its
+/// planned count, and every masked weight is zero (SparseGPT may zero more: the weights of
+/// inputs the calibration never activates, as the reference implementation does).
+#[test]
+fn every_model_kind_takes_a_calibrated_step() {
+    let device = Device::flex();
+    for kind in ModelKind::ALL {
+        let (input, classes) = match kind {
+            ModelKind::GptTiny => ([1, 1, 8], 11),
+            ModelKind::LeNet5 | ModelKind::LeNetCifar => ([1, 28, 28], 4),
+            _ => ([1, 8, 8], 4),
+        };
+        let spec = ModelSpec {
+            kind,
+            input,
+            classes,
+            shape: kind.is_transformer().then_some(TransformerShape {
+                depth: 1,
+                width: 16,
+                heads: 2,
+                mlp_ratio: 2,
+            }),
+        };
+        let net = spec.init(&device);
+        let set: Vec<Input> = (0..2)
+            .map(|_| match kind {
+                ModelKind::GptTiny => Input::Tokens(
+                    Tensor::<2>::random([3, 8], Distribution::Uniform(0.0, 11.0), &device).int(),
+                ),
+                _ => Input::Images(Tensor::random(
+                    [3, 1, input[1], input[2]],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                )),
+            })
+            .collect();
+        let plan = ScheduleSpec::new(ScheduleKind::OneShot, 0.5)
+            .plan()
+            .unwrap();
+        let big = matches!(
+            kind,
+            ModelKind::Vgg11 | ModelKind::ResNet18 | ModelKind::ResNet18ImageNet
+        );
+        let criteria: &[Criterion] = if big {
+            &[Criterion::Wanda]
+        } else {
+            &[Criterion::Wanda, Criterion::SparseGpt]
+        };
+        for &criterion in criteria {
+            let params = prunable(&spec, false);
+            let sizes = params.iter().map(|p| p.len()).collect();
+            let counts = RemovalPlan::new(&plan, sizes, &Scope::LayerWise, Compat::Exact).unwrap();
+            let mut pruner = Pruner::new(params, counts, criterion, 0).unwrap();
+            let mut run = shears_nn::prune::run_network(&set);
+            let pruned = pruner.step_calibrated(net.clone(), None, &mut run).unwrap();
+            let masks = pruner.masks();
+            let weights = read(&pruned, &masks.params).unwrap();
+            for ((p, m), w) in masks.params.iter().zip(&masks.masks).zip(&weights) {
+                assert_eq!(m.pruned(), p.len() / 2, "{kind} {criterion}: {}", p.path);
+                let zeros = w.iter().filter(|x| **x == 0.0).count();
+                assert!(zeros >= m.pruned(), "{kind} {criterion}: {}", p.path);
+            }
+        }
+    }
+}
