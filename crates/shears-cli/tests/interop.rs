@@ -231,27 +231,32 @@ fn a_pytorch_state_dict_is_the_dense_model_of_an_experiment() {
         &ckpt,
         "--json",
     ]));
-    let dense = format!("dense.checkpoint={}", fixture("lenet5.pt"));
+    let model = dir.join("model.pt");
+    std::fs::copy(fixture("lenet5.pt"), &model).unwrap();
+    let dense = format!("dense.checkpoint={}", model.display());
     let store = dir.join("runs").display().to_string();
-    let o = shears(&[
-        "prune",
-        "--store",
-        &store,
-        "-s",
-        "model.kind=lenet5",
-        "-s",
-        &dense,
-        "-s",
-        "schedule.kind=one-shot",
-        "-s",
-        "schedule.target=0.5",
-        "-s",
-        "finetune.mode=epochs",
-        "-s",
-        "finetune.epochs=1",
-        "-s",
-        "finetune.batches_per_epoch=2",
-    ]);
+    let prune = || {
+        shears(&[
+            "prune",
+            "--store",
+            &store,
+            "-s",
+            "model.kind=lenet5",
+            "-s",
+            &dense,
+            "-s",
+            "schedule.kind=one-shot",
+            "-s",
+            "schedule.target=0.5",
+            "-s",
+            "finetune.mode=epochs",
+            "-s",
+            "finetune.epochs=1",
+            "-s",
+            "finetune.batches_per_epoch=2",
+        ])
+    };
+    let o = prune();
     assert!(o.status.success(), "{}", text(&o.stderr));
     // Step 0 is the PyTorch model itself: what `import` measured.
     let exp = PathBuf::from(text(&o.stdout).lines().last().unwrap());
@@ -259,6 +264,16 @@ fn a_pytorch_state_dict_is_the_dense_model_of_an_experiment() {
     let dense: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
     assert_eq!(dense["step"], 0);
     assert_eq!(dense["test_loss"], imported["test_loss"], "{dense}");
+    // The same command again serves the stored result; after the file is replaced it refuses
+    // to, since those results are not the new file's.
+    assert!(prune().status.success());
+    std::fs::copy(fixture("lenet5.safetensors"), &model).unwrap();
+    let o = prune();
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("has changed since the runs"),
+        "{err}"
+    );
     // A state dict for another model is refused by key.
     let wrong = format!("dense.checkpoint={}", fixture("resnet20.pt"));
     let o = shears(&[

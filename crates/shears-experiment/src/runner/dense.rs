@@ -31,6 +31,34 @@ fn given(path: &Path, spec: &ModelSpec, devices: &Devices) -> Result<Network, Ru
     }
 }
 
+/// Ties an experiment directory to the content of its `dense.checkpoint`: the file's SHA-256
+/// is recorded beside the runs on first use and compared on every later one, so results made
+/// from one model are never served for a file that has since been replaced (the experiment id
+/// hashes the path, not the content).
+pub(super) fn check_given_unchanged(config: &ExperimentConfig, dir: &Path) -> Result<(), RunError> {
+    if config.dense.checkpoint.is_empty() {
+        return Ok(());
+    }
+    let path = Path::new(&config.dense.checkpoint);
+    let io =
+        |e: std::io::Error| RunError::Invalid(format!("dense.checkpoint {}: {e}", path.display()));
+    shears_core::files::require_regular_file(path).map_err(io)?;
+    let now = sha256_hex(&std::fs::read(path).map_err(io)?);
+    let record = dir.join("dense-checkpoint.sha256");
+    match std::fs::read_to_string(&record) {
+        Ok(then) if then.trim() == now => Ok(()),
+        Ok(then) => Err(RunError::Invalid(format!(
+            "dense.checkpoint {} has changed since the runs in {} were made (SHA-256 {} then, \
+             {now} now): their results are not this file's; restore the file, or use another \
+             store",
+            path.display(),
+            dir.display(),
+            then.trim()
+        ))),
+        Err(_) => Ok(write(&record, format!("{now}\n").as_bytes())?),
+    }
+}
+
 /// The dense model of `seed` (see the module docs).
 pub(super) fn dense_model(
     config: &ExperimentConfig,

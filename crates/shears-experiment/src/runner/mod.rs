@@ -204,6 +204,7 @@ pub fn run_experiment_with(
     })?;
     remove_stale_temps(&dir);
     record_config(config, &dir, options, on_event)?;
+    dense::check_given_unchanged(config, &dir)?;
 
     let mut source: Option<Source> = None;
     let mut rows = Vec::new();
