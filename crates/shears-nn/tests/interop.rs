@@ -2,8 +2,10 @@
 //! identical logits; the file is in PyTorch's layout (Linear `[out, in]`, norms `weight`/`bias`,
 //! BatchNorm running statistics); a file that does not fit is an error naming the key.
 
+mod common;
+
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use common::{input, logits, spec, trained_like};
 use shears_nn::interop::{
     ImportOptions, Layout, WeightsFormat, export_safetensors, export_safetensors_as,
     import_weights, import_weights_with, to_safetensors, to_safetensors_as,
@@ -11,59 +13,10 @@ use shears_nn::interop::{
 use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
 use std::path::PathBuf;
 
-fn spec(kind: ModelKind) -> ModelSpec {
-    let (input, classes) = match kind {
-        ModelKind::GptTiny => ([1, 1, 16], 23),
-        ModelKind::LeNetCifar | ModelKind::Vgg11 | ModelKind::ResNet18 => ([3, 32, 32], 10),
-        _ => ([1, 28, 28], 10),
-    };
-    ModelSpec {
-        kind,
-        input,
-        classes,
-        shape: None,
-    }
-}
-
-fn input(spec: &ModelSpec, device: &Device) -> Input {
-    if spec.kind.is_language_model() {
-        let ids = Tensor::<2>::random([2, 16], Distribution::Uniform(0.0, 23.0), device);
-        Input::Tokens(ids.int())
-    } else {
-        let [c, h, w] = spec.input;
-        Input::Images(Tensor::random(
-            [2, c, h, w],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        ))
-    }
-}
-
-fn logits(net: &Network, x: &Input) -> Vec<f32> {
-    net.valid()
-        .forward(x.clone())
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
-}
-
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("shears-interop-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-/// A fresh network of the same spec with its BatchNorm running statistics moved away from
-/// their initial values, so a round trip that dropped them would show.
-fn trained_like(spec: &ModelSpec, device: &Device) -> Network {
-    // A few training-mode forwards update BatchNorm's running mean and variance.
-    let ad = device.clone().autodiff();
-    let net = spec.init(&ad);
-    let x = input(spec, &ad);
-    for _ in 0..2 {
-        let _ = net.forward(x.clone());
-    }
-    net.valid()
 }
 
 #[test]
@@ -75,7 +28,7 @@ fn every_model_kind_round_trips_through_pytorch_layout_safetensors() {
         let path = scratch(&format!("{kind}.safetensors"));
         export_safetensors(&net, &[("shears_model", kind.to_string())], &path).unwrap();
         let back = import_weights(spec.init(&device), &path).unwrap();
-        let x = input(&spec, &device);
+        let x = input(&spec, 16, &device);
         assert_eq!(logits(&net, &x), logits(&back, &x), "{kind}");
     }
 }
@@ -350,7 +303,7 @@ fn resnets_go_out_and_in_under_the_reference_codes_and_torchvisions_names() {
             .any(|k| k.contains("shortcut") || k.starts_with("linear"))
     );
     // Back in under each layout: the same logits.
-    let x = input(&spec18, &device);
+    let x = input(&spec18, 16, &device);
     for layout in [Layout::Reference, Layout::Torchvision] {
         let path = scratch(&format!("resnet18-{layout}.safetensors"));
         export_safetensors_as(&net, &[], layout, &path).unwrap();

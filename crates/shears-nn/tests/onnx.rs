@@ -2,8 +2,10 @@
 //! own logits — dense with moved BatchNorm statistics, and physically shrunk (a smaller
 //! file) — and a language model reads sequences shorter than its context.
 
+mod common;
+
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use common::{input, logits, spec, trained_like};
 use shears_nn::interop::{ImportOptions, Layout, export_safetensors_as, import_weights_with};
 use shears_nn::models::{Input, ModelKind, ModelSpec, Network};
 use shears_nn::onnx::to_onnx;
@@ -32,56 +34,6 @@ mod tract {
             .copied()
             .collect()
     }
-}
-
-fn spec(kind: ModelKind) -> ModelSpec {
-    let (input, classes) = match kind {
-        ModelKind::GptTiny => ([1, 1, 16], 23),
-        ModelKind::LeNetCifar | ModelKind::Vgg11 | ModelKind::ResNet18 => ([3, 32, 32], 10),
-        ModelKind::ResNet18ImageNet => ([3, 64, 64], 10),
-        _ => ([1, 28, 28], 10),
-    };
-    ModelSpec {
-        kind,
-        input,
-        classes,
-        shape: None,
-    }
-}
-
-/// Two images, or two sequences of `tokens` ids.
-fn input(spec: &ModelSpec, tokens: usize, device: &Device) -> Input {
-    if spec.kind.is_language_model() {
-        let ids = Tensor::<2>::random([2, tokens], Distribution::Uniform(0.0, 23.0), device);
-        Input::Tokens(ids.int())
-    } else {
-        let [c, h, w] = spec.input;
-        Input::Images(Tensor::random(
-            [2, c, h, w],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        ))
-    }
-}
-
-/// A network whose BatchNorm running statistics have moved from their initial values (a few
-/// training-mode forwards), so an export that ignored them would show.
-fn trained_like(spec: &ModelSpec, device: &Device) -> Network {
-    let ad = device.clone().autodiff();
-    let net = spec.init(&ad);
-    let x = input(spec, 16, &ad);
-    for _ in 0..2 {
-        let _ = net.forward(x.clone());
-    }
-    net.valid()
-}
-
-fn shears_logits(net: &Network, x: &Input) -> Vec<f32> {
-    net.valid()
-        .forward(x.clone())
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
 }
 
 /// The exported graph run by tract on the same input.
@@ -116,7 +68,7 @@ fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
 
 fn assert_same(kind: ModelKind, net: &Network, spec: &ModelSpec, x: &Input, what: &str) -> usize {
     let bytes = to_onnx(net, spec, &[("shears", "test".into())]).unwrap();
-    let (ours, theirs) = (shears_logits(net, x), tract_logits(&bytes, x));
+    let (ours, theirs) = (logits(net, x), tract_logits(&bytes, x));
     let d = max_rel_diff(&ours, &theirs);
     assert!(d <= 1e-4, "{kind} {what}: tract's logits differ by {d:e}");
     bytes.len()
@@ -194,7 +146,7 @@ fn an_imported_torchvision_resnet18_pruned_and_shrunk_exports_the_masked_predict
     let x = input(&spec, 16, &device);
     let dense_bytes = to_onnx(&net, &spec, &[]).unwrap();
     let bytes = to_onnx(&shrunk, &spec, &[]).unwrap();
-    let (want, got) = (shears_logits(&masked, &x), tract_logits(&bytes, &x));
+    let (want, got) = (logits(&masked, &x), tract_logits(&bytes, &x));
     let d = max_rel_diff(&want, &got);
     assert!(d <= 1e-4, "shrunk ONNX vs masked model: {d:e}");
     let argmax = |v: &[f32]| -> Vec<usize> {
