@@ -44,17 +44,7 @@ pub fn run_and_report(
     json: bool,
 ) -> Result<()> {
     let mut cells = sweep.cells()?;
-    // Structured regimes are compared at equal size only if their sizes are reported.
-    if let Some(m) = cells.iter().find_map(|c| c.config.target_measure()) {
-        options.size_measure = Some(m.name().to_string());
-    }
-    if let Some(max) = sweep.auto_max() {
-        options.sequential = Some(SequentialOptions {
-            start: AUTO_START,
-            max,
-            spending: Spending::default(),
-        });
-    }
+    complete_options(&mut options, &sweep, &cells);
     let outcome = loop {
         let outcome = run(&cells, &dir.join("runs"), grid, devices, json)?;
         if !add_seeds(&mut sweep, &outcome, &options, json) {
@@ -75,6 +65,21 @@ pub fn run_and_report(
         );
     }
     Ok(())
+}
+
+/// The analysis options a grid implies: structured regimes are compared at equal size only if
+/// their sizes are reported; `seeds = "auto"` is judged at its looks.
+pub fn complete_options(options: &mut AnalysisOptions, sweep: &SweepConfig, cells: &[Cell]) {
+    if let Some(m) = cells.iter().find_map(|c| c.config.target_measure()) {
+        options.size_measure = Some(m.name().to_string());
+    }
+    if let Some(max) = sweep.auto_max() {
+        options.sequential = Some(SequentialOptions {
+            start: AUTO_START,
+            max,
+            spending: Spending::default(),
+        });
+    }
 }
 
 /// Under `seeds = "auto"`: one more seed for every target whose answer the rows leave open
@@ -112,8 +117,8 @@ fn add_seeds(
 /// Regenerates the report of a compare/sweep directory from its manifest and stored runs
 /// (every run verified). Runs the grid declares but the store lacks make it an error unless
 /// `allow_missing`; then they are warned about on stderr, at the top of the report and in
-/// `summary.json`'s warnings.
-pub fn report(dir: &Path, allow_missing: bool) -> Result<()> {
+/// `summary.json`'s warnings. Returns the runs it was made from.
+pub fn report(dir: &Path, allow_missing: bool) -> Result<Outcome> {
     let manifest = Manifest::<AnalysisOptions>::read(dir)?;
     let outcome = manifest.results(dir, &dir.join("runs"))?;
     if !outcome.missing.is_empty() && !allow_missing {
@@ -131,7 +136,8 @@ pub fn report(dir: &Path, allow_missing: bool) -> Result<()> {
             outcome.missing.join("; ")
         );
     }
-    render(dir, &manifest, &outcome, false)
+    render(dir, &manifest, &outcome, false)?;
+    Ok(outcome)
 }
 
 /// Runs the cells with a progress bar and, unless `quiet`, a line per finished or failed run.

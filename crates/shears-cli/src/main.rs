@@ -28,6 +28,8 @@ enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Run a grid of experiments from a sweep TOML (skips runs already stored).
     Sweep(cmd::sweep::SweepArgs),
+    /// Run one task of a grid sent to a cluster (what `sweep --launcher slurm`'s jobs run).
+    SweepTask(cmd::sweep_task::SweepTaskArgs),
     /// Regenerate the report of a compare/sweep directory from its stored results.
     Report(cmd::report::ReportArgs),
     /// Benchmark training/inference throughput and the cost of a pruning step.
@@ -78,7 +80,7 @@ fn main() -> ExitCode {
     // default (immediate) behaviour, having nothing to lose.
     let resumable = matches!(
         command,
-        Command::Compare(_) | Command::Sweep(_) | Command::Prune(_)
+        Command::Compare(_) | Command::Sweep(_) | Command::SweepTask(_) | Command::Prune(_)
     );
     // `train` also stops cleanly, but it writes its checkpoint only at the end: nothing to resume.
     let restartable = matches!(command, Command::Train(_));
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Compare(a) => cmd::compare::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
+        Command::SweepTask(a) => cmd::sweep_task::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Train(a) => cmd::train::run(a),

@@ -44,6 +44,25 @@ pub fn require_regular_file(path: &Path) -> io::Result<std::fs::Metadata> {
     }
 }
 
+/// A short tag of this machine's host name (`h` and 8 hex digits), put into temp-file names
+/// so that a store on a filesystem shared by several machines sweeps away only the temp files
+/// of this machine's dead processes: a pid means nothing on another node (docs/cluster.md).
+pub fn host_tag() -> String {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_default();
+        // FNV-1a: stable across builds and platforms, unlike std's hasher.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in name.trim().bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        format!("h{h:08x}")
+    })
+    .clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

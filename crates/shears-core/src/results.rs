@@ -75,11 +75,15 @@ pub struct StepRow {
     /// Test loss (nats per sample or token) of the pruned model before fine-tuning.
     #[serde(default)]
     pub pruned_test_loss: Option<f64>,
+    /// Worker threads the run computed with (results depend on it: docs/determinism.md); 0 in
+    /// rows written before it was recorded.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 impl StepRow {
     /// CSV header, in field order.
-    pub const COLUMNS: [&'static str; 27] = [
+    pub const COLUMNS: [&'static str; 28] = [
         "experiment",
         "regime",
         "target",
@@ -107,6 +111,7 @@ impl StepRow {
         "test_loss",
         "pruned_test_top1",
         "pruned_test_loss",
+        "threads",
     ];
 
     /// One CSV line (no quoting needed: no field contains a comma or quote); an absent value
@@ -114,7 +119,7 @@ impl StepRow {
     pub fn csv_line(&self) -> String {
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.experiment,
             self.regime,
             self.target,
@@ -141,7 +146,8 @@ impl StepRow {
             self.test_top5,
             self.test_loss,
             opt(self.pruned_test_top1),
-            opt(self.pruned_test_loss)
+            opt(self.pruned_test_loss),
+            self.threads
         )
     }
 
@@ -191,6 +197,7 @@ mod tests {
             test_loss: 0.55,
             pruned_test_top1: Some(0.7),
             pruned_test_loss: None,
+            threads: 2,
         };
         let csv = StepRow::to_csv(std::slice::from_ref(&r));
         let lines: Vec<&str> = csv.lines().collect();

@@ -2,6 +2,7 @@
 //! per-step fine-tuning policies, a resumable results store named by config hash, repeats.
 
 pub mod bench;
+pub mod cluster;
 pub mod config;
 pub mod eval;
 pub mod finetune;

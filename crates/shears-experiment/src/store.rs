@@ -293,9 +293,11 @@ impl RunDir {
     }
 }
 
-/// Removes the temp files (`.<name>.<n>.<pid>.tmp`, see [`write_atomic`]) that a process killed
-/// mid-write left in `dir`. Only files of processes that are gone are removed, so it is safe
-/// next to a live writer (Linux; elsewhere nothing is removed).
+/// Removes the temp files (`.<name>.<n>.<host>.<pid>.tmp`, see [`write_atomic`]) that a
+/// process killed mid-write left in `dir`. Only files of this machine's processes that are gone
+/// are removed, so it is safe next to a live writer, here or on another node sharing the store
+/// (Linux; elsewhere nothing is removed). Names without a host tag are an older build's, made
+/// here.
 pub fn remove_stale_temps(dir: &Path) {
     if !Path::new("/proc/self").exists() {
         return;
@@ -303,17 +305,22 @@ pub fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let here = shears_core::files::host_tag();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name
+        let Some((rest, pid)) = name
             .strip_prefix('.')
             .and_then(|n| n.strip_suffix(".tmp"))
             .and_then(|n| n.rsplit_once('.'))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let host = rest.rsplit_once('.').map_or("", |(_, h)| h);
+        let ours = !host.starts_with('h') || host == here;
+        if ours && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -386,6 +393,12 @@ impl Lock {
 }
 
 impl Lock {
+    /// Whether a live holder has `dir/.lock` now (a run in progress, here or on a node sharing
+    /// the store). Probing takes and drops a free lock, which removes its file.
+    pub fn is_held(dir: &Path) -> bool {
+        dir.join(".lock").exists() && matches!(Self::acquire(dir), Err(StoreError::Locked { .. }))
+    }
+
     /// Removes a `dir/.lock` that no live holder has: the one a process killed after its last
     /// write leaves behind, which nothing else would take over when the work it guarded is
     /// already finished and only read from now on. A lock held by a live process is left alone.

@@ -48,10 +48,16 @@ fn check_len(what: &str, got: usize, want: usize) -> Result<(), ShapeError> {
     }
 }
 
+/// Worker threads the kernels (and Burn's flex backend, on the same rayon pool) split work
+/// over: `RAYON_NUM_THREADS`, else one per core. Results depend on it (docs/determinism.md).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Contiguous blocks of `0..n`, one per worker thread (at most `n`), so work split and
 /// reduction order depend only on the thread count.
 fn blocks(n: usize) -> Vec<std::ops::Range<usize>> {
-    let parts = rayon::current_num_threads().clamp(1, n.max(1));
+    let parts = threads().clamp(1, n.max(1));
     (0..parts)
         .map(|i| (i * n / parts)..((i + 1) * n / parts))
         .filter(|r| !r.is_empty())

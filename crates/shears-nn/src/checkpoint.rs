@@ -116,10 +116,14 @@ fn write_atomic_inner(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     // Unique per call, so that two writers of one path in a process never share a temp file;
-    // the pid stays last, where the store's stale-temp sweep reads it.
+    // the host tag and pid stay last, where the store's stale-temp sweep reads them.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_file_name(format!(".{name}.{n}.{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(format!(
+        ".{name}.{n}.{}.{}.tmp",
+        shears_core::files::host_tag(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

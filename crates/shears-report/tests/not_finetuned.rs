@@ -51,6 +51,7 @@ fn run(
                 test_loss: (1.0 / test).ln(),
                 pruned_test_top1: before.map(|b| b.0),
                 pruned_test_loss: before.map(|b| b.1),
+                threads: 1,
             }
         })
         .collect()
@@ -146,6 +147,7 @@ fn the_report_shows_a_reference_row_only_when_there_is_one() {
         .map(|r| StepRow {
             pruned_test_top1: None,
             pruned_test_loss: None,
+            threads: 1,
             ..r
         })
         .collect();

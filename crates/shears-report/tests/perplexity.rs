@@ -71,6 +71,7 @@ fn run(
                 test_loss: p.ln(),
                 pruned_test_top1: None,
                 pruned_test_loss: None,
+                threads: 1,
             }
         })
         .collect()

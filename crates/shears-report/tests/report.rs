@@ -146,6 +146,7 @@ fn seeded_rows(
             test_loss: 1.0 - test,
             pruned_test_top1: None,
             pruned_test_loss: None,
+            threads: 1,
         });
     }
     rows

@@ -36,6 +36,7 @@ fn run(regime: &str, target: f64, seed: u64, test: f64, params: u64) -> Vec<Step
             test_loss: 1.0 - test,
             pruned_test_top1: None,
             pruned_test_loss: None,
+            threads: 1,
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 //! values checked before any work in [`values`].
 
 pub mod bench;
+pub mod cluster;
 pub mod common;
 pub mod compare;
 pub mod eval;
@@ -13,5 +14,6 @@ pub mod report;
 pub mod runs;
 pub mod schedule;
 pub mod sweep;
+pub mod sweep_task;
 pub mod train;
 pub mod values;

@@ -55,6 +55,7 @@ pub fn run(a: PruneArgs) -> Result<()> {
     }
     let options = RunOptions {
         recompute_damaged: a.recompute_damaged,
+        ..RunOptions::default()
     };
     let result = run_experiment_with(&config, &a.store, &options, &devices, &mut |e| match e {
         Event::Step(row) => {

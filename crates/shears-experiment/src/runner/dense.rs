@@ -196,3 +196,21 @@ fn reuse(
     let (model, _) = checkpoint::load(path, Some(spec), &devices.train)?;
     Ok(model)
 }
+
+/// Whether the dense model `config`'s `seed` starts from is ready: given by
+/// `dense.checkpoint`, or stored under `out` and matching its checksum.
+pub fn dense_ready(config: &ExperimentConfig, seed: u64, out: &Path) -> bool {
+    !config.dense.checkpoint.is_empty()
+        || matches!(trust(&stored_path(config, seed, out)), Ok(Trust::Trusted))
+}
+
+/// The store's name of the dense model `config`'s `seed` starts from (shared by every
+/// experiment with the same model, data, recipe and seed), relative to the store; `None`
+/// when `dense.checkpoint` gives it.
+pub fn dense_name(config: &ExperimentConfig, seed: u64) -> Option<String> {
+    config
+        .dense
+        .checkpoint
+        .is_empty()
+        .then(|| format!("dense/{}", config.dense_key(seed)))
+}

@@ -4,6 +4,7 @@
 
 mod commit;
 mod dense;
+pub use dense::{dense_name, dense_ready};
 mod pruning;
 mod seed;
 mod space;
@@ -164,6 +165,29 @@ pub fn clear_failures(config: &ExperimentConfig, out: &Path) -> Result<(), RunEr
     Ok(())
 }
 
+/// Makes the dense model of `config`'s `seed` ready under `out` (trained and stored, or found
+/// there verified), as the seed's run would before its first step: run ahead of the
+/// experiments that share it (a cluster's dense tasks), it is trained once, not by each.
+pub fn prepare_dense(
+    config: &ExperimentConfig,
+    seed: u64,
+    out: &Path,
+    devices: &Devices,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(), RunError> {
+    config
+        .validate()
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    if !config.dense.checkpoint.is_empty() {
+        return Ok(());
+    }
+    let data = prepare_data(config, &mut None, seed)?;
+    let spec = config.model.spec(data.input(), data.classes());
+    spec.validate().map_err(RunError::Invalid)?;
+    dense::dense_model(config, &spec, seed, &data, out, devices, on_event)?;
+    Ok(())
+}
+
 /// How [`run_experiment_with`] treats what it finds in the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunOptions {
@@ -171,6 +195,9 @@ pub struct RunOptions {
     /// and computed again, to the same result since runs are deterministic, instead of
     /// stopping with the error naming the file.
     pub recompute_damaged: bool,
+    /// Run only this one of the config's seeds (a cluster task: one seed per process); its
+    /// rows keep their place (`repeat`) in the full seed list.
+    pub only_seed: Option<u64>,
 }
 
 /// Runs (or resumes, or returns the stored result of) `config` under `out`.
@@ -203,13 +230,21 @@ pub fn run_experiment_with(
         detail: e.to_string(),
     })?;
     remove_stale_temps(&dir);
-    record_config(config, &dir, options, on_event)?;
+    {
+        // Seeds of one experiment may run as separate processes (a cluster's array tasks),
+        // each merging its seed into config.toml: one at a time, or one's seed is lost.
+        let _lock = Lock::acquire_waiting(&dir, |_| !shears_nn::interrupt::requested())?;
+        record_config(config, &dir, options, on_event)?;
+    }
     dense::check_given_unchanged(config, &dir)?;
 
     let mut source: Option<Source> = None;
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for (repeat, &seed) in config.seeds.iter().enumerate() {
+        if options.only_seed.is_some_and(|s| s != seed) {
+            continue;
+        }
         check_interrupt()?;
         let run = RunDir::new(&dir, seed);
         if let Some(stored) = stored_seed(&run, options, on_event)? {

@@ -123,6 +123,7 @@ pub(super) fn run_seed(
         let wall = t0.elapsed().as_secs_f64();
         let mut row = step_row(prev, step, planned, &a, &tuned, &test, wall);
         (row.pruned_test_top1, row.pruned_test_loss) = pruned.map(|m| (m.top1, m.loss)).unzip();
+        row.threads = shears_nn::train::threads();
         rows.push(row);
         model = tuned.model;
         commit(s, step, &model, &pruning, &rows, &spec)?;
@@ -227,6 +228,7 @@ fn baseline_row(s: &Seed, model: &Network, a: &Accounting) -> Result<StepRow, Ru
         test_loss: 0.0,
         pruned_test_top1: None,
         pruned_test_loss: None,
+        threads: shears_nn::train::threads(),
     };
     Ok(metrics_row(row, &val, &test))
 }

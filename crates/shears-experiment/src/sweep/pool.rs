@@ -113,6 +113,7 @@ pub fn run_cells(
     };
     let run_options = RunOptions {
         recompute_damaged: options.recompute_damaged,
+        only_seed: None,
     };
     let run_options = &run_options;
     outcome.add(run_cell(first, store, run_options, devices, on_event)?);

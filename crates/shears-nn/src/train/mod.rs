@@ -14,6 +14,7 @@ pub use dense::{
     EpochRecord, FitReport, MAX_EPOCHS, Prepared, Source, TrainRecipe, fit, seeded_init,
 };
 pub use epoch::{AfterStep, EpochStats, LrClock, train_epoch};
+pub use shears_kernels::threads;
 pub use split::{DeviceBatch, Split, SplitBatches};
 
 use crate::metrics::{MetricSums, Metrics};
