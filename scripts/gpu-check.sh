@@ -55,4 +55,11 @@ for dev in cpu "$feature"; do
   echo "== shears bench on $dev"
   "$bin" bench --device "$dev" --repeats 5 | tee "$out/bench-$dev.txt"
 done
+# The paper-scale grid's epoch time (docs/cluster.md): ResNet-18 on CIFAR-sized inputs, GPU only
+# (on 2 CPU cores it trains about 18 samples/s: 47 minutes an epoch).
+echo "== ResNet-18 (CIFAR, batch 128) on $feature"
+"$bin" bench --device "$feature" --models resnet18 --no-prune --no-sparse --repeats 5 | tee "$out/bench-resnet18.txt"
+awk '/resnet18 train/ { for (i = 1; i <= NF; i++) if ($i == "samples/s") r = $(i - 1) }
+     END { if (r) printf "ResNet-18 epoch of 50,000 images: %.0f s (GPU-hours of a grid: epochs x this / 3600)\n", 50000 / r }' \
+  "$out/bench-resnet18.txt"
 echo "outputs in $out"

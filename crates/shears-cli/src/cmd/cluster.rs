@@ -63,13 +63,11 @@ pub fn submit(
     let l = launch(&a.out, &manifest, &slurm, a.retry_failed, a.dry_run)?;
     if a.dry_run {
         for job in &l.jobs {
-            println!("# --- {}.sbatch ---", job.kind.name());
-            if let Some(after) = job.after {
-                println!(
-                    "# submitted with --dependency=afterany:<{} job>",
-                    after.name()
-                );
-            }
+            let after = job
+                .after
+                .map(|k| format!(" (sbatch --dependency=afterany:<{} job>)", k.name()))
+                .unwrap_or_default();
+            println!("# --- {}.sbatch{after} ---", job.kind.name());
             print!("{}", job.script);
         }
     }

@@ -54,6 +54,7 @@ pub fn launch<O: Serialize + DeserializeOwned>(
         }
     };
     if !dry_run {
+        super::filesystem::check_shared_locks(&dir).map_err(ClusterError::Scheduler)?;
         check_same_grid(&dir, manifest, &queue)?;
         std::fs::create_dir_all(&dir).map_err(|e| super::io_error(&dir, e))?;
         manifest.write(&dir)?;

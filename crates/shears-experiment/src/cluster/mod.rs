@@ -15,6 +15,7 @@
 //! - [`status`]: each run's state, from the store and the scheduler's queue.
 //! - [`slurm`]: the job arrays that run a plan on Slurm.
 
+pub mod filesystem;
 mod launch;
 pub mod slurm;
 mod status;
@@ -211,6 +212,7 @@ pub fn run_task(
         });
     }
     let store = store_of(dir);
+    filesystem::check_shared_locks(&store).map_err(ClusterError::Scheduler)?;
     if kind == TaskKind::Dense {
         let d = &plan.dense[index];
         let seed = plan.runs[d.run].seed;

@@ -177,3 +177,35 @@ fn temp_files_of_another_host_are_left_alone() {
         assert_eq!(left, [false, true, false, true]);
     }
 }
+
+#[test]
+fn mounts_with_node_local_locks_are_refused_by_name() {
+    use super::filesystem::{lock_problem, mount_of};
+    let mounts = "\
+/dev/vda1 / ext4 rw,relatime 0 0
+srv:/export /shared nfs4 rw,vers=4.2,local_lock=none,addr=10.0.0.1 0 0
+srv:/old /shared/old nfs rw,vers=3,nolock 0 0
+mgs@tcp:/lfs /lustre lustre rw,flock 0 0
+mgs@tcp:/scratch /scratch lustre rw,localflock 0 0
+mgs@tcp:/tmp /lustre-plain lustre rw 0 0
+//srv/share /smb\\040share cifs rw,nobrl 0 0
+";
+    let problem = |p: &str| {
+        let (t, o, _) = mount_of(mounts, Path::new(p)).unwrap();
+        lock_problem(t, o)
+    };
+    assert_eq!(problem("/home/me/store"), None);
+    assert_eq!(problem("/shared/sweep/runs"), None);
+    assert!(problem("/shared/old/sweep").unwrap().contains("nolock"));
+    // The longest mount point wins, by path components (not by string prefix).
+    assert_eq!(problem("/shared/older"), None);
+    assert_eq!(problem("/lustre/sweep"), None);
+    assert!(problem("/scratch/sweep").unwrap().contains("localflock"));
+    assert!(problem("/lustre-plain/x").unwrap().contains("without `flock`"));
+    assert!(problem("/smb share/x").unwrap().contains("nobrl"));
+    assert!(
+        lock_problem("nfs4", "rw,local_lock=flock")
+            .unwrap()
+            .contains("local")
+    );
+}
