@@ -29,6 +29,10 @@ pub struct BenchArgs {
     /// transformers have none).
     #[arg(long)]
     pub no_sparse: bool,
+    /// Skip the whole-epoch rows: a dense training epoch of LeNet-300-100 on the embedded data
+    /// against a masked fine-tuning epoch at 0% and 95% sparsity.
+    #[arg(long)]
+    pub no_epochs: bool,
     /// Run convolutions and max-pools on Burn's own kernels instead of shears' (`shears-kernels`:
     /// one cache-sized GEMM per sample, hand-written backward; the default on the CPU).
     #[arg(long)]
@@ -49,6 +53,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         prune_step: !a.no_prune,
         pruned_inference: !a.no_sparse,
         burn_conv: a.burn_conv,
+        epochs: !a.no_epochs,
     };
     let rows = bench::run(&options, &devices)?;
     let threads = bench::threads();

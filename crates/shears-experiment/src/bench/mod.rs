@@ -6,6 +6,7 @@
 //! batch is `batch_size` sequences of [`GPT_CONTEXT`] tokens. `bench/torch_bench.py` mirrors
 //! every workload here.
 
+mod epochs;
 mod pruned;
 
 use burn::prelude::*;
@@ -35,6 +36,9 @@ pub struct BenchOptions {
     pub pruned_inference: bool,
     /// Convolutions and max-pools on Burn's own kernels instead of shears'.
     pub burn_conv: bool,
+    /// Whole epochs of LeNet-300-100 on the embedded data: dense training against masked
+    /// fine-tuning at 0% and 95% (when the models include `lenet300`).
+    pub epochs: bool,
 }
 
 /// One measurement.
@@ -85,6 +89,9 @@ pub fn run(options: &BenchOptions, devices: &Devices) -> Result<Vec<BenchRow>, B
     let mut rows = Vec::new();
     for &kind in &options.models {
         model_rows(options, kind, devices, &mut rows);
+    }
+    if options.epochs && options.models.contains(&ModelKind::LeNet300) {
+        epochs::epoch_rows(options, devices, &mut rows)?;
     }
     if options.prune_step {
         rows.push(prune_step_row(options, devices)?);
@@ -319,6 +326,7 @@ mod tests {
             prune_step: false,
             pruned_inference: true,
             burn_conv: false,
+            epochs: true,
         };
         let rows = run(&options, &Devices::new(Device::flex())).unwrap();
         let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();

@@ -19,8 +19,9 @@ use std::collections::HashMap;
 pub struct MaskSet {
     pub params: Vec<Prunable>,
     pub masks: Vec<Mask>,
-    /// Device-resident 0/1 tensors, built on first use per path.
-    cache: HashMap<String, Tensor<1>>,
+    /// Device-resident 0/1 tensors, built on first use per path; `None` for a tensor with
+    /// nothing pruned, which is left as it is.
+    cache: HashMap<String, Option<Tensor<1>>>,
 }
 
 impl MaskSet {
@@ -76,16 +77,20 @@ impl MaskSet {
         model.map(&mut mapper)
     }
 
+    /// The 0/1 mask of the tensor at `path` on `device`; `None` when it is not prunable or
+    /// has nothing pruned.
     fn mask_tensor(&mut self, path: &str, device: &Device) -> Option<Tensor<1>> {
-        if let Some(t) = self.cache.get(path)
-            && t.device() == *device
-        {
-            return Some(t.clone());
+        match self.cache.get(path) {
+            Some(None) => return None,
+            Some(Some(t)) if t.device() == *device => return Some(t.clone()),
+            _ => {}
         }
         let i = self.params.iter().position(|p| p.path == path)?;
-        let t = Tensor::<1>::from_floats(self.masks[i].to_f32().as_slice(), device);
+        let mask = &self.masks[i];
+        let t = (mask.pruned() > 0)
+            .then(|| Tensor::<1>::from_floats(mask.to_f32().as_slice(), device));
         self.cache.insert(path.to_string(), t.clone());
-        Some(t)
+        t
     }
 }
 
@@ -117,8 +122,11 @@ impl ModuleMapper for MaskMapper<'_> {
         };
         param.map(|t| {
             let grad = t.is_require_grad();
-            // Detach so the product is a fresh leaf, not a node hanging off the last step.
-            let masked = (t.clone().detach() * mask.reshape(t.shape())).detach();
+            let shape = t.shape();
+            // Detach so the product is a fresh leaf, not a node hanging off the last step. The
+            // weight is moved, not cloned: a backend may then multiply in place when nothing
+            // else holds it (a snapshot of the best epoch does, and keeps its own values).
+            let masked = (t.detach() * mask.reshape(shape)).detach();
             if grad { masked.require_grad() } else { masked }
         })
     }
