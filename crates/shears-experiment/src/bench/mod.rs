@@ -353,4 +353,43 @@ mod tests {
             "{rows:?}"
         );
     }
+
+    /// The output contract of `shears bench --json`: the whole-epoch rows other tools read
+    /// the fine-tuning overhead from.
+    #[test]
+    fn lenet300_gets_the_whole_epoch_rows() {
+        let options = BenchOptions {
+            models: vec![ModelKind::LeNet300],
+            batch_size: 128,
+            iters: 1,
+            repeats: 1,
+            prune_step: false,
+            pruned_inference: false,
+            burn_conv: false,
+            epochs: true,
+        };
+        let rows = run(&options, &Devices::new(Device::flex())).unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "lenet300/train",
+                "lenet300/infer",
+                "lenet300-train-dense",
+                "lenet300-finetune-dense",
+                "lenet300-finetune-sparse95"
+            ]
+        );
+        for r in &rows {
+            assert!(r.value.is_finite() && r.value > 0.0, "{r:?}");
+            assert_eq!(r.unit, "samples/s", "{r:?}");
+        }
+        assert!(rows[4].workload.contains("95%"), "{rows:?}");
+        // Without the option, or without lenet300, no epoch rows.
+        let none = BenchOptions {
+            epochs: false,
+            ..options
+        };
+        assert_eq!(run(&none, &Devices::new(Device::flex())).unwrap().len(), 2);
+    }
 }
