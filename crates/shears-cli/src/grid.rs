@@ -2,7 +2,7 @@
 //! it runs, then its report. The glue between shears-experiment (runs, manifest) and
 //! shears-report (analysis, report files), which do not know each other.
 
-use crate::cmd::common::{pct, plural, print_json, target_pct};
+use crate::cmd::common::{pct, plural, print_json, skipped, target_pct};
 use crate::progress;
 use anyhow::{Result, bail};
 use shears_core::results::StepRow;
@@ -215,6 +215,7 @@ fn run(
                 )
             }),
             Event::Recomputing { detail } => pb.suspend(|| eprintln!("warning: {detail}")),
+            Event::ImagesSkipped { files } => pb.suspend(|| eprintln!("{}", skipped(files))),
             _ => {}
         },
         _ => {}

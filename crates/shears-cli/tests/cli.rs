@@ -604,6 +604,7 @@ fn list_flags_take_spaces_as_well_as_commas() {
         "1",
         "--no-prune",
         "--no-sparse",
+        "--no-epochs",
         "--json",
     ]));
     let ids: Vec<&str> = v["results"]

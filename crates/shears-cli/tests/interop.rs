@@ -323,3 +323,141 @@ fn another_layout_is_for_the_resnets_only() {
         text(&o.stderr)
     );
 }
+
+/// A user's images: a folder of class sub-directories (flat colours with a seeded speckle,
+/// so the classes are learnable and no two images are alike).
+fn image_folder(dir: &std::path::Path) {
+    for k in 0..3u32 {
+        let class = dir.join(format!("class-{k}"));
+        std::fs::create_dir_all(&class).unwrap();
+        for i in 0..10u32 {
+            let img = image::RgbImage::from_fn(30 + i, 30, |x, y| {
+                let speckle = ((x * 7 + y * 13 + i * 31) % 17) as u8;
+                image::Rgb([(40 + 70 * k) as u8 + speckle, 90, 200 - (60 * k) as u8])
+            });
+            img.save(class.join(format!("{i:02}.png"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_image_folder_trains_prunes_and_evaluates_at_the_models_size() {
+    let dir = scratch("folder");
+    let data = dir.join("images");
+    image_folder(&data);
+    let d = data.display().to_string();
+    let ckpt = dir.join("dense.ckpt").display().to_string();
+    let t = json(&shears(&[
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "folder",
+        "--data-dir",
+        &d,
+        "--image-size",
+        "20",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--out",
+        &ckpt,
+        "--json",
+    ]));
+    let top1 = t["test_top1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&top1), "{t}");
+    // eval reads the folder at the checkpoint's input size (20) without being told.
+    let e = json(&shears(&[
+        "eval",
+        "--checkpoint",
+        &ckpt,
+        "--data",
+        "folder",
+        "--data-dir",
+        &d,
+        "--json",
+    ]));
+    assert_eq!(e["test_top1"], t["test_top1"]);
+    assert_eq!(e["test_loss"], t["test_loss"]);
+    let i = json(&shears(&["inspect", "--checkpoint", &ckpt, "--json"]));
+    // 3 colour channels into conv1 (6·3·5·5 + 6), a 20×20 input leaves 16·3·3 for fc1.
+    assert_eq!(i["layers"][0]["params"], 456, "{i}");
+    assert_eq!(i["layers"][2]["params"], 120 * 16 * 3 * 3 + 120, "{i}");
+
+    // An experiment on the folder: the config's data.image_size reaches the runner.
+    let store = dir.join("runs").display().to_string();
+    let dir_override = format!("data.dir={d}");
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["prune", "--config", "../../examples/oneshot-80.toml"];
+        args.extend(["--store", &store, "-s", "model.kind=lenet5", "-s"]);
+        args.extend(["data.dataset=folder", "-s", &dir_override, "-s"]);
+        args.extend(["data.image_size=20", "-s", "dense.epochs=1", "-s"]);
+        args.extend(["finetune.mode=epochs", "-s", "finetune.epochs=1", "-s"]);
+        args.extend(["data.val_fraction=0.2", "-s", "dense.batch_size=8", "-s"]);
+        args.extend(["finetune.batch_size=8"]);
+        args.extend(extra);
+        shears(&args)
+    };
+    let o = prune(&[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    // A file that does not decode stops the read, named; --skip-corrupt (data.skip_corrupt)
+    // leaves it out with a warning.
+    std::fs::write(data.join("class-1").join("broken.png"), b"not a PNG").unwrap();
+    let mut train = vec![
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "folder",
+        "--data-dir",
+        &d,
+    ];
+    train.extend([
+        "--image-size",
+        "20",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        &ckpt,
+    ]);
+    let o = shears(&train);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("broken.png: not a readable PNG/JPEG image"),
+        "{err}"
+    );
+    train.push("--skip-corrupt");
+    let o = shears(&train);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("1 image file that does not decode left out: ") && err.contains("broken.png"),
+        "{err}"
+    );
+    let o = prune(&["-s", "data.skip_corrupt=true", "-s", "seeds=[1]"]);
+    let err = text(&o.stderr);
+    assert!(o.status.success() && err.contains("broken.png"), "{err}");
+
+    // The options are for folders only, and a folder needs its directory.
+    let o = shears(&[
+        "train",
+        "--image-size",
+        "20",
+        "--epochs",
+        "1",
+        "--out",
+        &ckpt,
+    ]);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--image-size and --skip-corrupt: only for --data folder"),
+        "{err}"
+    );
+    let o = shears(&["train", "--data", "folder", "--epochs", "1", "--out", &ckpt]);
+    let err = text(&o.stderr);
+    assert!(err.contains("needs a data directory"), "{err}");
+}

@@ -191,6 +191,8 @@ pub(crate) fn load_cifar_dir_with_hint(
     Ok(Splits {
         train: read_many(dir, kind.train_files(), kind, hint)?,
         test: read_many(dir, &[kind.test_file()], kind, hint)?,
+        normalization: None,
+        skipped: Vec::new(),
     })
 }
 

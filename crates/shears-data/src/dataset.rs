@@ -1,6 +1,6 @@
 //! The in-memory dataset: raw bytes plus labels, framework-free.
 
-use crate::DataError;
+use crate::{DataError, Normalization};
 
 /// Images as raw bytes in `N × C × H × W` order (channel-major per image, as tensors expect)
 /// with one class index per image.
@@ -20,10 +20,16 @@ pub struct Dataset {
 }
 
 /// The official train and test partitions of a dataset.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Splits {
     pub train: Dataset,
     pub test: Dataset,
+    /// Per-channel statistics computed from this data's training split (an image folder);
+    /// `None`: the dataset's standard ones ([`crate::DatasetId::normalization`]).
+    pub normalization: Option<Normalization>,
+    /// Files left out because they do not decode (an image folder read with
+    /// `skip_corrupt`); empty otherwise.
+    pub skipped: Vec<std::path::PathBuf>,
 }
 
 impl Dataset {

@@ -115,6 +115,10 @@ pub enum DataError {
     #[error("inconsistent data: {detail}")]
     Inconsistent { detail: String },
 
+    /// An image file of an image folder that does not decode.
+    #[error("{}: not a readable PNG/JPEG image ({detail})", .path.display())]
+    BadImage { path: PathBuf, detail: String },
+
     /// A caller-supplied parameter is unusable (batch size 0, subset index out of range, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -19,6 +19,7 @@ pub mod cifar;
 mod dataset;
 mod error;
 mod files;
+mod folder;
 pub mod idx;
 mod mini;
 mod normalize;
@@ -31,11 +32,14 @@ pub use batch::{Batch, BatchConfig, Batches, epoch_seed};
 pub use dataset::{Dataset, Splits};
 pub use error::DataError;
 pub use files::MAX_FILE_BYTES;
+pub use folder::{
+    FOLDER_SPLIT_SEED, FOLDER_TEST_FRACTION, FolderData, FolderOptions, FolderRead, load_folder,
+};
 pub use mini::{MINI_SEED, MINI_TRAIN_PER_CLASS, load_fashion_mnist_mini};
 pub use normalize::Normalization;
 pub use source::{
-    DATA_ENV, DatasetId, SYSTEM_FASHION_MNIST_DIR, load, load_corpus, load_idx_dir, locate,
-    search_dirs,
+    DATA_ENV, DEFAULT_IMAGE_SIZE, DatasetId, SYSTEM_FASHION_MNIST_DIR, load, load_corpus,
+    load_idx_dir, locate, search_dirs,
 };
 pub use split::{DEFAULT_VALIDATION_FRACTION, split_validation, stratified_subset_indices};
 pub use text::{

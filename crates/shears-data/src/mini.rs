@@ -40,5 +40,7 @@ pub fn load_fashion_mnist_mini() -> Result<Splits, DataError> {
             TEST_LABELS,
             10,
         )?,
+        normalization: None,
+        skipped: Vec::new(),
     })
 }

@@ -7,8 +7,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::cifar::{CifarKind, cifar_hint, load_cifar_dir_with_hint};
+use crate::folder::{FolderOptions, load_folder};
 use crate::text::{self, TextCorpus};
 use crate::{Augment, DataError, Normalization, Splits, idx, mini};
+
+/// Side of the square an image folder's images are brought to unless configured.
+pub const DEFAULT_IMAGE_SIZE: usize = 32;
 
 /// Environment variable naming a directory that holds one sub-directory per dataset.
 pub const DATA_ENV: &str = "SHEARS_DATA";
@@ -32,10 +36,13 @@ pub enum DatasetId {
     KjvMini,
     /// The user's own UTF-8 corpus: the file or directory given as the data directory.
     Text,
+    /// The user's own images: an ImageFolder directory given as the data directory (read
+    /// with [`crate::load_folder`]; classes, channels and statistics come from the files).
+    Folder,
 }
 
 impl DatasetId {
-    pub const ALL: [DatasetId; 7] = [
+    pub const ALL: [DatasetId; 8] = [
         DatasetId::FashionMnistMini,
         DatasetId::FashionMnist,
         DatasetId::Mnist,
@@ -43,6 +50,7 @@ impl DatasetId {
         DatasetId::Cifar100,
         DatasetId::KjvMini,
         DatasetId::Text,
+        DatasetId::Folder,
     ];
 
     /// Canonical name, as accepted by [`FromStr`] and written by serde.
@@ -55,6 +63,7 @@ impl DatasetId {
             DatasetId::Cifar100 => "cifar100",
             DatasetId::KjvMini => "kjv-mini",
             DatasetId::Text => "text",
+            DatasetId::Folder => "folder",
         }
     }
 
@@ -63,20 +72,24 @@ impl DatasetId {
         matches!(self, DatasetId::KjvMini | DatasetId::Text)
     }
 
-    /// Classes of an image set. A corpus' vocabulary is only known once it is loaded: 0.
+    /// Classes of an image set. A corpus' vocabulary and a folder's classes are only known
+    /// once it is loaded: 0.
     pub fn num_classes(self) -> usize {
         match self {
             DatasetId::Cifar100 => 100,
-            DatasetId::KjvMini | DatasetId::Text => 0,
+            DatasetId::KjvMini | DatasetId::Text | DatasetId::Folder => 0,
             _ => 10,
         }
     }
 
     /// `[channels, height, width]` of one image.
-    /// For a corpus `[1, 1, 0]`: its window length is the model's context.
+    /// For a corpus `[1, 1, 0]`: its window length is the model's context. For a folder the
+    /// default: colour at [`DEFAULT_IMAGE_SIZE`] (its files decide the channels, the
+    /// configuration the size).
     pub fn sample_shape(self) -> [usize; 3] {
         match self {
             DatasetId::Cifar10 | DatasetId::Cifar100 => [3, 32, 32],
+            DatasetId::Folder => [3, DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE],
             DatasetId::KjvMini | DatasetId::Text => [1, 1, 0],
             _ => [1, 28, 28],
         }
@@ -90,6 +103,8 @@ impl DatasetId {
             DatasetId::Cifar10 => Normalization::cifar10(),
             DatasetId::Cifar100 => Normalization::cifar100(),
             DatasetId::KjvMini | DatasetId::Text => Normalization::identity(1),
+            // Computed from the training split when it is read (`Splits::normalization`).
+            DatasetId::Folder => Normalization::identity(3),
         }
     }
 
@@ -120,6 +135,10 @@ impl DatasetId {
             }
             DatasetId::Text => "pass a UTF-8 file or a directory of them as the data \
                                 directory (--data-dir PATH)"
+                .into(),
+            DatasetId::Folder => "pass a directory with one sub-directory of PNG/JPEG images \
+                                  per class (optionally under train/ and test/) as the data \
+                                  directory (--data-dir DIR)"
                 .into(),
             DatasetId::FashionMnist => format!(
                 "install it with `apt-get install dataset-fashion-mnist` (files go to \
@@ -284,6 +303,19 @@ pub fn load(id: DatasetId, data_dir: Option<&Path>) -> Result<Splits, DataError>
     if id == DatasetId::FashionMnistMini {
         return mini::load_fashion_mnist_mini();
     }
+    if id == DatasetId::Folder {
+        let dir = data_dir.ok_or_else(|| {
+            DataError::InvalidArgument(format!(
+                "dataset `folder` needs a data directory: {}",
+                id.hint()
+            ))
+        })?;
+        let options = FolderOptions {
+            size: DEFAULT_IMAGE_SIZE,
+            skip_corrupt: false,
+        };
+        return Ok(load_folder(dir, &options)?.splits);
+    }
     let dir = locate(id, data_dir)?;
     match id.cifar_kind() {
         Some(kind) => load_cifar_dir_with_hint(&dir, kind, &id.hint()),
@@ -332,5 +364,10 @@ fn load_idx_dir_with_hint(dir: &Path, num_classes: usize, hint: &str) -> Result<
             ),
         });
     }
-    Ok(Splits { train, test })
+    Ok(Splits {
+        train,
+        test,
+        normalization: None,
+        skipped: Vec::new(),
+    })
 }

@@ -26,7 +26,8 @@ fn names_parse_and_print() {
             "cifar10",
             "cifar100",
             "kjv-mini",
-            "text"
+            "text",
+            "folder"
         ]
     );
     assert_eq!("CIFAR-10".parse::<DatasetId>().unwrap(), DatasetId::Cifar10);

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use shears_core::budget::SplitPolicy;
 use shears_core::lr::LrPolicy;
 use shears_core::masks::{Pattern, PatternPath, ScopeKind};
-use shears_core::schedule::{Compat, ManualSchedule, ScheduleError, ScheduleKind, ScheduleSpec};
+use shears_core::schedule::{Compat, ManualSchedule, ScheduleKind, ScheduleSpec};
 use shears_core::stopping::Monitor;
 use shears_data::DatasetId;
 use shears_nn::models::{ModelKind, ModelSpec, TransformerShape};
@@ -16,6 +16,7 @@ use shears_nn::prune::Criterion;
 use shears_nn::structured::SizeMeasure;
 use shears_nn::train::TrainRecipe;
 use std::path::PathBuf;
+use validate::{dense_error, schedule_error};
 
 mod keys;
 mod overrides;
@@ -108,7 +109,8 @@ impl ModelSection {
         if dataset.is_text() {
             self.spec([1, 1, self.context()], PLANNING_VOCAB)
         } else {
-            self.spec(dataset.sample_shape(), dataset.num_classes())
+            // A folder: colour, ten classes until its files are read (enough to count tensors).
+            self.spec(dataset.sample_shape(), dataset.num_classes().max(10))
         }
     }
 }
@@ -119,12 +121,30 @@ pub const PLANNING_VOCAB: usize = 128;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataSection {
-    /// fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100.
+    /// fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100, kjv-mini,
+    /// text, folder.
     pub dataset: DatasetId,
     /// Directory of the dataset files; empty = auto-detect.
     pub dir: String,
     /// Fraction of the training set held out for validation (early stopping, best epoch).
     pub val_fraction: f64,
+    /// `folder` only: its images' side (default 32); not written when unset (ids unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<usize>,
+    /// `folder` only: leave out files that do not decode (counted, warned about) instead of
+    /// stopping at the first; not written when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_corrupt: bool,
+}
+
+impl DataSection {
+    /// How the runs read an image folder.
+    pub fn folder_read(&self) -> shears_data::FolderRead {
+        shears_data::FolderRead {
+            size: self.image_size,
+            skip_corrupt: self.skip_corrupt,
+        }
+    }
 }
 
 /// The dense model: trained with `recipe`, or loaded from `checkpoint`.
@@ -318,6 +338,8 @@ impl Default for DataSection {
             dataset: DatasetId::FashionMnistMini,
             dir: String::new(),
             val_fraction: shears_data::DEFAULT_VALIDATION_FRACTION,
+            image_size: None,
+            skip_corrupt: false,
         }
     }
 }
@@ -376,37 +398,6 @@ impl Default for FinetuneSection {
             lr_policy: LrPolicy::default(),
             optimizer: OptimizerConfig::default(),
         }
-    }
-}
-
-/// A schedule error under its dotted key (`schedule.target must be in (0, 1), got 1`): the
-/// messages of single-field errors start with the field's name.
-fn schedule_error(e: ScheduleError) -> ConfigError {
-    use ScheduleError as E;
-    let field = matches!(
-        e,
-        E::InvalidTarget { .. }
-            | E::InvalidStep { .. }
-            | E::InvalidSteps { .. }
-            | E::InvalidStart { .. }
-            | E::InvalidPower { .. }
-    );
-    ConfigError::Invalid(if field {
-        format!("schedule.{e}")
-    } else {
-        format!("schedule: {e}")
-    })
-}
-
-/// A dense-recipe error under its dotted key: `train.epochs ...` -> `dense.epochs ...`,
-/// `optimizer.momentum ...` -> `dense.optimizer.momentum ...`.
-fn dense_error(e: &str) -> String {
-    if let Some(rest) = e.strip_prefix("train.") {
-        format!("dense.{rest}")
-    } else if e.starts_with("optimizer.") {
-        format!("dense.{e}")
-    } else {
-        format!("dense.lr_policy: {e}")
     }
 }
 

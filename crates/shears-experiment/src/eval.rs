@@ -19,6 +19,8 @@ pub struct Eval {
     /// The dataset (default: the one the checkpoint records).
     pub data: Option<DatasetId>,
     pub data_dir: Option<PathBuf>,
+    /// An image folder: leave out files that do not decode (as its training did).
+    pub skip_corrupt: bool,
     /// Where to write the per-sample CSV (see [`PredictionsCsv`]), if anywhere.
     pub predictions: Option<PathBuf>,
 }
@@ -48,7 +50,12 @@ pub fn evaluate_checkpoint(o: &Eval, devices: &Devices) -> Result<Evaluated, Run
             ))
         })?,
     };
-    let source = Source::load(dataset, o.data_dir.as_deref())?;
+    // An image folder is read at the model's input size.
+    let folder = shears_data::FolderRead {
+        size: Some(meta.model.input[1]),
+        skip_corrupt: o.skip_corrupt,
+    };
+    let source = Source::load_with(dataset, o.data_dir.as_deref(), folder)?;
     let data = Prepared::for_model(dataset, source, 0.0, 0, &meta.model, meta.vocab.as_ref())?;
     data.check_model(&meta.model)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", path.display())))?;

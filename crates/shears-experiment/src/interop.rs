@@ -24,6 +24,8 @@ pub struct Import {
     /// model, the vocabulary) and is where the imported model is measured.
     pub data: DatasetId,
     pub data_dir: Option<PathBuf>,
+    /// How an image folder is read (its image side: the model's input).
+    pub folder: shears_data::FolderRead,
     /// Where the shears checkpoint goes.
     pub out: PathBuf,
     /// A classifier for another class count is re-initialised (for fine-tuning to `data`)
@@ -44,7 +46,7 @@ pub struct Imported {
 /// split and saves it as a dense shears checkpoint.
 pub fn import(o: &Import, devices: &Devices) -> Result<Imported, RunError> {
     checkpoint::check_writable(&o.out)?;
-    let source = Source::load(o.data, o.data_dir.as_deref())?;
+    let source = Source::load_with(o.data, o.data_dir.as_deref(), o.folder)?;
     let data = Prepared::from_source(o.data, source, 0.0, 0, false, o.model.default_context())?;
     let spec = ModelSpec {
         kind: o.model,

@@ -34,6 +34,8 @@ pub struct PruneOnce {
     /// Wanda within output rows (default) or, `false`, under `scope` like any criterion.
     pub wanda_rows: bool,
     pub data_dir: Option<PathBuf>,
+    /// An image folder: leave out files that do not decode.
+    pub skip_corrupt: bool,
     pub out: PathBuf,
 }
 
@@ -73,7 +75,11 @@ pub fn prune_once(o: &PruneOnce, devices: &Devices) -> Result<SparsityTable, Run
     }
     let data = if o.criterion.needs_gradients() || o.criterion.needs_calibration() {
         let dataset: shears_data::DatasetId = meta.dataset.parse()?;
-        let source = Source::load(dataset, o.data_dir.as_deref()).map_err(|e| {
+        let folder = shears_data::FolderRead {
+            size: Some(meta.model.input[1]),
+            skip_corrupt: o.skip_corrupt,
+        };
+        let source = Source::load_with(dataset, o.data_dir.as_deref(), folder).map_err(|e| {
             RunError::Invalid(format!(
                 "loading '{dataset}' to score '{}': {e}",
                 o.criterion

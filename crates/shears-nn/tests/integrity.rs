@@ -46,6 +46,8 @@ fn prepared(train: usize, test: usize, val_fraction: f64) -> Result<Prepared, Tr
     let splits = Splits {
         train: images(train),
         test: images(test),
+        normalization: None,
+        skipped: Vec::new(),
     };
     Prepared::new(DatasetId::Mnist, splits, val_fraction, 0, false)
 }

@@ -2,26 +2,68 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shears_data::DatasetId;
+use shears_data::{DatasetId, FolderRead};
 use shears_nn::Device;
 use shears_nn::train::{Devices, Source};
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Dataset: fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100;
-    /// text corpora: kjv-mini (embedded), text (a UTF-8 file or folder given by --data-dir).
+    /// Dataset: fashion-mnist-mini (embedded), fashion-mnist, mnist, cifar10, cifar100, folder
+    /// (your images, in --data-dir); text corpora: kjv-mini (embedded), text (a UTF-8 file or
+    /// folder given by --data-dir).
     #[arg(long, default_value = "fashion-mnist-mini")]
     pub data: DatasetId,
-    /// Directory holding the dataset files (default: auto-detect); for `text`, the corpus.
+    /// Directory holding the dataset files (default: auto-detect); for `text`, the corpus;
+    /// for `folder`, one sub-directory of PNG/JPEG images per class (optionally under train/
+    /// and test/).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// `folder` only: images become squares of this side (default 32).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// `folder` only: leave out image files that do not decode (counted and warned about)
+    /// instead of stopping at the first.
+    #[arg(long)]
+    pub skip_corrupt: bool,
+}
+
+/// The warning for image files left out as undecodable.
+pub fn skipped(files: &[PathBuf]) -> String {
+    let first: Vec<String> = files
+        .iter()
+        .take(3)
+        .map(|f| f.display().to_string())
+        .collect();
+    format!(
+        "warning: {} left out: {}{}",
+        plural(files.len(), "image file that does not decode"),
+        first.join(", "),
+        if files.len() > 3 { ", ..." } else { "" }
+    )
 }
 
 impl DataArgs {
+    /// How the folder is read, for the library's options.
+    pub fn folder_read(&self) -> Result<FolderRead> {
+        if (self.image_size.is_some() || self.skip_corrupt) && self.data != DatasetId::Folder {
+            anyhow::bail!("--image-size and --skip-corrupt: only for --data folder");
+        }
+        Ok(FolderRead {
+            size: self.image_size,
+            skip_corrupt: self.skip_corrupt,
+        })
+    }
+
     pub fn load(&self) -> Result<Source> {
-        Source::load(self.data, self.data_dir.as_deref())
-            .with_context(|| format!("loading dataset '{}'", self.data))
+        let source = Source::load_with(self.data, self.data_dir.as_deref(), self.folder_read()?)
+            .with_context(|| format!("loading dataset '{}'", self.data))?;
+        if let Source::Images(s) = &source
+            && !s.skipped.is_empty()
+        {
+            eprintln!("{}", skipped(&s.skipped));
+        }
+        Ok(source)
     }
 }
 

@@ -28,6 +28,9 @@ pub struct CompareArgs {
     pub data: Option<DatasetId>,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// `--data folder` only: images become squares of this side (default 32).
+    #[arg(long)]
+    pub image_size: Option<usize>,
     /// Target sparsities (fractions), space- or comma-separated [default: 0.5 0.7 0.8 0.9
     /// 0.95 0.98; vit-tiny 0.5 0.8 0.9; gpt-tiny 0.1 0.3 0.5].
     #[arg(long, num_args = 1.., value_delimiter = ',', value_parser = fraction)]
@@ -61,7 +64,7 @@ pub struct CompareArgs {
     /// A sweep TOML replacing the built-in grid (see examples/sweep.toml). It describes the
     /// whole grid, so the grid options above are refused beside it rather than ignored.
     #[arg(long, conflicts_with_all = [
-        "model", "data", "data_dir", "targets", "regimes", "seeds", "max_seeds", "criterion",
+        "model", "data", "data_dir", "image_size", "targets", "regimes", "seeds", "max_seeds", "criterion",
         "pattern", "structured", "budget",
     ])]
     pub config: Option<PathBuf>,
@@ -101,6 +104,7 @@ impl CompareArgs {
         Ok(Comparison {
             data: self.data.unwrap_or(base.data),
             data_dir: self.data_dir.clone(),
+            image_size: self.image_size,
             criterion: self.criterion,
             pattern: self.pattern,
             structured: self.structured,

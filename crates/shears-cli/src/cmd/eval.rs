@@ -19,6 +19,9 @@ pub struct EvalArgs {
     pub data: Option<DatasetId>,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// An image folder: leave out files that do not decode (as its training did).
+    #[arg(long)]
+    pub skip_corrupt: bool,
     /// Also write every test sample's label, predicted class and logits to this CSV.
     #[arg(long, value_name = "FILE.csv")]
     pub predictions: Option<PathBuf>,
@@ -35,6 +38,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             checkpoint: a.checkpoint.clone(),
             data: a.data,
             data_dir: a.data_dir.clone(),
+            skip_corrupt: a.skip_corrupt,
             predictions: a.predictions.clone(),
         },
         &devices,

@@ -47,6 +47,7 @@ pub fn import(a: ImportArgs) -> Result<()> {
         model: a.model,
         data: a.data.data,
         data_dir: a.data.data_dir.clone(),
+        folder: a.data.folder_read()?,
         out: a.out.clone(),
         reset_head: a.reset_head,
         layout: a.layout,

@@ -1,6 +1,6 @@
 //! `shears prune`: run one experiment from a TOML config, resumably, into a results store.
 
-use super::common::{DeviceArgs, plural, row_header, row_line, target_pct};
+use super::common::{DeviceArgs, plural, row_header, row_line, skipped, target_pct};
 use crate::progress;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -78,6 +78,7 @@ pub fn run(a: PruneArgs) -> Result<()> {
             )
         }),
         Event::Recomputing { detail } => pb.suspend(|| eprintln!("warning: {detail}")),
+        Event::ImagesSkipped { files } => pb.suspend(|| eprintln!("{}", skipped(&files))),
         Event::Resumed { seed, step } => {
             pb.inc(step as u64);
             pb.suspend(|| eprintln!("seed {seed}: resuming after step {step}"))

@@ -54,6 +54,9 @@ pub struct PruneOnceArgs {
     pub score_batches: usize,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// An image folder: leave out files that do not decode.
+    #[arg(long)]
+    pub skip_corrupt: bool,
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long)]
@@ -106,6 +109,7 @@ pub fn run(a: PruneOnceArgs) -> Result<()> {
         seed: a.seed,
         score_batches: a.score_batches,
         data_dir: a.data_dir,
+        skip_corrupt: a.skip_corrupt,
         out: a.out,
     };
     let after = prune_once(&job, &devices)?;

@@ -14,6 +14,13 @@ use shears_nn::prune::{self, Criterion, MaskSet};
 use shears_nn::train::{Devices, LrClock, Prepared, Source, evaluate, train_epoch};
 use std::time::Instant;
 
+/// One timed workload: its row id, its description and the call to time.
+type Work<'a> = (
+    &'static str,
+    String,
+    Box<dyn FnMut() -> Result<(), BenchError> + 'a>,
+);
+
 /// The rows `lenet300-train-dense`, `lenet300-finetune-dense` and
 /// `lenet300-finetune-sparse95`: training samples per second of one whole epoch each (median
 /// over `a.repeats` rounds, the three interleaved within a round).
@@ -24,7 +31,8 @@ pub(super) fn epoch_rows(
 ) -> Result<(), BenchError> {
     let dataset = DatasetId::FashionMnistMini;
     let source = Source::load(dataset, None).map_err(BenchError::from)?;
-    let data = Prepared::from_source(dataset, source, 0.1, 0, false, 0).map_err(BenchError::from)?;
+    let data =
+        Prepared::from_source(dataset, source, 0.1, 0, false, 0).map_err(BenchError::from)?;
     let spec = ModelSpec {
         kind: ModelKind::LeNet300,
         input: data.input(),
@@ -53,7 +61,7 @@ pub(super) fn epoch_rows(
     )
     .map_err(BenchError::from)?;
     let samples = data.train.len() as f64;
-    let mut work: Vec<(&str, String, Box<dyn FnMut() -> Result<(), BenchError> + '_>)> = vec![
+    let mut work: Vec<Work<'_>> = vec![
         (
             "lenet300-train-dense",
             "dense training epoch (train pass + validation)".into(),
@@ -84,7 +92,10 @@ pub(super) fn epoch_rows(
     for ((id, what, _), t) in work.into_iter().zip(times) {
         rows.push(BenchRow::new(
             id,
-            format!("lenet300 {what}, embedded Fashion-MNIST, batch {}", a.batch_size),
+            format!(
+                "lenet300 {what}, embedded Fashion-MNIST, batch {}",
+                a.batch_size
+            ),
             samples / median(t),
             "samples/s",
         ));
@@ -118,8 +129,14 @@ fn dense_epoch(
         &mut (),
     )
     .map_err(BenchError::from)?;
-    evaluate(&m, &data.val, "validation", &data.eval_batches(), &devices.base)
-        .map_err(BenchError::from)?;
+    evaluate(
+        &m,
+        &data.val,
+        "validation",
+        &data.eval_batches(),
+        &devices.base,
+    )
+    .map_err(BenchError::from)?;
     Ok(())
 }
 

@@ -13,9 +13,9 @@ pub fn lock_problem(fstype: &str, options: &str) -> Option<String> {
         "nfs" | "nfs4" if has("nolock") => {
             Some("mounted with `nolock`: locks are local to each node".into())
         }
-        "nfs" | "nfs4" if has("local_lock=all") || has("local_lock=flock") => Some(
-            "mounted with `local_lock=flock`/`all`: flock locks are local to each node".into(),
-        ),
+        "nfs" | "nfs4" if has("local_lock=all") || has("local_lock=flock") => {
+            Some("mounted with `local_lock=flock`/`all`: flock locks are local to each node".into())
+        }
         "lustre" if has("localflock") => {
             Some("mounted with `localflock`: locks are local to each node".into())
         }

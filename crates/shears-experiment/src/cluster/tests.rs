@@ -201,7 +201,11 @@ mgs@tcp:/tmp /lustre-plain lustre rw 0 0
     assert_eq!(problem("/shared/older"), None);
     assert_eq!(problem("/lustre/sweep"), None);
     assert!(problem("/scratch/sweep").unwrap().contains("localflock"));
-    assert!(problem("/lustre-plain/x").unwrap().contains("without `flock`"));
+    assert!(
+        problem("/lustre-plain/x")
+            .unwrap()
+            .contains("without `flock`")
+    );
     assert!(problem("/smb share/x").unwrap().contains("nobrl"));
     assert!(
         lock_problem("nfs4", "rw,local_lock=flock")

@@ -4,6 +4,7 @@
 use super::{ConfigError, ExperimentConfig, FinetuneMode};
 use shears_core::masks::ScopeKind;
 use shears_core::schedule::{ManualSchedule, ScheduleError};
+use shears_data::DatasetId;
 use shears_nn::prune::Criterion;
 
 fn bad(m: String) -> Result<(), ConfigError> {
@@ -26,6 +27,22 @@ impl ExperimentConfig {
                 "data.val_fraction = {} must be in (0, 1)",
                 self.data.val_fraction
             ));
+        }
+        let folder = self.data.dataset == DatasetId::Folder;
+        if self.data.skip_corrupt && !folder {
+            return bad("data.skip_corrupt: only for dataset \"folder\"".into());
+        }
+        match self.data.image_size {
+            Some(_) if !folder => {
+                return bad(format!(
+                    "data.image_size: only for dataset \"folder\" ({} has images of its own size)",
+                    self.data.dataset
+                ));
+            }
+            Some(s) if !(1..=1024).contains(&s) => {
+                return bad(format!("data.image_size = {s} must be in 1..=1024"));
+            }
+            _ => {}
         }
         self.validate_model()?;
         self.validate_period()
@@ -226,5 +243,36 @@ impl ExperimentConfig {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("finetune.lr_policy: {e}")))?;
         Ok(())
+    }
+}
+
+/// A schedule error under its dotted key (`schedule.target must be in (0, 1), got 1`): the
+/// messages of single-field errors start with the field's name.
+pub(super) fn schedule_error(e: ScheduleError) -> ConfigError {
+    use ScheduleError as E;
+    let field = matches!(
+        e,
+        E::InvalidTarget { .. }
+            | E::InvalidStep { .. }
+            | E::InvalidSteps { .. }
+            | E::InvalidStart { .. }
+            | E::InvalidPower { .. }
+    );
+    ConfigError::Invalid(if field {
+        format!("schedule.{e}")
+    } else {
+        format!("schedule: {e}")
+    })
+}
+
+/// A dense-recipe error under its dotted key: `train.epochs ...` -> `dense.epochs ...`,
+/// `optimizer.momentum ...` -> `dense.optimizer.momentum ...`.
+pub(super) fn dense_error(e: &str) -> String {
+    if let Some(rest) = e.strip_prefix("train.") {
+        format!("dense.{rest}")
+    } else if e.starts_with("optimizer.") {
+        format!("dense.{e}")
+    } else {
+        format!("dense.lr_policy: {e}")
     }
 }

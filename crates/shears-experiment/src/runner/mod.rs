@@ -86,6 +86,10 @@ pub enum Event {
         path: PathBuf,
         reason: String,
     },
+    /// Image files that do not decode were left out of the data (`data.skip_corrupt`).
+    ImagesSkipped {
+        files: Vec<PathBuf>,
+    },
     /// A damaged stored file was found and, as asked (`--recompute-damaged`), is being
     /// repaired: `detail` names it and says what is done.
     Recomputing {
@@ -274,7 +278,7 @@ pub fn run_experiment_with(
         )?;
         let _lock = Lock::acquire(&run.dir)?;
         remove_stale_temps(&run.dir);
-        let data = prepare_data(config, &mut source, seed)?;
+        let data = seed_data(config, &mut source, seed, on_event)?;
         let context = seed::Seed {
             config,
             id: &id,
@@ -313,6 +317,26 @@ pub fn run_experiment_with(
     })
 }
 
+/// [`prepare_data`], saying once, when the dataset is read, which image files it left out.
+fn seed_data(
+    config: &ExperimentConfig,
+    source: &mut Option<Source>,
+    seed: u64,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Prepared, RunError> {
+    let fresh = source.is_none();
+    let data = prepare_data(config, source, seed)?;
+    if fresh
+        && let Some(Source::Images(s)) = source.as_ref()
+        && !s.skipped.is_empty()
+    {
+        on_event(Event::ImagesSkipped {
+            files: s.skipped.clone(),
+        });
+    }
+    Ok(data)
+}
+
 /// The seed's data (the dataset loaded once per experiment), checked against the fine-tuning
 /// batch before any training: a batch larger than the data is refused here, not after the
 /// dense model (dense training checks its own batch size).
@@ -323,8 +347,14 @@ fn prepare_data(
 ) -> Result<Prepared, RunError> {
     if source.is_none() {
         let dir = (!config.data.dir.is_empty()).then(|| PathBuf::from(&config.data.dir));
-        *source =
-            Some(Source::load(config.data.dataset, dir.as_deref()).map_err(TrainError::from)?);
+        *source = Some(
+            Source::load_with(
+                config.data.dataset,
+                dir.as_deref(),
+                config.data.folder_read(),
+            )
+            .map_err(TrainError::from)?,
+        );
     }
     let data = Prepared::from_source(
         config.data.dataset,

@@ -22,6 +22,8 @@ pub struct Comparison {
     pub data: DatasetId,
     /// Directory of the dataset files (`None`: auto-detect).
     pub data_dir: Option<PathBuf>,
+    /// An image folder's image side (`data.image_size`).
+    pub image_size: Option<usize>,
     pub criterion: Criterion,
     /// N:M semi-structured pattern of the weights (any criterion; layer-wise counts).
     pub pattern: Option<Pattern>,
@@ -99,6 +101,7 @@ impl Default for Comparison {
             model: ModelKind::LeNet300,
             data: DatasetId::FashionMnistMini,
             data_dir: None,
+            image_size: None,
             criterion: Criterion::Magnitude,
             pattern: None,
             structured: false,
@@ -132,6 +135,9 @@ impl Comparison {
         set("data", "dataset", self.data.name().into());
         if let Some(d) = &self.data_dir {
             set("data", "dir", d.display().to_string().into());
+        }
+        if let Some(s) = self.image_size {
+            set("data", "image_size", (s as i64).into());
         }
         set("prune", "criterion", self.criterion.name().into());
         // Wanda, SparseGPT and N:M patterns choose within each output row: per-layer counts.

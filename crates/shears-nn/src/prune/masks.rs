@@ -87,8 +87,8 @@ impl MaskSet {
         }
         let i = self.params.iter().position(|p| p.path == path)?;
         let mask = &self.masks[i];
-        let t = (mask.pruned() > 0)
-            .then(|| Tensor::<1>::from_floats(mask.to_f32().as_slice(), device));
+        let t =
+            (mask.pruned() > 0).then(|| Tensor::<1>::from_floats(mask.to_f32().as_slice(), device));
         self.cache.insert(path.to_string(), t.clone());
         t
     }

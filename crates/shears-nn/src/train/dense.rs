@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use shears_core::lr::{LrPolicy, LrSchedule, Warmup};
 use shears_data::text::{TextCorpus, Vocab, Windows};
 use shears_data::{
-    Augment, BatchConfig, DEFAULT_VALIDATION_FRACTION, DataError, DatasetId, Normalization, Splits,
-    split_validation,
+    Augment, BatchConfig, DEFAULT_VALIDATION_FRACTION, DataError, DatasetId, FolderRead,
+    Normalization, Splits, split_validation,
 };
 use std::path::Path;
 
@@ -112,12 +112,30 @@ pub enum Source {
 }
 
 impl Source {
-    /// Reads `dataset` (from `dir` when given); the error names the file or the dataset.
+    /// Reads `dataset` (from `dir` when given); the error names the file or the dataset. An
+    /// image folder's images become squares of [`shears_data::DEFAULT_IMAGE_SIZE`].
     pub fn load(dataset: DatasetId, dir: Option<&Path>) -> Result<Self, DataError> {
-        Ok(if dataset.is_text() {
-            Source::Text(shears_data::load_corpus(dataset, dir)?)
-        } else {
-            Source::Images(shears_data::load(dataset, dir)?)
+        Self::load_with(dataset, dir, FolderRead::default())
+    }
+
+    /// [`Source::load`] with an image folder read as `folder` says: its images brought to
+    /// squares of a model's input side or a configured size, undecodable files skipped (and
+    /// listed in `Splits::skipped`) or refused. The other datasets ignore it.
+    pub fn load_with(
+        dataset: DatasetId,
+        dir: Option<&Path>,
+        folder: FolderRead,
+    ) -> Result<Self, DataError> {
+        Ok(match (dataset, dir) {
+            (DatasetId::Folder, Some(dir)) => {
+                let options = shears_data::FolderOptions {
+                    size: folder.size.unwrap_or(shears_data::DEFAULT_IMAGE_SIZE),
+                    skip_corrupt: folder.skip_corrupt,
+                };
+                Source::Images(shears_data::load_folder(dir, &options)?.splits)
+            }
+            _ if dataset.is_text() => Source::Text(shears_data::load_corpus(dataset, dir)?),
+            _ => Source::Images(shears_data::load(dataset, dir)?),
         })
     }
 }
@@ -170,7 +188,9 @@ impl Prepared {
             train: Split::Images(train),
             val: Split::Images(val),
             test: Split::Images(splits.test),
-            normalization: dataset.normalization(),
+            normalization: splits
+                .normalization
+                .unwrap_or_else(|| dataset.normalization()),
             augment: augment.then(|| dataset.default_augment().unwrap_or_else(Augment::cifar)),
             vocab: None,
         })
