@@ -311,3 +311,71 @@ fn a_grid_on_slurm_matches_the_local_run_resumes_after_scancel_and_reports_failu
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("nothing to submit"), "{}", text(&o));
 }
+
+/// `sweep --status` needs no cluster: on a local sweep's directory it reads every run's state
+/// from the store, and a run whose rows were edited is shown as damaged, not as done.
+#[test]
+fn status_reads_the_store_and_names_a_damaged_run() {
+    let root = std::env::temp_dir().join(format!("shears-status-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let config = root.join("sweep.toml");
+    std::fs::write(
+        &config,
+        SWEEP.replace(
+            "diverging = [\"schedule.kind=one-shot\", \"finetune.lr=1e30\"]\n",
+            "",
+        ),
+    )
+    .unwrap();
+    let out = root.join("local");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "sweep",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let status = || {
+        let o = run(&["sweep", "--status", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let st = status();
+    assert!(st.contains("4 runs: 4 done"), "{st}");
+    assert_eq!(
+        st.lines().filter(|l| l.ends_with("  done")).count(),
+        4,
+        "{st}"
+    );
+
+    // Edit one committed row: that run is damaged, named with the file; the others stay done.
+    let rows = rows(&out);
+    let (id, seed, _) = rows.keys().next().unwrap().clone();
+    let path = out
+        .join("runs")
+        .join(&id)
+        .join(format!("seed-{seed}"))
+        .join("steps.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"test_top1\":0.", "\"test_top1\":0.9", 1),
+    )
+    .unwrap();
+    let st = status();
+    assert!(st.contains("3 done") && st.contains("1 damaged"), "{st}");
+    assert!(
+        st.contains("damaged: ") && st.contains("steps.jsonl"),
+        "{st}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

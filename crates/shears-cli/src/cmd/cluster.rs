@@ -6,7 +6,7 @@ use super::sweep::SweepArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use shears_experiment::cluster::slurm::SlurmOptions;
-use shears_experiment::cluster::{Launch, RunStatus, TaskKind, grid_status, launch};
+use shears_experiment::cluster::{GridStatus, Launch, RunStatus, TaskKind, grid_status, launch};
 use shears_experiment::sweep::{Cell, Manifest, SweepConfig};
 use shears_report::AnalysisOptions;
 use std::path::Path;
@@ -122,7 +122,11 @@ fn print_launch(l: &Launch) {
 
 /// Prints each run of the grid in `dir` with its state, then the counts.
 pub fn print_status(dir: &Path) -> Result<()> {
-    let (plan, states, queue) = grid_status(dir)?;
+    let GridStatus {
+        plan,
+        states,
+        queue,
+    } = grid_status(dir)?;
     println!(
         "{:>5} {:<10} {:>6} {:>5}  state",
         "task", "regime", "target", "seed"
@@ -150,11 +154,12 @@ pub fn print_status(dir: &Path) -> Result<()> {
     let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
     println!("{}: {}", plural(plan.runs.len(), "run"), summary.join(", "));
     match queue {
-        None => println!("(no squeue here: states from the store only)"),
-        Some(q) if q.tasks.contains_key(&(TaskKind::Report, 0)) => {
+        Ok(None) => println!("(no squeue here: states from the store only)"),
+        Err(e) => println!("(the queue could not be read: {e}; states from the store only)"),
+        Ok(Some(q)) if q.tasks.contains_key(&(TaskKind::Report, 0)) => {
             println!("report job: in the queue")
         }
-        Some(_) => {}
+        Ok(Some(_)) => {}
     }
     Ok(())
 }

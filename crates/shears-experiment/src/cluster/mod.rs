@@ -176,14 +176,34 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> ClusterError {
     }
 }
 
-/// The grid recorded in `dir`, each run's state, and the scheduler's queue (`None` where no
-/// `squeue` runs: the states then come from the store alone).
-pub fn grid_status(dir: &Path) -> Result<(Plan, Vec<RunStatus>, Option<Queue>), ClusterError> {
+/// Where a grid stands (see [`grid_status`]).
+#[derive(Debug, Clone)]
+pub struct GridStatus {
+    pub plan: Plan,
+    /// Each run's state, in plan order.
+    pub states: Vec<RunStatus>,
+    /// The scheduler's queue: `Ok(None)` where there is no `squeue`, `Err` with its message
+    /// where it failed (no controller reachable); the states then come from the store alone.
+    pub queue: Result<Option<Queue>, String>,
+}
+
+/// The grid recorded in `dir`, each run's state, and the scheduler's queue. Only showing the
+/// states, a queue that cannot be read is reported, not an error (submitting refuses then).
+pub fn grid_status(dir: &Path) -> Result<GridStatus, ClusterError> {
     let plan = Plan::read(dir)?;
     let dir = std::path::absolute(dir).map_err(|e| io_error(dir, e))?;
-    let queue = slurm::queue(&dir)?;
-    let states = status(&dir, &plan, queue.as_ref().unwrap_or(&Queue::default()));
-    Ok((plan, states, queue))
+    let queue = slurm::queue(&dir).map_err(|e| e.to_string());
+    let empty = Queue::default();
+    let seen = match &queue {
+        Ok(Some(q)) => q,
+        _ => &empty,
+    };
+    let states = status(&dir, &plan, seen);
+    Ok(GridStatus {
+        plan,
+        states,
+        queue,
+    })
 }
 
 /// The results store of a report directory.

@@ -4,14 +4,14 @@
 
 use super::{Plan, TaskKind, store_of};
 use crate::runner::dense_ready;
-use crate::store::{Lock, RunDir, seed_record};
+use crate::store::{Lock, RunDir, committed_rows};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// A run's state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunStatus {
-    /// Finished, verified.
+    /// Finished (its state and rows verified).
     Done,
     /// Failed on its own (diverged); the reason.
     Failed(String),
@@ -74,9 +74,14 @@ pub fn status(dir: &Path, plan: &Plan, queue: &Queue) -> Vec<RunStatus> {
         .map(|(i, task)| {
             let run = RunDir::new(&store.join(&task.experiment), task.seed);
             let steps = plan.config(i).steps().unwrap_or(0);
-            let committed = match seed_record(&run) {
-                Ok(Some(r)) if r.state.finished => return RunStatus::Done,
-                Ok(r) => r.map(|r| r.state.completed_step),
+            // The state and rows are verified here; the weights (tens of megabytes a run at
+            // paper scale) by whatever reads them: a resumed run, the report.
+            let committed = match run
+                .read_state()
+                .and_then(|s| s.map(|s| committed_rows(&run, &s).map(|_| s)).transpose())
+            {
+                Ok(Some(s)) if s.finished => return RunStatus::Done,
+                Ok(s) => s.map(|s| s.completed_step),
                 Err(e) => return RunStatus::Damaged(e.to_string()),
             };
             if let Ok(Some(f)) = run.read_failure() {
