@@ -170,8 +170,8 @@ fn decode(path: &Path) -> Result<DynamicImage, String> {
     reader.decode().map_err(|e| e.to_string())
 }
 
-/// `img` as `channels × size × size` bytes (channel-major): shorter side to `size`, centre crop.
-fn to_square(img: &DynamicImage, size: u32, channels: usize) -> Vec<u8> {
+/// `img` as `3 × size × size` bytes (channel-major): shorter side to `size`, centre crop.
+fn to_square(img: &DynamicImage, size: u32) -> Vec<u8> {
     let (w, h) = (img.width().max(1), img.height().max(1));
     let scale = size as f64 / w.min(h) as f64;
     let (nw, nh) = (
@@ -181,17 +181,51 @@ fn to_square(img: &DynamicImage, size: u32, channels: usize) -> Vec<u8> {
     let resized = img.resize_exact(nw, nh, FilterType::Triangle);
     let cropped = resized.crop_imm((nw - size) / 2, (nh - size) / 2, size, size);
     let n = (size * size) as usize;
-    let mut out = vec![0u8; channels * n];
-    if channels == 1 {
-        out.copy_from_slice(cropped.to_luma8().as_raw());
-    } else {
-        for (i, px) in cropped.to_rgb8().pixels().enumerate() {
-            for c in 0..3 {
-                out[c * n + i] = px[c];
-            }
+    let mut out = vec![0u8; 3 * n];
+    for (i, px) in cropped.to_rgb8().pixels().enumerate() {
+        for c in 0..3 {
+            out[c * n + i] = px[c];
         }
     }
     out
+}
+
+/// Most bytes the decoded squares of a folder may take (three planes an image while reading).
+pub const MAX_FOLDER_BYTES: u64 = 8 << 30;
+
+/// One split decoded: colour squares (three planes an image), labels, and whether every
+/// image was grey.
+struct Decoded {
+    pixels: Vec<u8>,
+    labels: Vec<u16>,
+    grey: bool,
+}
+
+impl Decoded {
+    /// The split as a dataset of `channels` (1: the Rec. 709 luma of the three planes, which
+    /// is the grey value itself for a grey image).
+    fn into_dataset(
+        self,
+        channels: usize,
+        size: usize,
+        classes: usize,
+    ) -> Result<Dataset, DataError> {
+        let n = size * size;
+        let images = if channels == 3 {
+            self.pixels
+        } else {
+            self.pixels
+                .chunks_exact(3 * n)
+                .flat_map(|img| {
+                    (0..n).map(move |i| {
+                        let (r, g, b) = (img[i] as f32, img[n + i] as f32, img[2 * n + i] as f32);
+                        (0.2126 * r + 0.7152 * g + 0.0722 * b).round().min(255.0) as u8
+                    })
+                })
+                .collect()
+        };
+        Dataset::new(images, self.labels, channels, size, size, classes)
+    }
 }
 
 /// Reads the image folder `dir` (see the module docs).
@@ -203,44 +237,58 @@ pub fn load_folder(dir: &Path, o: &FolderOptions) -> Result<FolderData, DataErro
         )));
     }
     let (classes, train, test) = listing(dir)?;
+    let square = 3 * (o.size * o.size) as u64;
+    let bytes = (train.len() + test.len()) as u64 * square;
+    if bytes > MAX_FOLDER_BYTES {
+        return Err(DataError::TooLarge {
+            path: dir.to_path_buf(),
+            detail: format!(
+                "{} images of {}x{} take {:.1} GiB in memory, more than the {} GiB limit; use a \
+                 smaller image size or fewer images",
+                train.len() + test.len(),
+                o.size,
+                o.size,
+                bytes as f64 / (1u64 << 30) as f64,
+                MAX_FOLDER_BYTES >> 30
+            ),
+        });
+    }
     let mut skipped = Vec::new();
-    let mut read = |files: Vec<(PathBuf, u16)>| -> Result<Vec<(DynamicImage, u16)>, DataError> {
-        let mut out = Vec::with_capacity(files.len());
+    // Each image is brought to its square as soon as it is decoded: only squares are kept.
+    let mut read = |files: Vec<(PathBuf, u16)>| -> Result<Decoded, DataError> {
+        let mut d = Decoded {
+            pixels: Vec::with_capacity(files.len() * square as usize),
+            labels: Vec::with_capacity(files.len()),
+            grey: true,
+        };
         for (path, label) in files {
             match decode(&path) {
-                Ok(img) => out.push((img, label)),
+                Ok(img) => {
+                    d.grey &= img.color().channel_count() <= 2;
+                    d.pixels.extend(to_square(&img, o.size as u32));
+                    d.labels.push(label);
+                }
                 Err(_) if o.skip_corrupt => skipped.push(path),
                 Err(detail) => return Err(DataError::BadImage { path, detail }),
             }
         }
-        Ok(out)
+        Ok(d)
     };
     let (train, test) = (read(train)?, read(test)?);
-    if train.is_empty() || test.is_empty() {
+    if train.labels.is_empty() || test.labels.is_empty() {
         return Err(DataError::Inconsistent {
             detail: format!(
                 "{}: {} training and {} test images; both splits need at least one (a class \
                  folder of a single image gives none to the test split)",
                 dir.display(),
-                train.len(),
-                test.len()
+                train.labels.len(),
+                test.labels.len()
             ),
         });
     }
-    let grey = train
-        .iter()
-        .all(|(img, _)| img.color().channel_count() <= 2);
-    let channels = if grey { 1 } else { 3 };
-    let size = o.size as u32;
-    let build = |items: &[(DynamicImage, u16)]| {
-        let mut images = Vec::with_capacity(items.len() * channels * o.size * o.size);
-        for (img, _) in items {
-            images.extend(to_square(img, size, channels));
-        }
-        let labels = items.iter().map(|(_, l)| *l).collect();
-        Dataset::new(images, labels, channels, o.size, o.size, classes.len())
-    };
-    let (train, test) = (build(&train)?, build(&test)?);
+    let channels = if train.grey { 1 } else { 3 };
+    let train = train.into_dataset(channels, o.size, classes.len())?;
+    let test = test.into_dataset(channels, o.size, classes.len())?;
     let normalization = statistics(&train)?;
     Ok(FolderData {
         splits: Splits {

@@ -178,3 +178,25 @@ proptest::proptest! {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+#[test]
+fn a_folder_too_big_for_memory_is_refused_before_decoding() {
+    let d = fresh("huge");
+    let class = d.join("a");
+    write_rgb(&class, 0, 1, "png");
+    let png = std::fs::read(class.join("img0.png")).unwrap();
+    // 2,800 images of 1024×1024 would take 8.2 GiB as colour squares.
+    for i in 1..2800 {
+        std::fs::write(class.join(format!("c{i}.png")), &png).unwrap();
+    }
+    write_rgb(&d.join("b"), 1, 1, "png");
+    let e = load_folder(&d, &options(1024)).unwrap_err();
+    assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
+    assert!(e.to_string().contains("smaller image size"), "{e}");
+    // At a size that fits, the same folder reads.
+    assert_eq!(
+        load_folder(&d, &options(4)).unwrap().splits.train.len(),
+        2241
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
