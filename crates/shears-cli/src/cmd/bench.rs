@@ -24,7 +24,7 @@ pub struct BenchArgs {
     /// Skip the ResNet-18 pruning-step timing.
     #[arg(long)]
     pub no_prune: bool,
-    /// Skip the pruned-inference rows: CSR vs dense-masked LeNet-300-100 at 90/95/98%
+    /// Skip the pruned-inference rows: CSR vs dense-masked LeNet-300-100 at 50-98%
     /// sparsity, and physically shrunk conv nets at 50/75% channel sparsity (the
     /// transformers have none).
     #[arg(long)]

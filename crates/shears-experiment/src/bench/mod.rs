@@ -30,7 +30,7 @@ pub struct BenchOptions {
     pub repeats: usize,
     /// Time a global magnitude pruning step of ResNet-18.
     pub prune_step: bool,
-    /// Pruned inference: CSR vs dense-masked LeNet-300-100 at 90/95/98% sparsity, and
+    /// Pruned inference: CSR vs dense-masked LeNet-300-100 at 50-98% sparsity, and
     /// physically shrunk conv nets at 50/75% channel sparsity (the transformers have no
     /// pruned-inference rows).
     pub pruned_inference: bool,
