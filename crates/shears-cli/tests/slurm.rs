@@ -356,6 +356,17 @@ fn status_reads_the_store_and_names_a_damaged_run() {
         4,
         "{st}"
     );
+    // --json: one object, the same states.
+    let o = run(&["sweep", "--status", out.to_str().unwrap(), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(v["counts"]["done"], 4, "{v}");
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(
+        runs.iter()
+            .all(|r| r["state"] == "done" && r["seed"].is_u64()),
+        "{v}"
+    );
 
     // Edit one committed row: that run is damaged, named with the file; the others stay done.
     let rows = rows(&out);

@@ -1,7 +1,7 @@
 //! A grid on a Slurm cluster: `sweep --launcher slurm` (submit) and `sweep --status` (where
 //! each run stands); what each job runs is `sweep-task` (sweep_task.rs).
 
-use super::common::{plural, target_pct};
+use super::common::{plural, print_json, target_pct};
 use super::sweep::SweepArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -120,18 +120,47 @@ fn print_launch(l: &Launch) {
     println!("progress: shears sweep --status {}", l.dir.display());
 }
 
-/// Prints each run of the grid in `dir` with its state, then the counts.
-pub fn print_status(dir: &Path) -> Result<()> {
+/// Prints each run of the grid in `dir` with its state, then the counts (`json`: one object
+/// with the runs, the counts and the queue's state).
+pub fn print_status(dir: &Path, json: bool) -> Result<()> {
     let GridStatus {
         plan,
         states,
         queue,
     } = grid_status(dir)?;
+    let mut counts = std::collections::BTreeMap::new();
+    for s in &states {
+        *counts.entry(s.kind()).or_insert(0usize) += 1;
+    }
+    let queue_text = match &queue {
+        Ok(None) => "no squeue here: states from the store only".to_string(),
+        Err(e) => format!("the queue could not be read: {e}; states from the store only"),
+        Ok(Some(q)) if q.tasks.contains_key(&(TaskKind::Report, 0)) => {
+            "report job: in the queue".to_string()
+        }
+        Ok(Some(_)) => String::new(),
+    };
+    if json {
+        let runs: Vec<serde_json::Value> = plan
+            .runs
+            .iter()
+            .zip(&states)
+            .enumerate()
+            .map(|(i, (t, s))| {
+                serde_json::json!({
+                    "task": i, "experiment": t.experiment, "regime": t.regime,
+                    "target": t.target, "seed": t.seed, "state": s.kind(), "detail": s.label(),
+                })
+            })
+            .collect();
+        return print_json(&serde_json::json!({
+            "runs": runs, "counts": counts, "queue": queue_text,
+        }));
+    }
     println!(
         "{:>5} {:<10} {:>6} {:>5}  state",
         "task", "regime", "target", "seed"
     );
-    let mut counts = std::collections::BTreeMap::new();
     for (i, (t, s)) in plan.runs.iter().zip(&states).enumerate() {
         println!(
             "{i:>5} {:<10} {:>6} {:>5}  {}",
@@ -140,26 +169,11 @@ pub fn print_status(dir: &Path) -> Result<()> {
             t.seed,
             s.label()
         );
-        let key = match s {
-            RunStatus::Failed(_) => "failed",
-            RunStatus::Partial { .. } => "stopped",
-            RunStatus::Damaged(_) => "damaged",
-            RunStatus::Done => "done",
-            RunStatus::Running => "running",
-            RunStatus::Queued => "queued",
-            RunStatus::Pending => "pending",
-        };
-        *counts.entry(key).or_insert(0) += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
     println!("{}: {}", plural(plan.runs.len(), "run"), summary.join(", "));
-    match queue {
-        Ok(None) => println!("(no squeue here: states from the store only)"),
-        Err(e) => println!("(the queue could not be read: {e}; states from the store only)"),
-        Ok(Some(q)) if q.tasks.contains_key(&(TaskKind::Report, 0)) => {
-            println!("report job: in the queue")
-        }
-        Ok(Some(_)) => {}
+    if !queue_text.is_empty() {
+        println!("({queue_text})");
     }
     Ok(())
 }

@@ -52,7 +52,7 @@ pub enum Launcher {
 
 pub fn run(a: SweepArgs) -> Result<()> {
     if let Some(dir) = &a.status {
-        return cluster::print_status(dir);
+        return cluster::print_status(dir, a.json);
     }
     let config = a.config.as_ref().expect("clap requires --config");
     let sweep = SweepConfig::load(config)?;

@@ -28,6 +28,22 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// One word for the state (`done`, `failed`, `running`, `queued`, `stopped`, `pending`,
+    /// `damaged`), as `sweep --status` counts and `--json` writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunStatus::Done => "done",
+            RunStatus::Failed(_) => "failed",
+            RunStatus::Running => "running",
+            RunStatus::Queued => "queued",
+            RunStatus::Partial { .. } => "stopped",
+            RunStatus::Pending => "pending",
+            RunStatus::Damaged(_) => "damaged",
+        }
+    }
+
+    /// The state for people: the kind, with a failure's reason, the step a stopped run
+    /// reached, or what is damaged.
     pub fn label(&self) -> String {
         match self {
             RunStatus::Done => "done".into(),
