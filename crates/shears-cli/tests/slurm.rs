@@ -390,3 +390,75 @@ fn status_reads_the_store_and_names_a_damaged_run() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// With stand-in `sbatch` and `squeue` on the PATH (no cluster needed): an sbatch that fails
+/// after the dense job went in leaves that job recorded and says so; the next submission,
+/// while the dense tasks are still in the queue, submits the runs and the report but not the
+/// dense tasks again.
+#[cfg(unix)]
+#[test]
+fn a_partly_failed_submission_is_recorded_and_not_doubled() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::env::temp_dir().join(format!("shears-fake-slurm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let calls = root.join("calls");
+    let queue = root.join("queue");
+    std::fs::write(&queue, "").unwrap();
+    // The second sbatch call fails; every other succeeds with job id 100 + call number.
+    script(
+        "sbatch",
+        &format!(
+            "n=$(( $(cat {c} 2>/dev/null || echo 0) + 1 )); echo $n > {c}\n\
+             if [ $n = 2 ]; then echo 'sbatch: error: invalid partition' >&2; exit 1; fi\n\
+             echo $((100 + n))",
+            c = calls.display()
+        ),
+    );
+    script("squeue", &format!("cat {}", queue.display()));
+    let config = root.join("sweep.toml");
+    std::fs::write(&config, SWEEP).unwrap();
+    let out = root.join("sweep");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let submit = || {
+        Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(["sweep", "--config", config.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap(), "--launcher", "slurm"])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let o = submit();
+    assert!(!o.status.success());
+    let said = text(&o);
+    assert!(said.contains("invalid partition"), "{said}");
+    assert!(said.contains("(101) stay queued"), "{said}");
+    let log = || std::fs::read_to_string(out.join("cluster").join("submissions.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(log().lines().next().unwrap()).unwrap();
+    assert_eq!(first["dense_job"], "101");
+    assert!(first["prune_job"].is_null());
+
+    // Both dense tasks are still running: the next submission leaves them alone.
+    let name = std::fs::read_to_string(out.join("cluster").join("dense.sbatch"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("#SBATCH --job-name=").map(str::to_string))
+        .unwrap();
+    std::fs::write(&queue, format!("{name}|0|RUNNING\n{name}|1|PENDING\n")).unwrap();
+    let o = submit();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("dense models: job"), "{}", text(&o));
+    let second: Value = serde_json::from_str(log().lines().nth(1).unwrap()).unwrap();
+    assert!(second["dense_job"].is_null(), "{second}");
+    assert_eq!(second["dense"].as_array().unwrap().len(), 0);
+    assert_eq!(second["prune_job"], "103");
+    assert_eq!(second["report_job"], "104");
+    assert_eq!(second["runs"].as_array().unwrap().len(), 6);
+    let _ = std::fs::remove_dir_all(&root);
+}

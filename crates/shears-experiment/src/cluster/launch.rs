@@ -60,8 +60,8 @@ pub fn launch<O: Serialize + DeserializeOwned>(
         manifest.write(&dir)?;
     }
     let states = status(&dir, &plan, &queue);
-    let selection =
-        Selection::new(&dir, &plan, &states, retry_failed).map_err(ClusterError::Scheduler)?;
+    let selection = Selection::new(&dir, &plan, &states, &queue, retry_failed)
+        .map_err(ClusterError::Scheduler)?;
     let jobs = slurm::jobs(&dir, &selection, slurm);
     let mut submission = None;
     if !dry_run && !jobs.is_empty() {

@@ -177,41 +177,71 @@ pub fn submit(dir: &Path, jobs: &[Job], selection: &Selection) -> Result<Submiss
         runs: selection.runs.clone(),
         dense: selection.dense.clone(),
     };
+    let mut failed = None;
     for job in jobs {
-        let path = cluster.join(format!("{}.sbatch", job.kind.name()));
-        crate::store::write(&path, job.script.as_bytes())?;
-        let mut c = Command::new("sbatch");
-        c.arg("--parsable");
-        if let Some(after) = job.after {
-            let id = match after {
-                TaskKind::Dense => sub.dense_job.clone(),
-                TaskKind::Run => sub.prune_job.clone(),
-                TaskKind::Report => sub.report_job.clone(),
-            };
-            if let Some(id) = id {
-                c.arg(format!("--dependency=afterany:{id}"));
+        let after = job.after.and_then(|k| match k {
+            TaskKind::Dense => sub.dense_job.clone(),
+            TaskKind::Run => sub.prune_job.clone(),
+            TaskKind::Report => sub.report_job.clone(),
+        });
+        let id = match sbatch(&cluster, job, after.as_deref()) {
+            Ok(id) => id,
+            Err(e) => {
+                failed = Some(e);
+                break;
             }
-        }
-        let id = run(c.arg(&path), "sbatch")?;
-        let id = id.split(';').next().unwrap_or("").trim().to_string();
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ClusterError::Scheduler(format!(
-                "sbatch {}: expected a job id, got '{id}'",
-                path.display()
-            )));
-        }
+        };
         match job.kind {
             TaskKind::Dense => sub.dense_job = Some(id),
             TaskKind::Run => sub.prune_job = Some(id),
             TaskKind::Report => sub.report_job = Some(id),
         }
     }
-    let log = cluster.join("submissions.jsonl");
-    let mut text = std::fs::read_to_string(&log).unwrap_or_default();
-    text += &serde_json::to_string(&sub).expect("a submission serialises");
-    text.push('\n');
-    crate::store::write(&log, text.as_bytes())?;
-    Ok(sub)
+    // What went in is recorded even when a later sbatch failed: those jobs run, and the
+    // queue keeps the next submission from doubling them.
+    let submitted = [&sub.dense_job, &sub.prune_job, &sub.report_job]
+        .iter()
+        .any(|j| j.is_some());
+    if submitted {
+        let log = cluster.join("submissions.jsonl");
+        let mut text = std::fs::read_to_string(&log).unwrap_or_default();
+        text += &serde_json::to_string(&sub).expect("a submission serialises");
+        text.push('\n');
+        crate::store::write(&log, text.as_bytes())?;
+    }
+    match failed {
+        None => Ok(sub),
+        Some(e) if submitted => Err(ClusterError::Scheduler(format!(
+            "{e}; the jobs submitted before it ({}) stay queued; the same command submits the rest",
+            [&sub.dense_job, &sub.prune_job, &sub.report_job]
+                .iter()
+                .filter_map(|j| j.as_deref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        Some(e) => Err(e),
+    }
+}
+
+/// Writes `job`'s script to `cluster/<kind>.sbatch` and submits it (after job `after`, if
+/// any); its job id.
+fn sbatch(cluster: &Path, job: &Job, after: Option<&str>) -> Result<String, ClusterError> {
+    let path = cluster.join(format!("{}.sbatch", job.kind.name()));
+    crate::store::write(&path, job.script.as_bytes())?;
+    let mut c = Command::new("sbatch");
+    c.arg("--parsable");
+    if let Some(id) = after {
+        c.arg(format!("--dependency=afterany:{id}"));
+    }
+    let id = run(c.arg(&path), "sbatch")?;
+    let id = id.split(';').next().unwrap_or("").trim().to_string();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ClusterError::Scheduler(format!(
+            "sbatch {}: expected a job id, got '{id}'",
+            path.display()
+        )));
+    }
+    Ok(id)
 }
 
 /// The grid's tasks in Slurm's queue (`squeue`, by job name); `None` where `squeue` is not

@@ -130,12 +130,14 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The selection from the runs' states; damaged runs are an error listing them (they are
-    /// never run over: docs/cluster.md).
+    /// The selection from the runs' states and the queue (a dense task still queued or
+    /// running is not submitted twice); damaged runs are an error listing them (they are never
+    /// run over: docs/cluster.md).
     pub fn new(
         dir: &Path,
         plan: &Plan,
         states: &[RunStatus],
+        queue: &Queue,
         retry_failed: bool,
     ) -> Result<Self, String> {
         let damaged: Vec<String> = states
@@ -172,7 +174,8 @@ impl Selection {
                 .iter()
                 .any(|&i| plan.runs[i].dense.as_deref() == Some(task.name.as_str()));
             let run = &plan.runs[task.run];
-            if needed && !dense_ready(plan.config(task.run), run.seed, &store) {
+            let queued = queue.get(TaskKind::Dense, d).is_some();
+            if needed && !queued && !dense_ready(plan.config(task.run), run.seed, &store) {
                 s.dense.push(d);
             }
         }
